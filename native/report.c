@@ -1,0 +1,371 @@
+#define _POSIX_C_SOURCE 200809L
+#include "report.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fileio.h"
+#include "font5x7.h"
+#include "rng.h"
+
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#define STBI_WRITE_NO_STDIO
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#endif
+#include <stb/stb_image_write.h>
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
+/* ---- canvas ------------------------------------------------------------------- */
+
+int canvas_init(canvas_t *c, int w, int h, uint32_t bg, char *err) {
+    c->w = w, c->h = h;
+    c->rgb = malloc((size_t)w * h * 3);
+    if (!c->rgb) return set_error(err, "out of memory for a %dx%d image", w, h);
+    canvas_rect(c, 0, 0, w, h, bg);
+    return 0;
+}
+
+void canvas_free(canvas_t *c) {
+    free(c->rgb);
+    c->rgb = NULL;
+}
+
+static void put(canvas_t *c, int x, int y, uint32_t rgb, float a) {
+    if (x < 0 || y < 0 || x >= c->w || y >= c->h) return;
+    uint8_t *p = c->rgb + ((size_t)y * c->w + x) * 3;
+    for (int i = 0; i < 3; i++) {
+        float v = (float)((rgb >> (16 - 8 * i)) & 0xff);
+        p[i] = (uint8_t)lroundf(p[i] + a * (v - p[i]));
+    }
+}
+
+void canvas_rect(canvas_t *c, int x, int y, int w, int h, uint32_t rgb) {
+    for (int j = y; j < y + h; j++)
+        for (int i = x; i < x + w; i++) put(c, i, j, rgb, 1.0f);
+}
+
+void canvas_line(canvas_t *c, float x0, float y0, float x1, float y1, float width, uint32_t rgb) {
+    /* coverage by distance to the segment: anti-aliased, any thickness */
+    float r = width * 0.5f, dx = x1 - x0, dy = y1 - y0, len2 = dx * dx + dy * dy;
+    int xa = (int)floorf(fminf(x0, x1) - r - 1), xb = (int)ceilf(fmaxf(x0, x1) + r + 1);
+    int ya = (int)floorf(fminf(y0, y1) - r - 1), yb = (int)ceilf(fmaxf(y0, y1) + r + 1);
+    for (int y = ya; y <= yb; y++)
+        for (int x = xa; x <= xb; x++) {
+            float t = len2 > 0 ? ((x - x0) * dx + (y - y0) * dy) / len2 : 0.0f;
+            t = t < 0 ? 0 : t > 1 ? 1 : t;
+            float ex = x - (x0 + t * dx), ey = y - (y0 + t * dy);
+            float cov = r + 0.5f - sqrtf(ex * ex + ey * ey);
+            if (cov > 0) put(c, x, y, rgb, cov > 1 ? 1 : cov);
+        }
+}
+
+int canvas_text(canvas_t *c, int x, int y, int scale, uint32_t rgb, const char *s) {
+    int x0 = x;
+    for (; *s; s++) {
+        const uint8_t *g = font5x7_glyph(*s);
+        if (g)
+            for (int row = 0; row < 7; row++)
+                for (int col = 0; col < 5; col++)
+                    if (g[row] & (0x10 >> col)) canvas_rect(c, x + col * scale, y + row * scale, scale, scale, rgb);
+        x += 6 * scale;
+    }
+    return x - x0;
+}
+
+void canvas_digit(canvas_t *c, int x, int y, int scale, const float *img) {
+    for (int j = 0; j < IMG_SIDE; j++)
+        for (int i = 0; i < IMG_SIDE; i++) {
+            float v = img[j * IMG_SIDE + i];
+            uint8_t g = (uint8_t)lroundf(255.0f * (1.0f - (v < 0 ? 0 : v > 1 ? 1 : v)));
+            canvas_rect(c, x + i * scale, y + j * scale, scale, scale, (uint32_t)g << 16 | (uint32_t)g << 8 | g);
+        }
+}
+
+typedef struct {
+    uint8_t *data;
+    size_t len, cap;
+    int failed;
+} membuf;
+
+static void membuf_write(void *ctx, void *data, int size) {
+    membuf *m = ctx;
+    if (m->failed || size <= 0) return;
+    if (m->len + (size_t)size > m->cap) {
+        size_t cap = (m->cap ? m->cap * 2 : 65536) + (size_t)size;
+        uint8_t *d = realloc(m->data, cap);
+        if (!d) {
+            m->failed = 1;
+            return;
+        }
+        m->data = d, m->cap = cap;
+    }
+    memcpy(m->data + m->len, data, (size_t)size);
+    m->len += (size_t)size;
+}
+
+int canvas_save_png(const canvas_t *c, const char *path, char *err) {
+    membuf m = {0};
+    int ok = stbi_write_png_to_func(membuf_write, &m, c->w, c->h, 3, c->rgb, c->w * 3);
+    if (!ok || m.failed) {
+        free(m.data);
+        return set_error(err, "%s: PNG encoding failed", path);
+    }
+    int rc = file_write_atomic(path, m.data, m.len, err);
+    free(m.data);
+    return rc;
+}
+
+/* ---- report images ------------------------------------------------------------------ */
+
+#define INK 0x202020
+#define GREY 0x808080
+#define BLUE 0x1f5fbf
+#define ORANGE 0xd9731a
+#define RED 0xc0392b
+
+int report_confusion(const char *path, const eval_result *r, char *err) {
+    const int cell = 46, left = 70, top = 70;
+    canvas_t c;
+    if (canvas_init(&c, left + 10 * cell + 20, top + 10 * cell + 40, 0xffffff, err)) return -1;
+    canvas_text(&c, left, 12, 2, INK, "CONFUSION MATRIX");
+    canvas_text(&c, left, 40, 1, GREY, "ROWS: TRUE DIGIT   COLUMNS: PREDICTED");
+    int mx = 1;
+    for (int i = 0; i < N_CLASSES; i++)
+        for (int j = 0; j < N_CLASSES; j++)
+            if (i != j && r->confusion[i][j] > mx) mx = r->confusion[i][j];
+    for (int i = 0; i < N_CLASSES; i++) {
+        char d[2] = {(char)('0' + i), 0};
+        canvas_text(&c, left - 22, top + i * cell + cell / 2 - 7, 2, INK, d);
+        canvas_text(&c, left + i * cell + cell / 2 - 5, top + 10 * cell + 8, 2, INK, d);
+        for (int j = 0; j < N_CLASSES; j++) {
+            int v = r->confusion[i][j];
+            uint32_t bg;
+            if (i == j) {
+                bg = 0xd6ecd2; /* the diagonal: correct answers */
+            } else if (v == 0) {
+                bg = 0xf7f7f7;
+            } else { /* off the diagonal: red, stronger for more mistakes */
+                float a = 0.25f + 0.75f * logf(1.0f + v) / logf(1.0f + mx);
+                uint8_t g = (uint8_t)(235 - 140 * a);
+                bg = 0xf0u << 16 | (uint32_t)g << 8 | g;
+            }
+            canvas_rect(&c, left + j * cell + 1, top + i * cell + 1, cell - 2, cell - 2, bg);
+            char s[16];
+            snprintf(s, sizeof s, "%d", v);
+            int sc = strlen(s) > 3 ? 1 : 2;
+            int tw = (int)strlen(s) * 6 * sc - sc;
+            canvas_text(&c, left + j * cell + (cell - tw) / 2, top + i * cell + (cell - 7 * sc) / 2, sc,
+                        v == 0 ? 0xc0c0c0 : INK, s);
+        }
+    }
+    int rc = canvas_save_png(&c, path, err);
+    canvas_free(&c);
+    return rc;
+}
+
+int report_misclassified(const char *path, const uint8_t *pixels, const uint8_t *labels, const int *pred,
+                         const float *probs, int n, char *err) {
+    int wrong = 0;
+    for (int i = 0; i < n; i++) wrong += pred[i] != labels[i];
+    const int cols = 12, cw = 64, ch = 84, top = 44;
+    int rows = wrong ? (wrong + cols - 1) / cols : 1;
+    canvas_t c;
+    if (canvas_init(&c, cols * cw + 8, top + rows * ch + 8, 0xffffff, err)) return -1;
+    char title[96];
+    snprintf(title, sizeof title, "%d MISCLASSIFIED TEST IMAGES", wrong);
+    canvas_text(&c, 8, 8, 2, INK, title);
+    canvas_text(&c, 8, 28, 1, GREY, "TRUE>PREDICTED (CONFIDENCE %)");
+    float img[IMG_PIXELS];
+    for (int i = 0, k = 0; i < n; i++) {
+        if (pred[i] == labels[i]) continue;
+        int x = 8 + (k % cols) * cw, y = top + (k / cols) * ch;
+        for (int j = 0; j < IMG_PIXELS; j++) img[j] = pixels[(size_t)i * IMG_PIXELS + j] / 255.0f;
+        canvas_digit(&c, x + 2, y, 2, img);
+        char s[32];
+        snprintf(s, sizeof s, "%d>%d", labels[i], pred[i]);
+        canvas_text(&c, x + 4, y + 60, 1, RED, s);
+        snprintf(s, sizeof s, "%.0f%%", 100.0f * probs[(size_t)i * N_CLASSES + pred[i]]);
+        canvas_text(&c, x + 32, y + 60, 1, GREY, s);
+        k++;
+    }
+    int rc = canvas_save_png(&c, path, err);
+    canvas_free(&c);
+    return rc;
+}
+
+/* one panel of curves.png: series against epochs, y range [lo, hi] */
+static void plot_panel(canvas_t *c, int px, int py, int pw, int ph, const char *title, const train_log *log,
+                       int which, double lo, double hi) {
+    canvas_rect(c, px, py, pw, ph, 0xfafafa);
+    canvas_text(c, px, py - 22, 2, INK, title);
+    for (int t = 0; t <= 4; t++) { /* grid and y labels */
+        double v = lo + (hi - lo) * t / 4;
+        int y = py + ph - (int)lround((double)ph * t / 4);
+        canvas_rect(c, px, y, pw, 1, 0xe0e0e0);
+        char s[32];
+        if (which == 0)
+            snprintf(s, sizeof s, "%.3f", v);
+        else
+            snprintf(s, sizeof s, "%.2f", 100 * v);
+        canvas_text(c, px - 6 * (int)strlen(s) - 6, y - 3, 1, GREY, s);
+    }
+    int n = log->n;
+    for (int e = 0; e < n; e += (n > 20 ? 5 : 1)) {
+        char s[16];
+        snprintf(s, sizeof s, "%d", log->row[e].epoch);
+        int x = px + (n > 1 ? (int)lround((double)pw * e / (n - 1)) : pw / 2);
+        canvas_text(c, x - 3, py + ph + 6, 1, GREY, s);
+    }
+    canvas_text(c, px + pw / 2 - 15, py + ph + 20, 1, GREY, "EPOCH");
+    for (int s = 0; s < 2; s++) {
+        uint32_t col = s ? ORANGE : BLUE;
+        float xp = 0, yp = 0;
+        for (int e = 0; e < n; e++) {
+            const log_row *r = &log->row[e];
+            double v = which == 0 ? (s ? r->val_loss : r->train_loss) : (s ? r->val_acc : r->train_acc);
+            double t = (v - lo) / (hi - lo);
+            t = t < 0 ? 0 : t > 1 ? 1 : t;
+            float x = px + (n > 1 ? (float)pw * e / (n - 1) : pw / 2.0f), y = py + ph - (float)(ph * t);
+            if (e) canvas_line(c, xp, yp, x, y, 2.0f, col);
+            canvas_rect(c, (int)x - 2, (int)y - 2, 5, 5, col);
+            xp = x, yp = y;
+        }
+    }
+}
+
+int report_curves(const char *path, const train_log *log, char *err) {
+    const int pw = 420, ph = 260;
+    canvas_t c;
+    if (canvas_init(&c, 2 * pw + 200, ph + 130, 0xffffff, err)) return -1;
+    double lmax = 0, amin = 1;
+    for (int e = 0; e < log->n; e++) {
+        const log_row *r = &log->row[e];
+        lmax = fmax(lmax, fmax(r->train_loss, r->val_loss));
+        amin = fmin(amin, fmin(r->train_acc, r->val_acc));
+    }
+    if (lmax <= 0) lmax = 1;
+    amin = floor(amin * 100) / 100;
+    if (amin > 0.98) amin = 0.98;
+    plot_panel(&c, 70, 50, pw, ph, "LOSS", log, 0, 0.0, lmax * 1.05);
+    plot_panel(&c, 2 * 70 + pw + 40, 50, pw, ph, "ACCURACY %", log, 1, amin, 1.0);
+    canvas_rect(&c, 70, ph + 100, 14, 4, BLUE);
+    canvas_text(&c, 90, ph + 98, 1, INK, "TRAINING (AUGMENTED, RUNNING AVERAGE)");
+    canvas_rect(&c, 380, ph + 100, 14, 4, ORANGE);
+    canvas_text(&c, 400, ph + 98, 1, INK, "VALIDATION (HELD-OUT TRAINING IMAGES)");
+    int rc = canvas_save_png(&c, path, err);
+    canvas_free(&c);
+    return rc;
+}
+
+int report_augmentation(const char *path, const uint8_t *pixels, int n, const augment_params *p, char *err) {
+    const int rows = n < 8 ? n : 8, per = 9, sz = 58;
+    canvas_t c;
+    if (canvas_init(&c, 8 + (per + 1) * sz + 12, 40 + rows * sz + 8, 0xffffff, err)) return -1;
+    canvas_text(&c, 8, 10, 2, INK, "ORIGINAL | AUGMENTED FOR TRAINING");
+    float img[IMG_PIXELS];
+    for (int r = 0; r < rows; r++) {
+        const uint8_t *src = pixels + (size_t)r * 977 % (size_t)n * IMG_PIXELS;
+        for (int j = 0; j < IMG_PIXELS; j++) img[j] = src[j] / 255.0f;
+        canvas_digit(&c, 8, 40 + r * sz, 2, img);
+        canvas_rect(&c, 8 + sz - 1, 40 + r * sz, 2, 56, GREY);
+        for (int k = 0; k < per; k++) {
+            rng_t g = rng_derive(12345, (uint64_t)(r * 100 + k));
+            augment_image(img, src, IMG_SIDE, p, &g);
+            canvas_digit(&c, 8 + (k + 1) * sz + 8, 40 + r * sz, 2, img);
+        }
+    }
+    int rc = canvas_save_png(&c, path, err);
+    canvas_free(&c);
+    return rc;
+}
+
+/* ---- the model card -------------------------------------------------------------------- */
+
+static const char *meta(const train_log *log, const char *key, char *buf) {
+    if (trainlog_get(log, key, buf, 256)) snprintf(buf, 256, "?");
+    return buf;
+}
+
+int report_model_card(const char *path, const model_t *m, const eval_result *r, const train_log *log,
+                      const char *model_path, char *err) {
+    size_t cap = 1 << 16, len = 0;
+    char *b = malloc(cap);
+    if (!b) return set_error(err, "out of memory");
+#define OUT(...) (len += (size_t)snprintf(b + len, len < cap ? cap - len : 0, __VA_ARGS__))
+    char v1[256], v2[256], v3[256], v4[256], v5[256], v6[256], v7[256];
+    OUT("# Model card: digit-reader CNN\n\n");
+    OUT("A convolutional network that reads one handwritten digit (0-9) from a 28×28 grey image, "
+        "trained from scratch on MNIST by this repository's C code (`make train`).\n\n");
+    OUT("| | |\n|---|---|\n");
+    OUT("| Test accuracy (MNIST, 10,000 images) | **%.2f%%** (%d wrong) |\n", 100.0 * r->correct / r->n,
+        r->n - r->correct);
+    OUT("| Parameters | %zu (+ %zu batch-norm running statistics) |\n", m->n_params, m->n_stats);
+    OUT("| Forward pass | %.2f MFLOPs per image |\n", model_flops(m) / 1e6);
+    uint8_t *bytes = NULL;
+    size_t file_len = 0;
+    if (model_serialize(m, &bytes, &file_len, NULL) == 0) free(bytes);
+    OUT("| Weights file | `%s`, %zu bytes (float32) |\n", model_path, file_len);
+    OUT("| Inference, native, batch 1 | %.3f ms per image (mean over the test set) |\n", r->mean_ms);
+    OUT("| Softmax temperature | %.3f (calibrated on the validation images) |\n", m->temperature);
+    OUT("| Training time | %s s wall on %s thread(s) |\n", meta(log, "wall_seconds", v1), meta(log, "threads", v2));
+    OUT("\n## Architecture\n\n`%s`\n\n", m->arch);
+    OUT("| # | layer | output (C×H×W) | parameters | MFLOPs |\n|---:|---|---|---:|---:|\n");
+    for (int i = 0; i < m->n_layers; i++) {
+        const layer_t *l = &m->layer[i];
+        char d[96];
+        layer_describe(l, d, sizeof d);
+        OUT("| %d | %s | %d×%d×%d | %zu | %.3f |\n", i + 1, d, l->out_c, l->out_h, l->out_w, l->n_w + l->n_b,
+            l->flops / 1e6);
+    }
+    OUT("| | **total** | | **%zu** | **%.2f** |\n", m->n_params, model_flops(m) / 1e6);
+    OUT("\nFLOPs count a multiply-add as two operations.\n");
+    OUT("\n## Training recipe\n\n");
+    OUT("- Data: the 60,000 MNIST training images; %s of them (chosen by the seed) are held out for validation "
+        "and temperature calibration, the other %s train. The test set is used only by `make eval`.\n",
+        meta(log, "val_images", v1), meta(log, "train_images", v2));
+    OUT("- %s epochs, batch %s, %s with peak learning rate %s, weight decay %s, one-cycle schedule "
+        "(linear warm-up, cosine decay), label smoothing %s, seed %s.\n",
+        meta(log, "epochs", v1), meta(log, "batch", v2), meta(log, "optimizer", v3), meta(log, "lr", v4),
+        meta(log, "weight_decay", v5), meta(log, "smoothing", v6), meta(log, "seed", v7));
+    OUT("- Augmentation on every training image: random rotation, scale, aspect, shear and shift, an elastic "
+        "distortion (half the images) and stroke thickening or thinning (see `report/augmentation.png`).\n");
+    OUT("- He-normal initialisation; batch normalization after each convolution.\n");
+    if (log->n) {
+        const log_row *last = &log->row[log->n - 1];
+        OUT("- Final epoch: training loss %.4f, validation accuracy %.2f%% (%s images).\n", last->train_loss,
+            100 * last->val_acc, meta(log, "val_images", v1));
+    }
+    OUT("\nReproduce: `make train` (then `make eval` to rebuild this card and the report).\n");
+    OUT("\n## Per-class results on the test set\n\n| digit | precision | recall | images |\n|---|---:|---:|---:|\n");
+    for (int d = 0; d < N_CLASSES; d++) {
+        int tp = r->confusion[d][d], row = 0, col = 0;
+        for (int j = 0; j < N_CLASSES; j++) row += r->confusion[d][j], col += r->confusion[j][d];
+        OUT("| %d | %.2f%% | %.2f%% | %d |\n", d, col ? 100.0 * tp / col : 0.0, row ? 100.0 * tp / row : 0.0, row);
+    }
+    OUT("\n## Report images\n\n");
+    OUT("- `report/curves.png`: loss and accuracy per epoch, from `train_log.csv`.\n");
+    OUT("- `report/confusion.png`: the confusion matrix above, drawn.\n");
+    OUT("- `report/misclassified.png`: every test image the model gets wrong, with its true and predicted "
+        "label.\n");
+    OUT("- `report/augmentation.png`: what the augmentation does to training digits.\n");
+    OUT("\n## Limits\n\n");
+    OUT("MNIST digits were written on paper by American census employees and students and scanned; digits drawn "
+        "with a finger or a mouse differ in stroke and style. The page therefore says \"not sure\" when the "
+        "calibrated confidence is low instead of guessing.\n");
+#undef OUT
+    if (len >= cap) {
+        free(b);
+        return set_error(err, "%s: model card too long", path);
+    }
+    int rc = file_write_atomic(path, b, len, err);
+    free(b);
+    return rc;
+}

@@ -1,0 +1,45 @@
+/* report.h - the evaluation report: PNG images (via stb_image_write) and the
+ * model card, plus the small RGB canvas they are drawn on. */
+#ifndef REPORT_H
+#define REPORT_H
+
+#include <stdint.h>
+
+#include "augment.h"
+#include "error.h"
+#include "model.h"
+#include "trainlog.h"
+
+typedef struct {
+    int w, h;
+    uint8_t *rgb; /* w×h×3 */
+} canvas_t;
+
+int canvas_init(canvas_t *c, int w, int h, uint32_t bg, char *err);
+void canvas_free(canvas_t *c);
+void canvas_rect(canvas_t *c, int x, int y, int w, int h, uint32_t rgb);
+void canvas_line(canvas_t *c, float x0, float y0, float x1, float y1, float width, uint32_t rgb);
+/* text in the 5×7 font, each font pixel drawn scale×scale; returns the width */
+int canvas_text(canvas_t *c, int x, int y, int scale, uint32_t rgb, const char *s);
+/* a 28×28 image (0..1, ink high) drawn dark on light at (x,y), scale× */
+void canvas_digit(canvas_t *c, int x, int y, int scale, const float *img);
+int canvas_save_png(const canvas_t *c, const char *path, char *err); /* atomic */
+
+typedef struct {
+    int n, correct;
+    int confusion[N_CLASSES][N_CLASSES]; /* [true][predicted] */
+    double mean_ms;                      /* inference time per image, batch 1 */
+    double nll;
+} eval_result;
+
+int report_confusion(const char *path, const eval_result *r, char *err);
+/* pixels: n 28×28 byte images; pred: the model's answers */
+int report_misclassified(const char *path, const uint8_t *pixels, const uint8_t *labels, const int *pred,
+                         const float *probs, int n, char *err);
+int report_curves(const char *path, const train_log *log, char *err);
+/* a few training images, each followed by random augmentations of it */
+int report_augmentation(const char *path, const uint8_t *pixels, int n, const augment_params *p, char *err);
+int report_model_card(const char *path, const model_t *m, const eval_result *r, const train_log *log,
+                      const char *model_path, char *err);
+
+#endif

@@ -1,0 +1,154 @@
+// main.js - binds the page to the WebAssembly module built from emscripten/app.c.
+// C does the drawing, the reading and the pictures; this file only moves its
+// results into the page and the page's buttons into C.
+'use strict';
+(function () {
+  const $ = (sel) => document.querySelector(sel);
+  const body = document.body;
+  const canvas = $('#canvas');
+  const pred = $('#prediction');
+  const status = $('#status');
+  const timing = $('#timing');
+  const hint = $('#hint');
+  const bars = Array.from(document.querySelectorAll('#bars li'));
+  const inputView = $('#input-view').getContext('2d');
+  const featureCanvas = $('#features');
+  let arch = null;
+  let featureLayer = 0;
+  let last = null;
+
+  function fail(msg) {
+    hint.textContent = msg;
+    hint.classList.add('error');
+    status.textContent = msg;
+  }
+
+  // the weights are fetched while the wasm compiles, and handed to C once
+  const model = fetch('model.bin').then((r) => {
+    if (!r.ok) throw new Error('model.bin: HTTP ' + r.status);
+    return r.arrayBuffer();
+  });
+
+  window.Module = {
+    canvas: canvas,
+    print: (t) => console.log(t),
+    printErr: (t) => console.warn(t),
+    onRuntimeInitialized: () => model.then(load, (e) => fail('Could not load the model: ' + e.message)),
+  };
+
+  function load(buf) {
+    const p = Module._malloc(buf.byteLength);
+    Module.HEAPU8.set(new Uint8Array(buf), p);
+    const rc = Module._app_load_model(p, buf.byteLength);
+    Module._free(p);
+    if (rc !== 0) return fail(Module.UTF8ToString(Module._app_error()));
+    hint.textContent = 'Draw a digit here';
+    buildInside();
+    body.dataset.ready = 'true';
+  }
+
+  const pct = (p) => (100 * p).toFixed(1) + '%';
+
+  // called from C (js_update in app.c) after every reading
+  function update(json) {
+    const r = JSON.parse(json);
+    last = r;
+    body.dataset.inferences = String(r.inferences);
+    body.dataset.drawn = r.digits.length ? 'true' : 'false';
+    pred.dataset.state = r.state;
+    pred.textContent = r.number;
+    const d = r.digits[r.selected];
+    if (!d) {
+      status.textContent = 'Draw a digit.';
+      timing.textContent = '';
+    } else if (r.digits.length > 1) {
+      status.textContent = 'The number ' + r.number + (r.state === 'unsure' ? ', but some digits are unclear.' : '.') +
+        ' Bars: the last digit.';
+    } else if (r.state === 'unsure') {
+      status.textContent = 'Not sure. Maybe ' + d.digit + ' (' + pct(d.confidence) + ')?';
+    } else {
+      status.textContent = d.digit + ', ' + pct(d.confidence) + ' sure.';
+    }
+    if (d) timing.textContent = 'Read in ' + r.ms.toFixed(2) + ' ms.';
+    bars.forEach((li, i) => {
+      const p = d ? d.probs[i] : 0;
+      li.dataset.prob = p.toFixed(4);
+      li.querySelector('.bar span').style.width = (100 * p).toFixed(2) + '%';
+      li.querySelector('.v').textContent = d ? pct(p) : '–';
+      li.classList.toggle('top', !!d && i === d.digit);
+    });
+    drawInput();
+    if ($('#inside').open) drawFeatures();
+    if (window.digitLog) window.digitLog.reading(r);
+  }
+
+  function drawInput() {
+    const img = inputView.createImageData(28, 28);
+    const p = Module._app_input();
+    const f = p ? Module.HEAPF32.subarray(p >> 2, (p >> 2) + 784) : null;
+    for (let i = 0; i < 784; i++) {
+      const v = f ? 255 - Math.round(255 * Math.min(1, Math.max(0, f[i]))) : 255;
+      img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = v;
+      img.data[4 * i + 3] = 255;
+    }
+    inputView.putImageData(img, 0, 0);
+  }
+
+  function drawFeatures() {
+    const p = Module._app_features(featureLayer);
+    if (!p) return;
+    const w = Module._app_features_w();
+    const h = Module._app_features_h();
+    if (!w || !h) return;
+    featureCanvas.width = w;
+    featureCanvas.height = h;
+    const px = new Uint8ClampedArray(Module.HEAPU8.buffer, p, w * h * 4).slice();
+    featureCanvas.getContext('2d').putImageData(new ImageData(px, w, h), 0, 0);
+    const convs = arch.layers.filter((l) => l.kind === 'conv');
+    const c = convs[featureLayer];
+    $('#features-caption').textContent = 'Convolution ' + (featureLayer + 1) + ' (' + c.desc + '): ' + c.out[0] +
+      ' feature maps of ' + c.out[1] + '×' + c.out[2] + ', after batch norm and ReLU' +
+      (last && last.digits.length ? '.' : '. Draw something to see them light up.');
+  }
+
+  function buildInside() {
+    arch = JSON.parse(Module.UTF8ToString(Module._app_arch_json()));
+    const tbody = $('#arch tbody');
+    arch.layers.forEach((l, i) => {
+      const tr = document.createElement('tr');
+      [i + 1, l.desc, l.out.join('×'), l.params.toLocaleString('en'), l.mflops.toFixed(3)].forEach((v) => {
+        const td = document.createElement('td');
+        td.textContent = v;
+        tr.appendChild(td);
+      });
+      tbody.appendChild(tr);
+    });
+    $('#arch-summary').textContent = arch.params.toLocaleString('en') + ' parameters, ' + arch.mflops.toFixed(2) +
+      ' million floating-point operations per reading. Softmax temperature ' + arch.temperature.toFixed(3) +
+      ', calibrated on held-out training images.';
+    const group = $('.layers');
+    for (let k = 0; k < Module._app_conv_layers(); k++) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.textContent = 'Convolution ' + (k + 1);
+      b.setAttribute('aria-pressed', String(k === featureLayer));
+      b.addEventListener('click', () => {
+        featureLayer = k;
+        group.querySelectorAll('button').forEach((x, j) => x.setAttribute('aria-pressed', String(j === k)));
+        drawFeatures();
+      });
+      group.appendChild(b);
+    }
+  }
+
+  $('#inside').addEventListener('toggle', () => { if ($('#inside').open && arch) drawFeatures(); });
+  $('#clear').addEventListener('click', () => { if (Module._app_clear) Module._app_clear(); canvas.focus(); });
+  $('#undo').addEventListener('click', () => { if (Module._app_undo) Module._app_undo(); canvas.focus(); });
+  canvas.addEventListener('pointerdown', () => canvas.focus());
+  window.digitApp = { update: update, last: () => last };
+
+  // offline: a service worker keeps the site's own files
+  if ('serviceWorker' in navigator && location.protocol !== 'file:') {
+    navigator.serviceWorker.register('sw.js').catch((e) => console.log('offline cache unavailable: ' + e.message));
+  }
+})();

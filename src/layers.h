@@ -1,0 +1,88 @@
+/* layers.h - the network's layers, each a forward and a backward function.
+ *
+ * Layout. A batch of activations is stored channel-major, (C, B, H, W): all
+ * of channel 0 for every image, then channel 1, and so on. With that layout a
+ * conv layer over the whole batch is ONE matrix product (weights × the
+ * im2col matrix of all images), batch norm reads each channel as one
+ * contiguous run, and pooling works on contiguous H×W planes. Fully connected
+ * layers use the same layout with H = W = 1: (N, B). For one image it is the
+ * familiar (C, H, W).
+ *
+ * Every backward function takes dout (the loss gradient with respect to the
+ * layer's output) and writes din (with respect to its input); parameter
+ * gradients are ADDED to dw/db so callers zero them once per step. din may be
+ * NULL when the input needs no gradient (the first layer).
+ *
+ * The fast paths use gemm() and OpenMP; the *_ref functions are plain loops
+ * that the tests compare them against.
+ */
+#ifndef LAYERS_H
+#define LAYERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- conv2d: stride 1, zero padding, square k×k kernel ------------------------
+ * in (C,B,H,W), w (OC,C,k,k), b (OC), out (OC,B,OH,OW), OH = H + 2·pad - k + 1.
+ * col is scratch for the im2col matrix: conv2d_col_floats() floats. Backward
+ * also needs dw_scratch: conv2d_dw_scratch_floats() floats. */
+size_t conv2d_col_floats(int B, int C, int H, int W, int k, int pad);
+size_t conv2d_dw_scratch_floats(int C, int OC, int k);
+void conv2d_forward(float *out, const float *in, const float *w, const float *b, int B, int C, int H, int W, int OC,
+                    int k, int pad, float *col);
+void conv2d_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
+                     int C, int H, int W, int OC, int k, int pad, float *col, float *dw_scratch);
+void conv2d_forward_ref(float *out, const float *in, const float *w, const float *b, int B, int C, int H, int W,
+                        int OC, int k, int pad);
+void conv2d_backward_ref(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
+                         int C, int H, int W, int OC, int k, int pad);
+
+/* ---- fully connected: in (K,B) (features × images), w (N,K), b (N), out (N,B) ---- */
+void fc_forward(float *out, const float *in, const float *w, const float *b, int B, int K, int N);
+void fc_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B, int K,
+                 int N);
+void fc_forward_ref(float *out, const float *in, const float *w, const float *b, int B, int K, int N);
+/* a (C,B,HW) batch as the (C·HW, B) matrix fc layers read, and back */
+void flatten_forward(float *out, const float *in, int B, int C, int HW);
+void flatten_backward(float *din, const float *dout, int B, int C, int HW);
+
+/* ---- batch normalization: in (C, B·HW) --------------------------------------
+ * Training normalizes with the batch's mean and variance, keeps mean[C] and
+ * rstd[C] (1/sqrt(var+eps)) for backward, and moves the running statistics
+ * toward the batch's by `momentum`. Inference uses the running statistics. */
+void batchnorm_forward_train(float *out, float *mean, float *rstd, float *run_mean, float *run_var, const float *in,
+                             const float *gamma, const float *beta, int C, size_t n, float momentum, float eps);
+void batchnorm_forward_infer(float *out, const float *in, const float *gamma, const float *beta,
+                             const float *run_mean, const float *run_var, int C, size_t n, float eps);
+void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                        const float *mean, const float *rstd, const float *gamma, int C, size_t n);
+
+/* ---- ReLU, elementwise over n values; backward reads the forward output ------- */
+void relu_forward(float *out, const float *in, size_t n);
+void relu_backward(float *din, const float *dout, const float *out, size_t n);
+
+/* ---- max pooling over `planes` H×W planes, s×s windows with stride s (rows and
+ * columns past the last whole window are dropped): out is planes × (H/s, W/s).
+ * which[] keeps, per output, the position of the maximum in its window. */
+void maxpool_forward(float *out, uint8_t *which, const float *in, size_t planes, int H, int W, int s);
+void maxpool_backward(float *din, const float *dout, const uint8_t *which, size_t planes, int H, int W, int s);
+
+/* ---- global average pooling: in (planes, HW), out (planes) -------------------- */
+void gap_forward(float *out, const float *in, size_t planes, int HW);
+void gap_backward(float *din, const float *dout, size_t planes, int HW);
+
+/* ---- dropout: zero each value with probability p, scale survivors by 1/(1-p);
+ * mask keeps the factor applied to each value (0 or 1/(1-p)). */
+void dropout_forward(float *out, float *mask, const float *in, size_t n, float p, uint64_t seed);
+void dropout_backward(float *din, const float *dout, const float *mask, size_t n);
+
+/* ---- softmax cross-entropy on rows: logits (B,N), targets (B,N) are
+ * probability distributions (one-hot, smoothed, or uniform for "none of
+ * these"). Writes probs (B,N); returns the mean loss over the batch.
+ * Backward writes dlogits = (probs - targets) / B. */
+float softmax_xent_forward(float *probs, const float *logits, const float *targets, int B, int N);
+void softmax_xent_backward(float *dlogits, const float *probs, const float *targets, int B, int N);
+/* probabilities only (inference), with the logits divided by temperature T */
+void softmax_forward(float *probs, const float *logits, int B, int N, float T);
+
+#endif

@@ -1,0 +1,578 @@
+#include "model.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "crc32.h"
+#include "fileio.h"
+#include "layers.h"
+#include "parallel.h"
+#include "rng.h"
+
+#define BN_EPS 1e-5f
+#define BN_MOMENTUM 0.1f
+#define MAX_WIDTH 4096         /* channels or features of one layer */
+#define MAX_PARAMS (64u << 20) /* 64 M floats: far beyond anything sensible here */
+
+const char *layer_kind_name(layer_kind k) {
+    static const char *names[] = {"conv", "bn", "relu", "pool", "gap", "dropout", "fc"};
+    return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "?";
+}
+
+/* ---- architecture --------------------------------------------------------------- */
+
+/* reads a decimal number at *s (advancing it); -1 when there is none or it is huge */
+static long read_num(const char **s) {
+    if (!isdigit((unsigned char)**s)) return -1;
+    long v = 0;
+    while (isdigit((unsigned char)**s)) {
+        v = v * 10 + (**s - '0');
+        if (v > 1000000) return -1;
+        (*s)++;
+    }
+    return v;
+}
+
+static int parse_layer(const char *tok, size_t len, layer_t *l, char *err) {
+    char buf[64];
+    if (len == 0 || len >= sizeof buf) return set_error(err, "empty or overlong layer '%.*s'", (int)(len > 20 ? 20 : len), tok);
+    memcpy(buf, tok, len);
+    buf[len] = 0;
+    const char *s = buf;
+    memset(l, 0, sizeof *l);
+    long v;
+    if (!strncmp(s, "conv", 4)) {
+        s += 4;
+        l->kind = LAYER_CONV;
+        if ((v = read_num(&s)) < 1 || v > MAX_WIDTH) return set_error(err, "layer '%s': channels must be 1..%d", buf, MAX_WIDTH);
+        l->out_c = (int)v;
+        if (*s++ != 'k' || (v = read_num(&s)) < 1 || v > 15) return set_error(err, "layer '%s': expected kK with K in 1..15", buf);
+        l->k = (int)v;
+        l->pad = l->k / 2;
+        if (*s == 'p') {
+            s++;
+            if ((v = read_num(&s)) < 0 || v >= l->k) return set_error(err, "layer '%s': padding must be 0..K-1", buf);
+            l->pad = (int)v;
+        }
+    } else if (!strcmp(s, "bn")) {
+        l->kind = LAYER_BN;
+        s += 2;
+    } else if (!strcmp(s, "relu")) {
+        l->kind = LAYER_RELU;
+        s += 4;
+    } else if (!strcmp(s, "gap")) {
+        l->kind = LAYER_GAP;
+        s += 3;
+    } else if (!strncmp(s, "pool", 4)) {
+        s += 4;
+        l->kind = LAYER_POOL;
+        if ((v = read_num(&s)) < 1 || v > 28) return set_error(err, "layer '%s': pool size must be 1..28", buf);
+        l->k = (int)v;
+    } else if (!strncmp(s, "drop", 4)) {
+        s += 4;
+        l->kind = LAYER_DROPOUT;
+        if ((v = read_num(&s)) < 0 || v > 90) return set_error(err, "layer '%s': dropout percent must be 0..90", buf);
+        l->p = (float)v / 100.0f;
+    } else if (!strncmp(s, "fc", 2)) {
+        s += 2;
+        l->kind = LAYER_FC;
+        if ((v = read_num(&s)) < 1 || v > MAX_WIDTH) return set_error(err, "layer '%s': outputs must be 1..%d", buf, MAX_WIDTH);
+        l->out_c = (int)v;
+    } else {
+        return set_error(err, "unknown layer '%s'", buf);
+    }
+    if (*s) return set_error(err, "layer '%s': unexpected '%s'", buf, s);
+    return 0;
+}
+
+/* shapes, parameter offsets and FLOPs of every layer, given the kinds and options */
+static int layout(model_t *m, char *err) {
+    int c = 1, h = IMG_SIDE, w = IMG_SIDE;
+    size_t np = 0, ns = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        layer_t *l = &m->layer[i];
+        l->in_c = c, l->in_h = h, l->in_w = w;
+        size_t in_size = (size_t)c * h * w;
+        switch (l->kind) {
+        case LAYER_CONV:
+            if (h == 1 && w == 1 && i > 0 && (m->layer[i - 1].kind == LAYER_FC || m->layer[i - 1].kind == LAYER_GAP))
+                return set_error(err, "layer %d (conv) needs an image, not a vector", i + 1);
+            h = h + 2 * l->pad - l->k + 1;
+            w = w + 2 * l->pad - l->k + 1;
+            if (h < 1 || w < 1) return set_error(err, "layer %d (conv): kernel larger than its %dx%d input", i + 1, l->in_h, l->in_w);
+            l->n_w = (size_t)l->out_c * c * l->k * l->k;
+            l->n_b = (size_t)l->out_c;
+            c = l->out_c;
+            l->flops = 2.0 * (double)l->n_w * h * w;
+            break;
+        case LAYER_FC:
+            l->n_w = (size_t)l->out_c * in_size;
+            l->n_b = (size_t)l->out_c;
+            c = l->out_c, h = 1, w = 1;
+            l->flops = 2.0 * (double)l->n_w;
+            break;
+        case LAYER_BN:
+            l->n_w = l->n_b = (size_t)c;
+            l->stat = ns;
+            ns += 2 * (size_t)c;
+            l->flops = 2.0 * (double)in_size;
+            break;
+        case LAYER_POOL:
+            if (h / l->k < 1 || w / l->k < 1) return set_error(err, "layer %d (pool%d): input %dx%d is too small", i + 1, l->k, h, w);
+            h /= l->k, w /= l->k;
+            l->flops = (double)in_size;
+            break;
+        case LAYER_GAP:
+            h = 1, w = 1;
+            l->flops = (double)in_size;
+            break;
+        case LAYER_RELU:
+        case LAYER_DROPOUT:
+            l->flops = (double)in_size;
+            break;
+        }
+        l->out_c = c, l->out_h = h, l->out_w = w;
+        l->w = np;
+        np += l->n_w;
+        l->b = np;
+        np += l->n_b;
+        if (np > MAX_PARAMS) return set_error(err, "more than %u parameters", MAX_PARAMS);
+    }
+    const layer_t *last = &m->layer[m->n_layers - 1];
+    if (last->kind != LAYER_FC || last->out_c != N_CLASSES)
+        return set_error(err, "the last layer must be fc%d (the digits' logits)", N_CLASSES);
+    m->n_params = np;
+    m->n_stats = ns;
+    return 0;
+}
+
+static int parse_arch(model_t *m, const char *arch, char *err) {
+    size_t len = strlen(arch);
+    if (len == 0 || len >= MODEL_ARCH_LEN) return set_error(err, "architecture string must be 1..%d characters", MODEL_ARCH_LEN - 1);
+    memcpy(m->arch, arch, len + 1);
+    m->n_layers = 0;
+    const char *s = arch;
+    for (;;) {
+        const char *e = strchr(s, ',');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        if (m->n_layers == MODEL_MAX_LAYERS) return set_error(err, "more than %d layers", MODEL_MAX_LAYERS);
+        char lerr[ERR_LEN];
+        if (parse_layer(s, n, &m->layer[m->n_layers], lerr)) return set_error(err, "layer %d: %s", m->n_layers + 1, lerr);
+        m->n_layers++;
+        if (!e) break;
+        s = e + 1;
+    }
+    return layout(m, err);
+}
+
+int model_init(model_t *m, const char *arch, char *err) {
+    memset(m, 0, sizeof *m);
+    char perr[ERR_LEN];
+    if (parse_arch(m, arch, perr)) {
+        memset(m, 0, sizeof *m);
+        return set_error(err, "bad architecture: %s", perr);
+    }
+    m->params = calloc(m->n_params + m->n_stats + 1, sizeof(float));
+    if (!m->params) return set_error(err, "out of memory for %zu parameters", m->n_params);
+    m->stats = m->params + m->n_params;
+    m->temperature = 1.0f;
+    return 0;
+}
+
+void model_free(model_t *m) {
+    free(m->params);
+    memset(m, 0, sizeof *m);
+}
+
+void model_init_weights(model_t *m, uint64_t seed) {
+    rng_t r;
+    rng_seed(&r, seed);
+    memset(m->params, 0, sizeof(float) * (m->n_params + m->n_stats));
+    for (int i = 0; i < m->n_layers; i++) {
+        layer_t *l = &m->layer[i];
+        if (l->kind == LAYER_CONV || l->kind == LAYER_FC) {
+            /* He et al. 2015: keeps the activations' variance through ReLUs */
+            size_t fan_in = l->n_w / (size_t)l->out_c;
+            float sd = sqrtf(2.0f / (float)fan_in);
+            for (size_t j = 0; j < l->n_w; j++) m->params[l->w + j] = sd * rng_normal(&r);
+        } else if (l->kind == LAYER_BN) {
+            for (size_t j = 0; j < l->n_w; j++) m->params[l->w + j] = 1.0f;
+            for (int j = 0; j < l->in_c; j++) m->stats[l->stat + (size_t)l->in_c + j] = 1.0f;
+        }
+    }
+}
+
+size_t model_act_floats(const model_t *m) {
+    size_t n = 0;
+    for (int i = 0; i < m->n_layers; i++) n += (size_t)m->layer[i].out_c * m->layer[i].out_h * m->layer[i].out_w;
+    return n;
+}
+
+double model_flops(const model_t *m) {
+    double f = 0;
+    for (int i = 0; i < m->n_layers; i++) f += m->layer[i].flops;
+    return f;
+}
+
+void layer_describe(const layer_t *l, char *buf, size_t n) {
+    switch (l->kind) {
+    case LAYER_CONV:
+        snprintf(buf, n, "conv %d→%d, %d×%d, pad %d", l->in_c, l->out_c, l->k, l->k, l->pad);
+        break;
+    case LAYER_FC:
+        snprintf(buf, n, "fc %d→%d", l->in_c * l->in_h * l->in_w, l->out_c);
+        break;
+    case LAYER_BN:
+        snprintf(buf, n, "batch norm (%d)", l->in_c);
+        break;
+    case LAYER_POOL:
+        snprintf(buf, n, "max pool %d×%d", l->k, l->k);
+        break;
+    case LAYER_DROPOUT:
+        snprintf(buf, n, "dropout %.0f%%", l->p * 100.0f);
+        break;
+    default:
+        snprintf(buf, n, "%s", layer_kind_name(l->kind));
+    }
+}
+
+/* ---- file format --------------------------------------------------------------- */
+
+static const char MAGIC[8] = {'D', 'I', 'G', 'I', 'T', 'C', 'N', 'N'};
+
+static void put_u32(uint8_t *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static void put_u64(uint8_t *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static void put_f32(uint8_t *p, float f) {
+    uint32_t v;
+    memcpy(&v, &f, 4);
+    put_u32(p, v);
+}
+static uint32_t get_u32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t get_u64(const uint8_t *p) { return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32; }
+static float get_f32(const uint8_t *p) {
+    uint32_t v = get_u32(p);
+    float f;
+    memcpy(&f, &v, 4);
+    return f;
+}
+
+/* bytes before the architecture string, and after it up to the payload */
+#define HEAD_FIXED (8 + 4 + 4)
+#define HEAD_TAIL (4 * 4 + 4 + 8 + 8)
+
+int model_serialize(const model_t *m, uint8_t **out, size_t *out_len, char *err) {
+    size_t alen = strlen(m->arch), nf = m->n_params + m->n_stats;
+    size_t len = HEAD_FIXED + alen + HEAD_TAIL + 4 * nf + 4;
+    uint8_t *b = malloc(len), *p = b;
+    if (!b) return set_error(err, "out of memory serializing the model");
+    memcpy(p, MAGIC, 8), p += 8;
+    put_u32(p, MODEL_FORMAT_VERSION), p += 4;
+    put_u32(p, (uint32_t)alen), p += 4;
+    memcpy(p, m->arch, alen), p += alen;
+    put_u32(p, 1), p += 4;
+    put_u32(p, IMG_SIDE), p += 4;
+    put_u32(p, IMG_SIDE), p += 4;
+    put_u32(p, N_CLASSES), p += 4;
+    put_f32(p, m->temperature), p += 4;
+    put_u64(p, m->n_params), p += 8;
+    put_u64(p, m->n_stats), p += 8;
+    for (size_t i = 0; i < nf; i++, p += 4) put_f32(p, m->params[i]);
+    put_u32(p, crc32_update(0, b, (size_t)(p - b)));
+    *out = b;
+    *out_len = len;
+    return 0;
+}
+
+int model_load_mem(model_t *m, const void *buf, size_t len, char *err) {
+    const uint8_t *b = buf;
+    memset(m, 0, sizeof *m);
+    if (len < HEAD_FIXED) return set_error(err, "truncated: %zu bytes is shorter than the header", len);
+    if (memcmp(b, MAGIC, 8) != 0) return set_error(err, "bad magic: not a DIGITCNN model file");
+    uint32_t version = get_u32(b + 8);
+    if (version != MODEL_FORMAT_VERSION)
+        return set_error(err, "unsupported format version %u (this build reads version %d)", version, MODEL_FORMAT_VERSION);
+    uint32_t alen = get_u32(b + 12);
+    if (alen == 0 || alen >= MODEL_ARCH_LEN) return set_error(err, "bad architecture length %u (must be 1..%d)", alen, MODEL_ARCH_LEN - 1);
+    if (len < HEAD_FIXED + (size_t)alen + HEAD_TAIL) return set_error(err, "truncated: the file ends inside the header");
+    char arch[MODEL_ARCH_LEN];
+    memcpy(arch, b + HEAD_FIXED, alen);
+    arch[alen] = 0;
+    for (uint32_t i = 0; i < alen; i++)
+        if (!isprint((unsigned char)arch[i])) return set_error(err, "bad architecture: non-printable byte at %u", i);
+    const uint8_t *p = b + HEAD_FIXED + alen;
+    uint32_t ic = get_u32(p), ih = get_u32(p + 4), iw = get_u32(p + 8), nc = get_u32(p + 12);
+    float temperature = get_f32(p + 16);
+    uint64_t np = get_u64(p + 20), ns = get_u64(p + 28);
+    p += HEAD_TAIL;
+    if (ic != 1 || ih != IMG_SIDE || iw != IMG_SIDE || nc != N_CLASSES)
+        return set_error(err, "unsupported input %ux%ux%u with %u classes (this build expects 1x28x28, 10)", ic, ih, iw, nc);
+    if (np > MAX_PARAMS || ns > MAX_PARAMS)
+        return set_error(err, "absurd size: %llu parameters and %llu statistics", (unsigned long long)np, (unsigned long long)ns);
+    size_t want = (size_t)(p - b) + 4 * (size_t)(np + ns) + 4;
+    if (len < want) return set_error(err, "truncated: %zu bytes, the header promises %zu", len, want);
+    if (len > want) return set_error(err, "size mismatch: %zu bytes, the header promises %zu (trailing data)", len, want);
+    uint32_t stored = get_u32(b + len - 4), actual = crc32_update(0, b, len - 4);
+    if (stored != actual) return set_error(err, "CRC mismatch: stored %08x, computed %08x (corrupt file)", stored, actual);
+    /* the CRC vouches for the bytes; now check they describe a sane model */
+    char aerr[ERR_LEN];
+    if (model_init(m, arch, aerr)) return set_error(err, "%s", aerr);
+    if (np != m->n_params || ns != m->n_stats) {
+        set_error(err, "parameter count does not match the architecture: the file holds %llu parameters and %llu "
+                       "statistics, '%s' has %zu and %zu",
+                  (unsigned long long)np, (unsigned long long)ns, arch, m->n_params, m->n_stats);
+        model_free(m);
+        return -1;
+    }
+    if (!(temperature > 0.0f && temperature < 1000.0f)) {
+        set_error(err, "bad temperature %g (must be in (0, 1000))", temperature);
+        model_free(m);
+        return -1;
+    }
+    m->temperature = temperature;
+    for (size_t i = 0; i < np + ns; i++, p += 4) {
+        float v = get_f32(p);
+        if (!isfinite(v)) {
+            set_error(err, "value %zu of %llu is not a finite number", i, (unsigned long long)(np + ns));
+            model_free(m);
+            return -1;
+        }
+        m->params[i] = v;
+    }
+    return 0;
+}
+
+int model_save(const model_t *m, const char *path, char *err) {
+    uint8_t *b;
+    size_t len;
+    if (model_serialize(m, &b, &len, err)) return -1;
+    int rc = file_write_atomic(path, b, len, err);
+    free(b);
+    return rc;
+}
+
+int model_load(model_t *m, const char *path, char *err) {
+    uint8_t *b;
+    size_t len;
+    memset(m, 0, sizeof *m);
+    if (file_read_all(path, MODEL_MAX_FILE_BYTES, &b, &len, err)) return -1;
+    char lerr[ERR_LEN];
+    int rc = model_load_mem(m, b, len, lerr);
+    free(b);
+    if (rc) return set_error(err, "%s: %s", path, lerr);
+    return 0;
+}
+
+/* ---- workspace ------------------------------------------------------------------- */
+
+static int needs_flatten(const layer_t *l) { return l->kind == LAYER_FC && l->in_h * l->in_w > 1; }
+
+int workspace_init(workspace_t *ws, const model_t *m, int max_batch, int training, char *err) {
+    memset(ws, 0, sizeof *ws);
+    if (max_batch < 1) return set_error(err, "batch size must be at least 1");
+    ws->max_batch = max_batch, ws->training = training;
+    const size_t B = (size_t)max_batch;
+    const int threads = par_max_threads();
+    size_t nf = 0, nwhich = 0, max_act = IMG_PIXELS, col = 0, dws = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        const layer_t *l = &m->layer[i];
+        size_t out = (size_t)l->out_c * l->out_h * l->out_w;
+        size_t in = (size_t)l->in_c * l->in_h * l->in_w;
+        nf += B * out + 16;
+        max_act = out > max_act ? out : max_act;
+        max_act = in > max_act ? in : max_act;
+        if (l->kind == LAYER_BN) nf += 2 * (size_t)l->in_c + 32;
+        if (l->kind == LAYER_DROPOUT && training) nf += B * out + 16;
+        if (needs_flatten(l)) {
+            nf += B * in + 16;
+            col = B * in > col ? B * in : col; /* backward unflattens through col */
+        }
+        if (l->kind == LAYER_POOL) nwhich += B * out;
+        if (l->kind == LAYER_CONV) {
+            size_t c = conv2d_col_floats(max_batch, l->in_c, l->in_h, l->in_w, l->k, l->pad);
+            size_t d = conv2d_dw_scratch_floats(l->in_c, l->out_c, l->k);
+            col = c > col ? c : col;
+            dws = d > dws ? d : dws;
+        }
+    }
+    size_t total = nf + col + 16 + 2 * (B * N_CLASSES + 16);
+    if (training) total += 2 * (B * max_act + 16) + (size_t)threads * dws + 16;
+    ws->mem = malloc(total * sizeof(float));
+    ws->which = nwhich ? malloc(nwhich) : NULL;
+    if (!ws->mem || (nwhich && !ws->which)) {
+        workspace_free(ws);
+        return set_error(err, "out of memory for a workspace of batch %d (%zu MB)", max_batch, total * 4 >> 20);
+    }
+    /* carve the one allocation; every block starts on a 64-byte boundary */
+    float *p = ws->mem;
+    uint8_t *q = ws->which;
+#define TAKE(dst, n) \
+    do { \
+        p = (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); \
+        (dst) = p; \
+        p += (n); \
+    } while (0)
+    for (int i = 0; i < m->n_layers; i++) {
+        const layer_t *l = &m->layer[i];
+        size_t out = (size_t)l->out_c * l->out_h * l->out_w;
+        TAKE(ws->act[i], B * out);
+        if (l->kind == LAYER_BN) {
+            TAKE(ws->bn_mean[i], (size_t)l->in_c);
+            TAKE(ws->bn_rstd[i], (size_t)l->in_c);
+        }
+        if (l->kind == LAYER_DROPOUT && training) TAKE(ws->mask[i], B * out);
+        if (needs_flatten(l)) TAKE(ws->flat[i], B * l->in_c * l->in_h * l->in_w);
+        if (l->kind == LAYER_POOL) ws->pool_which[i] = q, q += B * out;
+    }
+    TAKE(ws->col, col);
+    TAKE(ws->logits, B * N_CLASSES);
+    TAKE(ws->probs, B * N_CLASSES);
+    if (training) {
+        TAKE(ws->grad[0], B * max_act);
+        TAKE(ws->grad[1], B * max_act);
+        TAKE(ws->dw_scratch, (size_t)threads * dws);
+    }
+#undef TAKE
+    return 0;
+}
+
+void workspace_free(workspace_t *ws) {
+    free(ws->mem);
+    free(ws->which);
+    memset(ws, 0, sizeof *ws);
+}
+
+/* ---- forward and backward ----------------------------------------------------------- */
+
+static double seconds(void) {
+    struct timespec t;
+    timespec_get(&t, TIME_UTC);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+const float *model_forward(model_t *m, workspace_t *ws, const float *x, int B, int training, uint64_t seed) {
+    const float *in = x;
+    ws->input = x;
+    ws->batch = B;
+    training = training && ws->training;
+    for (int i = 0; i < m->n_layers; i++) {
+        const layer_t *l = &m->layer[i];
+        float *out = ws->act[i], *P = m->params;
+        const int HW = l->in_h * l->in_w;
+        const size_t n = (size_t)B * l->in_c * HW; /* values in this layer's input */
+        double t0 = ws->profile ? seconds() : 0.0;
+        switch (l->kind) {
+        case LAYER_CONV:
+            conv2d_forward(out, in, P + l->w, P + l->b, B, l->in_c, l->in_h, l->in_w, l->out_c, l->k, l->pad, ws->col);
+            break;
+        case LAYER_FC:
+            if (ws->flat[i]) {
+                flatten_forward(ws->flat[i], in, B, l->in_c, HW);
+                in = ws->flat[i];
+            }
+            fc_forward(out, in, P + l->w, P + l->b, B, l->in_c * HW, l->out_c);
+            break;
+        case LAYER_BN: {
+            float *rm = m->stats + l->stat, *rv = rm + l->in_c;
+            if (training)
+                batchnorm_forward_train(out, ws->bn_mean[i], ws->bn_rstd[i], rm, rv, in, P + l->w, P + l->b, l->in_c,
+                                        n / (size_t)l->in_c, BN_MOMENTUM, BN_EPS);
+            else
+                batchnorm_forward_infer(out, in, P + l->w, P + l->b, rm, rv, l->in_c, n / (size_t)l->in_c, BN_EPS);
+            break;
+        }
+        case LAYER_RELU:
+            relu_forward(out, in, n);
+            break;
+        case LAYER_POOL:
+            maxpool_forward(out, ws->pool_which[i], in, (size_t)B * l->in_c, l->in_h, l->in_w, l->k);
+            break;
+        case LAYER_GAP:
+            gap_forward(out, in, (size_t)B * l->in_c, HW);
+            break;
+        case LAYER_DROPOUT:
+            if (training && l->p > 0.0f)
+                dropout_forward(out, ws->mask[i], in, n, l->p, seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(i + 1)));
+            else
+                memcpy(out, in, n * sizeof(float));
+            break;
+        }
+        if (ws->profile) ws->t_fwd[i] += seconds() - t0;
+        in = out;
+    }
+    /* the last layer's output is (10, B); hand out rows, one per image */
+    for (int b = 0; b < B; b++)
+        for (int j = 0; j < N_CLASSES; j++) ws->logits[b * N_CLASSES + j] = in[(size_t)j * B + b];
+    return ws->logits;
+}
+
+void model_backward(const model_t *m, workspace_t *ws, const float *dlogits, float *grads) {
+    const int B = ws->batch;
+    /* dlogits arrive as rows (B, 10); the last layer's output is (10, B) */
+    float *g0 = ws->grad[m->n_layers % 2];
+    for (int b = 0; b < B; b++)
+        for (int j = 0; j < N_CLASSES; j++) g0[(size_t)j * B + b] = dlogits[b * N_CLASSES + j];
+    const float *g = g0;
+    for (int i = m->n_layers - 1; i >= 0; i--) {
+        const layer_t *l = &m->layer[i];
+        const float *in = i ? ws->act[i - 1] : ws->input, *P = m->params;
+        float *din = i ? ws->grad[i % 2] : NULL; /* never the buffer g is in */
+        const int HW = l->in_h * l->in_w;
+        const size_t n = (size_t)B * l->in_c * HW;
+        double t0 = ws->profile ? seconds() : 0.0;
+        switch (l->kind) {
+        case LAYER_CONV:
+            conv2d_backward(din, grads + l->w, grads + l->b, g, in, P + l->w, B, l->in_c, l->in_h, l->in_w, l->out_c,
+                            l->k, l->pad, ws->col, ws->dw_scratch);
+            break;
+        case LAYER_FC:
+            if (ws->flat[i]) {
+                /* the gradient w.r.t. the flattened input goes through the col buffer, then unflattens */
+                fc_backward(din ? ws->col : NULL, grads + l->w, grads + l->b, g, ws->flat[i], P + l->w, B,
+                            l->in_c * HW, l->out_c);
+                if (din) flatten_backward(din, ws->col, B, l->in_c, HW);
+            } else {
+                fc_backward(din, grads + l->w, grads + l->b, g, in, P + l->w, B, l->in_c * HW, l->out_c);
+            }
+            break;
+        case LAYER_BN:
+            batchnorm_backward(din, grads + l->w, grads + l->b, g, in, ws->bn_mean[i], ws->bn_rstd[i], P + l->w,
+                               l->in_c, n / (size_t)l->in_c);
+            break;
+        case LAYER_RELU:
+            if (din) relu_backward(din, g, ws->act[i], n);
+            break;
+        case LAYER_POOL:
+            if (din) maxpool_backward(din, g, ws->pool_which[i], (size_t)B * l->in_c, l->in_h, l->in_w, l->k);
+            break;
+        case LAYER_GAP:
+            if (din) gap_backward(din, g, (size_t)B * l->in_c, HW);
+            break;
+        case LAYER_DROPOUT:
+            if (din) {
+                if (ws->mask[i] && l->p > 0.0f)
+                    dropout_backward(din, g, ws->mask[i], n);
+                else
+                    memcpy(din, g, n * sizeof(float));
+            }
+            break;
+        }
+        if (ws->profile) ws->t_bwd[i] += seconds() - t0;
+        g = din;
+    }
+}
+
+const float *model_predict(model_t *m, workspace_t *ws, const float *x, int B) {
+    const float *logits = model_forward(m, ws, x, B, 0, 0);
+    softmax_forward(ws->probs, logits, B, N_CLASSES, m->temperature);
+    return ws->probs;
+}

