@@ -14,6 +14,7 @@ INC      := -Isrc -Inative
 # native: optimized, OpenMP over the cores, kernels chosen at run time (no -march)
 CFLAGS   := $(CSTD) $(WARN) -O3 -ffp-contract=fast -fopenmp $(INC)
 LDLIBS   := -lm
+SQLITE   := -lsqlite3
 # tests: the same code under AddressSanitizer (with LeakSanitizer) and UBSan
 SANFLAGS := $(CSTD) $(WARN) -O1 -g -fno-omit-frame-pointer -fopenmp -fsanitize=address,undefined \
             -fno-sanitize-recover=all $(INC) -Itests
@@ -30,7 +31,7 @@ TEST_SRC   := $(wildcard tests/*.c)
 TRAIN_FLAGS ?=
 EVAL_FLAGS  ?=
 
-.PHONY: all help deps data train eval test test-unit bench web serve app fuzz clean
+.PHONY: all help deps data train eval test test-unit test-web bench web serve app fuzz clean
 
 all: $(BUILD)/mnist
 
@@ -74,7 +75,14 @@ LIB_OBJ := $(patsubst src/%.c,$(BUILD)/native/%.o,$(LIB_SRC))
 CLI_OBJ := $(patsubst native/%.c,$(BUILD)/native/cli-%.o,$(CLI_SRC))
 
 $(BUILD)/mnist: $(LIB_OBJ) $(CLI_OBJ)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(SQLITE)
+
+# the optional logging endpoint (CGI, SQLite)
+LOG_SRC := native/logcgi.c native/logdb.c native/logreq.c src/error.c
+LOG_HDR := native/logdb.h native/logreq.h src/error.h
+$(BUILD)/cgi/log.cgi: $(LOG_SRC) $(LOG_HDR) | $(BUILD)/.build-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) -O2 $(INC) $(LOG_SRC) -o $@ $(SQLITE)
 
 train: $(BUILD)/mnist data
 	$(BUILD)/mnist train $(TRAIN_FLAGS)
@@ -90,7 +98,7 @@ EMCC       := emcc
 EMFLAGS    := $(CSTD) $(WARN) -O3 -msimd128 -flto -fopenmp-simd $(INC) -I$(SDL_WASM)/include \
               -I$(SDL_WASM)/include-config-minsizerel
 WEB_EXPORTS := main malloc free app_clear app_undo app_load_model app_features app_features_w app_features_h \
-               app_conv_layers app_input app_error app_arch_json app_result_json app_classify_gray
+               app_conv_layers app_input app_error app_arch_json app_result_json app_classify_gray app_model_version
 empty      :=
 space      := $(empty) $(empty)
 comma      := ,
@@ -121,6 +129,17 @@ dist/model.bin: $(MODEL)
 	cp $< $@
 
 web: $(DIST_FILES)
+
+# make serve: the site plus the logging CGI on http://127.0.0.1:8000/, logging on
+SERVE := $(BUILD)/serve
+serve: web $(BUILD)/cgi/log.cgi
+	@.ci/deps.sh serve
+	@rm -rf $(SERVE)/root && mkdir -p $(SERVE)/root && cp dist/* $(SERVE)/root/
+	@sed 's|<meta name="digit-log-endpoint" content="">|<meta name="digit-log-endpoint" content="cgi-bin/log.cgi">|' \
+	  dist/index.html > $(SERVE)/root/index.html
+	@echo "serving http://127.0.0.1:8000/  (Ctrl+C stops; drawings are logged to $(SERVE)/log.db)"
+	DIGIT_ROOT=$(abspath $(SERVE)/root) DIGIT_PORT=8000 DIGIT_CGI_DIR=$(abspath $(BUILD)/cgi) \
+	  DIGIT_LOG_DB=$(abspath $(SERVE)/log.db) DIGIT_STATE=$(abspath $(SERVE)) lighttpd -D -f native/lighttpd.conf
 
 # ---- the native desktop app: the same front end with Debian's SDL2 --------------------------------
 

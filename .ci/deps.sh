@@ -9,7 +9,7 @@ pkgs=()
 want() { pkgs+=("$@"); }
 for g in "$@"; do
   case "$g" in
-    build) want gcc make libc6-dev libstb-dev ;;
+    build) want gcc make libc6-dev libstb-dev libsqlite3-dev ;;
     web)   want emscripten cmake libsdl2-dev libstb-dev gzip ;;
     app)   want libsdl2-dev ;;
     test)  want gcc make libc6-dev libstb-dev clang libclang-rt-14-dev libsdl2-dev xvfb xauth \

@@ -248,6 +248,10 @@ EXPORT int app_conv_layers(void) { return n_conv(); }
 EXPORT const float *app_input(void) { return app.result.n ? app.result.input[app.selected] : NULL; }
 EXPORT const char *app_error(void) { return app.error; }
 
+/* which weights are loaded: the format version and the file's CRC-32 */
+static char model_version[48];
+EXPORT const char *app_model_version(void) { return model_version; }
+
 /* the architecture, for the page's table */
 EXPORT const char *app_arch_json(void) {
     static char buf[4096];
@@ -348,7 +352,6 @@ static void draw_panel(SDL_Surface *s) {
 static void present(void) {
     SDL_Surface *s = SDL_GetWindowSurface(app.win);
     if (!s) return;
-    if (app.redraw_all) redraw_ink(), app.redraw_all = 0;
     SDL_LockSurface(s);
     const SDL_PixelFormat *f = s->format;
     Uint32 lut[256]; /* paper #fcfcfa to ink #141b2d */
@@ -426,6 +429,10 @@ static void handle(const SDL_Event *e) {
 static void frame(void) {
     SDL_Event e;
     while (SDL_PollEvent(&e)) handle(&e);
+    if (app.redraw_all) { /* after an undo: the ink is rebuilt from the remaining strokes before reading it */
+        redraw_ink();
+        app.redraw_all = 0;
+    }
     if (app.needs_classify) {
         app.needs_classify = 0;
         classify();
@@ -448,6 +455,8 @@ EXPORT int app_load_model(const uint8_t *buf, int len) {
     }
     if (app.model_ok) workspace_free(&app.ws), model_free(&app.model);
     app.model = m;
+    snprintf(model_version, sizeof model_version, "digitcnn-%d-%08x", MODEL_FORMAT_VERSION,
+             (unsigned)buf[len - 4] | (unsigned)buf[len - 3] << 8 | (unsigned)buf[len - 2] << 16 | (unsigned)buf[len - 1] << 24);
     if (workspace_init(&app.ws, &app.model, 1, 0, err)) {
         snprintf(app.error, sizeof app.error, "%s", err);
         model_free(&app.model);

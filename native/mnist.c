@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "augment.h"
 #include "crc32.h"
 #include "fileio.h"
@@ -67,8 +69,8 @@ static void die(const char *msg) {
 
 typedef struct {
     const char *data, *arch, *model, *log, *checkpoint, *report, *card, *opt;
-    const char *extra_images, *extra_labels, *aug;
-    int epochs, batch, val, limit, threads, augment, report_on, quiet;
+    const char *extra_images, *extra_labels, *aug, *db, *out;
+    int epochs, batch, val, limit, threads, augment, report_on, quiet, all;
     float lr, wd, smoothing;
     unsigned long long seed;
 } options;
@@ -124,6 +126,7 @@ static int parse_options(options *o, int argc, char **argv, int first) {
         if (!strcmp(k, "no-augment")) { o->augment = 0; continue; }
         if (!strcmp(k, "no-report")) { o->report_on = 0; continue; }
         if (!strcmp(k, "quiet")) { o->quiet = 1; continue; }
+        if (!strcmp(k, "all")) { o->all = 1; continue; }
         if (i + 1 >= argc) {
             fprintf(stderr, "mnist: option --%s needs a value\n", k);
             exit(2);
@@ -144,6 +147,8 @@ static int parse_options(options *o, int argc, char **argv, int first) {
             o->opt = v;
         }
         else if (!strcmp(k, "aug")) o->aug = v;
+        else if (!strcmp(k, "db")) o->db = v;
+        else if (!strcmp(k, "dir")) o->out = v;
         else if (!strcmp(k, "extra-images")) o->extra_images = v;
         else if (!strcmp(k, "extra-labels")) o->extra_labels = v;
         else if (!strcmp(k, "epochs")) o->epochs = parse_int(v, 1, TRAINLOG_MAX_EPOCHS, "--epochs");
@@ -690,6 +695,74 @@ static int cmd_classify(int argc, char **argv) {
     return failures ? 1 : 0;
 }
 
+/* ---- export-log ----------------------------------------------------------------------------------- */
+
+/* the logged drawings as IDX files and a PNG contact sheet, to review and to train on */
+static int cmd_export_log(int argc, char **argv) {
+    options o;
+    defaults(&o);
+    o.db = "build/serve/log.db";
+    o.out = "build/log-export";
+    if (parse_options(&o, argc, argv, 2) != argc) die("export-log takes no file arguments (see `mnist help`)");
+    sqlite3 *db;
+    if (sqlite3_open_v2(o.db, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        fprintf(stderr, "mnist: %s: cannot open the log database: %s\n", o.db, db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return 1;
+    }
+    sqlite3_busy_timeout(db, 15000);
+    /* corrected drawings only, unless --all (then the model's answer labels the rest) */
+    const char *sql = o.all ? "SELECT pixels, predicted, COALESCE(label, predicted) FROM drawings ORDER BY id"
+                            : "SELECT pixels, predicted, label FROM drawings WHERE label IS NOT NULL ORDER BY id";
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        fprintf(stderr, "mnist: %s: %s (is it a digit-reader log?)\n", o.db, sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return 1;
+    }
+    size_t cap = 1024, n = 0;
+    uint8_t *pix = malloc(cap * IMG_PIXELS), *lab = malloc(cap), *pred = malloc(cap);
+    if (!pix || !lab || !pred) die("out of memory");
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 0) != IMG_PIXELS) continue; /* the schema forbids it; be safe anyway */
+        if (n == cap) {
+            cap *= 2;
+            uint8_t *a = realloc(pix, cap * IMG_PIXELS), *b = realloc(lab, cap), *c = realloc(pred, cap);
+            if (!a || !b || !c) die("out of memory");
+            pix = a, lab = b, pred = c;
+        }
+        memcpy(pix + n * IMG_PIXELS, sqlite3_column_blob(st, 0), IMG_PIXELS);
+        pred[n] = (uint8_t)sqlite3_column_int(st, 1);
+        lab[n] = (uint8_t)sqlite3_column_int(st, 2);
+        n++;
+    }
+    if (rc != SQLITE_DONE) fprintf(stderr, "mnist: %s: %s\n", o.db, sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    if (rc != SQLITE_DONE) return 1;
+    if (n == 0) {
+        fprintf(stderr, "mnist: %s holds no %sdrawings to export\n", o.db, o.all ? "" : "corrected ");
+        free(pix), free(lab), free(pred);
+        return 1;
+    }
+    char path[1200], err[ERR_LEN];
+    int wrong = 0;
+    for (size_t i = 0; i < n; i++) wrong += pred[i] != lab[i];
+    path_join(path, sizeof path, o.out, "x");
+    mkdirs(path);
+    path_join(path, sizeof path, o.out, "log-images-idx3-ubyte");
+    if (idx_write_images(path, pix, (int)n, IMG_SIDE, IMG_SIDE, err)) die(err);
+    path_join(path, sizeof path, o.out, "log-labels-idx1-ubyte");
+    if (idx_write_labels(path, lab, (int)n, err)) die(err);
+    path_join(path, sizeof path, o.out, "log-sheet.png");
+    if (report_contact_sheet(path, pix, lab, pred, (int)n, err)) die(err);
+    printf("exported %zu drawings (%d the model got wrong) to %s/log-{images-idx3,labels-idx1}-ubyte and log-sheet.png\n",
+           n, wrong, o.out);
+    free(pix), free(lab), free(pred);
+    return 0;
+}
+
 /* ---- info ------------------------------------------------------------------------------------------ */
 
 static int cmd_info(int argc, char **argv) {
@@ -719,7 +792,9 @@ static void usage(void) {
            "  train      train from scratch; an interrupted run resumes from its checkpoint\n"
            "  eval       accuracy on the 10,000 test images, per-class results, timing, and the report\n"
            "  classify   FILE.png ...: the digit in each image (any size, dark-on-light or light-on-dark)\n"
-           "  info       the model's layers, parameters and FLOPs\n\n"
+           "  info       the model's layers, parameters and FLOPs\n"
+           "  export-log the logged drawings (--db FILE [build/serve/log.db]) as IDX files and a contact\n"
+           "             sheet in --dir DIR [build/log-export]; corrected ones only, or --all\n\n"
            "options (defaults in brackets):\n"
            "  --data DIR        MNIST IDX files [" DEFAULT_DATA "]\n"
            "  --model FILE      weights to write (train) or read [" DEFAULT_MODEL "]\n"
@@ -742,6 +817,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "eval")) return cmd_eval(argc, argv);
     if (!strcmp(argv[1], "classify")) return cmd_classify(argc, argv);
     if (!strcmp(argv[1], "info")) return cmd_info(argc, argv);
+    if (!strcmp(argv[1], "export-log")) return cmd_export_log(argc, argv);
     fprintf(stderr, "mnist: unknown command '%s' (try `mnist help`)\n", argv[1]);
     return 2;
 }

@@ -287,6 +287,34 @@ int report_augmentation(const char *path, const uint8_t *pixels, int n, const au
     return rc;
 }
 
+int report_contact_sheet(const char *path, const uint8_t *pixels, const uint8_t *labels, const uint8_t *predicted,
+                         int n, char *err) {
+    const int cols = 12, cw = 64, ch = 84, top = 44;
+    int rows = n ? (n + cols - 1) / cols : 1;
+    canvas_t c;
+    if (canvas_init(&c, cols * cw + 8, top + rows * ch + 8, 0xffffff, err)) return -1;
+    char title[96];
+    snprintf(title, sizeof title, "%d LOGGED DRAWINGS", n);
+    canvas_text(&c, 8, 8, 2, INK, title);
+    canvas_text(&c, 8, 28, 1, GREY, "LABEL (RED: THE MODEL SAID OTHERWISE)");
+    float img[IMG_PIXELS];
+    for (int i = 0; i < n; i++) {
+        int x = 8 + (i % cols) * cw, y = top + (i / cols) * ch;
+        for (int j = 0; j < IMG_PIXELS; j++) img[j] = pixels[(size_t)i * IMG_PIXELS + j] / 255.0f;
+        canvas_digit(&c, x + 2, y, 2, img);
+        char s[32];
+        snprintf(s, sizeof s, "%d", labels[i]);
+        canvas_text(&c, x + 4, y + 60, 1, INK, s);
+        if (predicted[i] != labels[i]) {
+            snprintf(s, sizeof s, "SAID %d", predicted[i]);
+            canvas_text(&c, x + 16, y + 60, 1, RED, s);
+        }
+    }
+    int rc = canvas_save_png(&c, path, err);
+    canvas_free(&c);
+    return rc;
+}
+
 /* ---- the model card -------------------------------------------------------------------- */
 
 static const char *meta(const train_log *log, const char *key, char *buf) {

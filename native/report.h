@@ -39,6 +39,9 @@ int report_misclassified(const char *path, const uint8_t *pixels, const uint8_t 
 int report_curves(const char *path, const train_log *log, char *err);
 /* a few training images, each followed by random augmentations of it */
 int report_augmentation(const char *path, const uint8_t *pixels, int n, const augment_params *p, char *err);
+/* a contact sheet of logged drawings: each with its label, and what the model said when it differs */
+int report_contact_sheet(const char *path, const uint8_t *pixels, const uint8_t *labels, const uint8_t *predicted,
+                         int n, char *err);
 int report_model_card(const char *path, const model_t *m, const eval_result *r, const train_log *log,
                       const char *model_path, char *err);
 

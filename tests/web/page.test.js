@@ -1,0 +1,229 @@
+// page.test.js - the page in headless Chromium, served by lighttpd, driven by
+// real mouse and touch strokes through playwright-core.
+'use strict';
+const test = require('node:test');
+const assert = require('node:assert');
+const fs = require('node:fs');
+const path = require('node:path');
+const h = require('./helpers');
+const { digitStrokes } = require('./digits');
+
+const SHOTS = path.join(h.ROOT, 'build', 'test', 'screenshots');
+let server, browser;
+
+test.before(async () => {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  server = await h.startServer();
+  browser = await h.launch();
+});
+test.after(async () => {
+  if (browser) await browser.close();
+  if (server) await server.stop();
+});
+
+async function fresh(options) {
+  const o = await h.openPage(browser, server.url, options);
+  o.clear = async () => { await o.page.click('#clear'); return h.settle(o.page); };
+  return o;
+}
+
+test('a blank canvas shows no digit but an invitation to draw', async () => {
+  const { page, context } = await fresh();
+  const r = await h.settle(page);
+  assert.strictEqual(r.text, '');
+  assert.strictEqual(r.state, 'empty');
+  assert.match(await page.textContent('#hint'), /Draw a digit/);
+  assert.match(await page.textContent('#status'), /Draw a digit/);
+  await context.close();
+});
+
+test('reads hand-drawn digits 0-9 at different sizes and places', async () => {
+  const { page, context, clear } = await fresh();
+  const places = [[150, 40, 180, 280], [30, 20, 90, 120], [330, 200, 110, 140]]; // centre, small top-left, bottom-right
+  const wrong = [];
+  for (const [x, y, w, hh] of places) {
+    for (let d = 0; d <= 9; d++) {
+      await h.drawStrokes(page, digitStrokes(d, x, y, w, hh));
+      const r = await h.settle(page);
+      if (r.text !== String(d)) wrong.push(`${d} at ${x},${y} (${w}x${hh}) read as '${r.text}'`);
+      const sum = r.probs.reduce((a, b) => a + b, 0);
+      assert.ok(Math.abs(sum - 1) < 0.002, `probabilities sum to ${sum}`);
+      await clear();
+    }
+  }
+  assert.deepStrictEqual(wrong, []);
+  await context.close();
+});
+
+test('a 7 drawn small, off-centre and thick is still a 7', async () => {
+  const { page, context } = await fresh();
+  // three parallel passes make a thick 7 about 60 pixels tall in the top-right corner
+  const strokes = [];
+  for (const dx of [0, 5, 10]) strokes.push(...digitStrokes(7, 390 + dx, 12, 45, 60));
+  await h.drawStrokes(page, strokes);
+  const r = await h.settle(page);
+  assert.strictEqual(r.text, '7');
+  await page.screenshot({ path: path.join(SHOTS, 'seven-small-thick.png') });
+  await context.close();
+});
+
+test('reads MNIST test digits traced as strokes', async () => {
+  const { page, context, clear } = await fresh();
+  const mnist = h.mnistTest();
+  let right = 0;
+  const n = 40, misses = [];
+  for (let k = 0; k < n; k++) {
+    const i = k * 97; // spread over the test set
+    const strokes = h.strokesOf(mnist.image(i));
+    const scale = 6 + (k % 5) * 1.5; // 6..12 canvas pixels per MNIST pixel
+    const ox = 20 + (k * 53) % Math.max(1, 480 - 28 * scale - 40), oy = 10 + (k * 31) % Math.max(1, 360 - 28 * scale - 20);
+    await h.drawStrokes(page, h.place(strokes, ox, oy, scale));
+    const r = await h.settle(page);
+    if (r.text === String(mnist.label(i))) right++;
+    else misses.push(`#${i} (${mnist.label(i)}) read '${r.text}'`);
+    await clear();
+  }
+  console.log(`  traced MNIST digits: ${right}/${n} read right; misses: ${misses.join(', ') || 'none'}`);
+  assert.ok(right >= 0.9 * n, `${right}/${n} right, want >= 90%: ${misses.join(', ')}`);
+  await context.close();
+});
+
+test('undo and clear, with the buttons and the keyboard', async () => {
+  const { page, context } = await fresh();
+  const one = digitStrokes(1, 220, 40, 100, 280);
+  const bar = [[[150, 40], [300, 40]]];
+  await h.drawStrokes(page, one);
+  let r = await h.settle(page);
+  assert.strictEqual(r.text, '1');
+  await h.drawStrokes(page, [[[170, 45], [230, 44], [290, 45]]].concat([]));
+  r = await h.settle(page);
+  assert.notStrictEqual(r.text, '', 'two strokes read as something');
+  const before = r.inferences;
+  await page.click('#undo');
+  r = await h.settle(page);
+  assert.strictEqual(r.text, '1', 'undo removes the last stroke');
+  assert.ok(r.inferences > before, 'undo triggers a new reading');
+  await page.click('#undo');
+  r = await h.settle(page);
+  assert.strictEqual(r.state, 'empty', 'undoing the only stroke empties the canvas');
+  // keyboard: Ctrl+Z and Backspace undo, Escape clears (the canvas has focus after drawing)
+  await h.drawStrokes(page, one);
+  await h.drawStrokes(page, bar);
+  await page.keyboard.press('Control+z');
+  r = await h.settle(page);
+  assert.strictEqual(r.text, '1', 'Ctrl+Z undoes');
+  await h.drawStrokes(page, bar);
+  await page.keyboard.press('Backspace');
+  r = await h.settle(page);
+  assert.strictEqual(r.text, '1', 'Backspace undoes');
+  await page.keyboard.press('Escape');
+  r = await h.settle(page);
+  assert.strictEqual(r.state, 'empty', 'Escape clears');
+  await h.drawStrokes(page, one);
+  await page.click('#clear');
+  r = await h.settle(page);
+  assert.strictEqual(r.text, '');
+  assert.strictEqual(r.state, 'empty');
+  assert.ok(r.probs.every((p) => p === 0), 'bars reset');
+  await context.close();
+});
+
+test('several digits are read as a number', async () => {
+  const { page, context } = await fresh();
+  await h.drawStrokes(page, digitStrokes(4, 30, 60, 110, 200));
+  await h.drawStrokes(page, digitStrokes(2, 180, 60, 110, 200));
+  await h.drawStrokes(page, digitStrokes(7, 330, 60, 110, 200));
+  const r = await h.settle(page);
+  assert.strictEqual(r.text, '427');
+  await page.screenshot({ path: path.join(SHOTS, 'number.png') });
+  await context.close();
+});
+
+test('no console errors and no request leaves the site', async () => {
+  const { page, context, errors, requests } = await fresh();
+  await h.drawStrokes(page, digitStrokes(3, 150, 40, 180, 280));
+  await h.settle(page);
+  await page.click('#inside summary');
+  await page.waitForTimeout(200);
+  assert.deepStrictEqual(errors, []);
+  const foreign = requests.filter((u) => !u.startsWith(server.url) && !u.startsWith('data:'));
+  assert.deepStrictEqual(foreign, []);
+  await context.close();
+});
+
+test('look inside: feature maps of every conv layer and the architecture', async () => {
+  const { page, context } = await fresh();
+  await h.drawStrokes(page, digitStrokes(8, 150, 40, 180, 280));
+  await h.settle(page);
+  await page.click('#inside summary');
+  const buttons = page.locator('.layers button');
+  const n = await buttons.count();
+  assert.ok(n >= 2, `${n} conv layers listed`);
+  for (let k = 0; k < n; k++) {
+    await buttons.nth(k).click();
+    const info = await page.evaluate(() => {
+      const c = document.querySelector('#features');
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let dark = 0;
+      for (let i = 0; i < d.length; i += 4) if (d[i] < 200) dark++;
+      return { w: c.width, h: c.height, dark, caption: document.querySelector('#features-caption').textContent };
+    });
+    assert.ok(info.w > 20 && info.h > 20, `layer ${k}: mosaic ${info.w}x${info.h}`);
+    assert.ok(info.dark > 50, `layer ${k}: the maps respond to the drawing (${info.dark} active pixels)`);
+    assert.match(info.caption, new RegExp('Convolution ' + (k + 1)));
+  }
+  const rows = await page.locator('#arch tbody tr').count();
+  assert.ok(rows >= 5, `${rows} layers in the table`);
+  await page.screenshot({ path: path.join(SHOTS, 'inside.png'), fullPage: true });
+  await context.close();
+});
+
+// touch strokes through the DevTools protocol, as a phone sends them
+async function touchStroke(page, cdp, pts) {
+  const map = await h.canvasMapper(page);
+  const at = (p) => { const [x, y] = map(p[0], p[1]); return [{ x, y, id: 1 }]; };
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: at(pts[0]) });
+  for (const p of pts.slice(1)) await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: at(p) });
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+}
+
+test('phone: drawing with a finger reads the digit and never scrolls or zooms', async () => {
+  const { page, context } = await fresh({ viewport: { width: 390, height: 700 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+  const cdp = await context.newCDPSession(page);
+  const before = await page.evaluate(() => ({ y: window.scrollY, scale: window.visualViewport.scale }));
+  for (const s of digitStrokes(5, 140, 40, 200, 280)) await touchStroke(page, cdp, s);
+  const r = await h.settle(page);
+  const after = await page.evaluate(() => ({ y: window.scrollY, scale: window.visualViewport.scale }));
+  assert.strictEqual(r.text, '5');
+  assert.deepStrictEqual(after, before, 'the page moved while drawing');
+  await page.screenshot({ path: path.join(SHOTS, 'phone.png'), fullPage: true });
+  await context.close();
+});
+
+test('the layout works from 320 px wide', async () => {
+  for (const width of [320, 768, 1280]) {
+    const { page, context } = await fresh({ viewport: { width, height: 800 } });
+    await h.drawStrokes(page, digitStrokes(2, 150, 40, 180, 280));
+    await h.settle(page);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(overflow <= 0, `${width}px: the page scrolls sideways by ${overflow}px`);
+    const box = await page.locator('#canvas').boundingBox();
+    assert.ok(box.width >= Math.min(width - 40, 480) - 2, `${width}px: canvas only ${box.width}px wide`);
+    await page.screenshot({ path: path.join(SHOTS, `width-${width}.png`), fullPage: true });
+    await context.close();
+  }
+});
+
+test('works offline once loaded', async () => {
+  const { page, context } = await fresh();
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  await page.reload();
+  await page.waitForSelector('body[data-ready="true"]');
+  await context.setOffline(true);
+  await page.reload();
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 10000 });
+  await h.drawStrokes(page, digitStrokes(6, 150, 40, 180, 280));
+  const r = await h.settle(page);
+  assert.strictEqual(r.text, '6');
+  await context.close();
+});
