@@ -31,7 +31,7 @@ TEST_SRC   := $(wildcard tests/*.c)
 TRAIN_FLAGS ?=
 EVAL_FLAGS  ?=
 
-.PHONY: all help deps data train eval test test-unit test-web bench web serve app fuzz clean
+.PHONY: all help deps data train eval test test-unit test-e2e bench web serve app fuzz clean
 
 all: $(BUILD)/mnist
 
@@ -159,7 +159,38 @@ $(BUILD)/san/unit: $(LIB_SRC) $(LIB_HDR) $(TEST_SRC) tests/test.h | $(BUILD)/.bu
 test-unit: $(BUILD)/san/unit data
 	$(BUILD)/san/unit
 
-test: test-unit
+# ---- fuzzing: libFuzzer harnesses for every loader (clang), seeded from tests/fuzz/seeds ----------
+
+FUZZERS      := model idx logreq image
+FUZZ_SECONDS ?= 15
+FUZZ_FLAGS   := $(CSTD) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+                -fopenmp-simd -Wno-pass-failed $(INC)
+FUZZ_EXTRA_logreq := native/logreq.c
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) $(LIB_HDR) native/logreq.c native/logreq.h | $(BUILD)/.test-deps
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) $< $(LIB_SRC) $(FUZZ_EXTRA_$*) -o $@ -lm
+
+fuzz: $(addprefix $(BUILD)/fuzz/fuzz_,$(FUZZERS))
+	@for f in $(FUZZERS); do \
+	  mkdir -p $(BUILD)/fuzz/corpus-$$f && cp tests/fuzz/seeds/$$f/* $(BUILD)/fuzz/corpus-$$f/ && \
+	  echo "fuzz_$$f: $(FUZZ_SECONDS) s" && \
+	  $(BUILD)/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
+	    -print_final_stats=1 $(BUILD)/fuzz/corpus-$$f 2>$(BUILD)/fuzz/$$f.log | tail -3; \
+	  grep -E "stat::number_of_executed_units|ERROR|SUMMARY" $(BUILD)/fuzz/$$f.log | tail -2; \
+	  grep -q "^==.*ERROR" $(BUILD)/fuzz/$$f.log && { tail -40 $(BUILD)/fuzz/$$f.log; exit 1; } || true; \
+	done
+
+# ---- end-to-end tests: the page in Chromium, the CGI under lighttpd, the CLI and the desktop app ------
+
+$(BUILD)/.test-deps:
+	@.ci/deps.sh test npm
+	@mkdir -p $(BUILD) && touch $@
+
+test-e2e: web $(BUILD)/mnist $(BUILD)/cgi/log.cgi $(BUILD)/app data | $(BUILD)/.test-deps
+	node --test --test-concurrency=1 tests/e2e/
+
+test: test-unit fuzz test-e2e
 
 clean:
 	rm -rf $(BUILD) dist

@@ -6,15 +6,25 @@
 
 #include "model.h"
 
-/* median of the border pixels, from a histogram */
-static int border_median(const uint8_t *g, int w, int h, int stride) {
+static int valid_canvas(const uint8_t *gray, int w, int h, int stride) {
+    return gray && w >= 1 && h >= 1 && stride >= w && w <= 16384 && h <= 16384;
+}
+
+int preprocess_background(const uint8_t *g, int w, int h, int stride, int *dark_ink) {
+    if (!valid_canvas(g, w, h, stride)) return -1;
+    /* the median of the border pixels, from a histogram: robust to strokes that touch the edge */
     long hist[256] = {0}, n = 0;
     for (int x = 0; x < w; x++) hist[g[x]]++, hist[g[(long)(h - 1) * stride + x]]++, n += 2;
     for (int y = 1; y < h - 1; y++) hist[g[(long)y * stride]]++, hist[g[(long)y * stride + w - 1]]++, n += 2;
     long acc = 0;
+    int bg = 0;
     for (int v = 0; v < 256; v++)
-        if ((acc += hist[v]) * 2 >= n) return v;
-    return 0;
+        if ((acc += hist[v]) * 2 >= n) {
+            bg = v;
+            break;
+        }
+    if (dark_ink) *dark_ink = bg >= 128;
+    return bg;
 }
 
 /* integral of the ink over the source rectangle [x0,x1)×[y0,y1), in pixel units,
@@ -39,11 +49,10 @@ int preprocess_canvas_masked(float *out, const uint8_t *gray, const uint8_t *mas
     preprocess_info dummy;
     if (!info) info = &dummy;
     memset(info, 0, sizeof *info);
-    if (!out || !gray || w < 1 || h < 1 || stride < w || w > 16384 || h > 16384) return -1;
+    if (!out || !valid_canvas(gray, w, h, stride)) return -1;
     memset(out, 0, sizeof(float) * IMG_PIXELS);
 
-    int bg = border_median(gray, w, h, stride);
-    int dark = bg >= 128;
+    int dark, bg = preprocess_background(gray, w, h, stride, &dark);
     info->dark_ink = dark;
     /* the ink's bounding box and its strongest value */
     int x0 = w, y0 = h, x1 = -1, y1 = -1, peak = 0;

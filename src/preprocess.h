@@ -34,6 +34,11 @@ typedef struct {
  * Returns PREPROCESS_OK, PREPROCESS_BLANK, or -1 for invalid arguments. */
 int preprocess_canvas(float *out, const uint8_t *gray, int w, int h, int stride, preprocess_info *info);
 
+/* The background level of a canvas (the median of its border pixels) and
+ * whether ink on it is darker (dark_ink = 1) or lighter. Returns -1 for
+ * invalid arguments. Ink is the difference from the background. */
+int preprocess_background(const uint8_t *gray, int w, int h, int stride, int *dark_ink);
+
 /* The same, for the part of a canvas given by a mask of the same size:
  * only pixels whose mask is nonzero count as ink (for segmenting a number). */
 int preprocess_canvas_masked(float *out, const uint8_t *gray, const uint8_t *mask, int w, int h, int stride,

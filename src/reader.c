@@ -20,24 +20,9 @@ static int cmp_x0(const void *a, const void *b) {
     return (p->x0 > q->x0) - (p->x0 < q->x0);
 }
 
-/* the background and whether the ink is darker, as preprocess decides them */
-static int ink_level(const uint8_t *g, int w, int h, int stride, int *dark) {
-    long hist[256] = {0}, n = 0;
-    for (int x = 0; x < w; x++) hist[g[x]]++, hist[g[(long)(h - 1) * stride + x]]++, n += 2;
-    for (int y = 1; y < h - 1; y++) hist[g[(long)y * stride]]++, hist[g[(long)y * stride + w - 1]]++, n += 2;
-    long acc = 0;
-    int bg = 0;
-    for (int v = 0; v < 256; v++)
-        if ((acc += hist[v]) * 2 >= n) {
-            bg = v;
-            break;
-        }
-    *dark = bg >= 128;
-    return bg;
-}
-
 int reader_segment(const uint8_t *gray, int w, int h, int stride, uint8_t *labels, preprocess_info *boxes, int max) {
-    int dark, bg = ink_level(gray, w, h, stride, &dark);
+    int dark, bg = preprocess_background(gray, w, h, stride, &dark);
+    if (bg < 0 || !labels || !boxes || max < 1) return -1;
     const long n = (long)w * h;
     int *lab = malloc(sizeof(int) * (size_t)n), *parent = NULL;
     if (!lab) return -1;

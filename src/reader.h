@@ -28,7 +28,8 @@ typedef struct {
 
 /* Splits the canvas into digit masks. labels (w×h, caller's) gets, for each
  * pixel, 1 + the index of its digit or 0. boxes gets each digit's bounding
- * box. Returns the number of digits (at most max), or -1 when out of memory. */
+ * box. Returns the number of digits (at most max), or -1 for invalid
+ * arguments or no memory. */
 int reader_segment(const uint8_t *gray, int w, int h, int stride, uint8_t *labels, preprocess_info *boxes, int max);
 
 /* Segments, preprocesses and classifies. ws must allow a batch of 1.

@@ -8,6 +8,7 @@
 #include "idx.h"
 #include "model.h"
 #include "preprocess.h"
+#include "reader.h"
 #include "test.h"
 
 static void be32(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v; }
@@ -206,6 +207,14 @@ void test_preprocess(void) {
     free(mask);
 
     CHECK(preprocess_canvas(out, c, 0, 200, 300, &info) == -1, "zero width is an error");
+    CHECK(preprocess_canvas(out, c, 300, 0, 300, &info) == -1, "zero height is an error");
+    CHECK(preprocess_background(c, 3, 0, 3, NULL) == -1, "background of an empty canvas is an error");
+    {
+        uint8_t lab[4];
+        preprocess_info boxes[2];
+        /* found by fuzz_image: a PGM that decodes to 3x0 */
+        CHECK(reader_segment(c, 3, 0, 3, lab, boxes, 2) == -1, "segmenting a 3x0 canvas is an error");
+    }
     CHECK(preprocess_canvas(out, c, 300, 200, 10, &info) == -1, "stride < width is an error");
     free(c);
 }

@@ -1,0 +1,40 @@
+/* libFuzzer harness: what `mnist classify` does with a file - decode it with
+ * stb_image (PNG, BMP, PNM, ...), then segment and preprocess the canvas. */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "preprocess.h"
+#include "reader.h"
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#endif
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_NO_HDR
+#define STBI_NO_LINEAR
+#define STBI_MAX_DIMENSIONS 4096
+#include <stb/stb_image.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    int w, h, ch;
+    if (size > (1 << 20)) return 0;
+    uint8_t *img = stbi_load_from_memory(data, (int)size, &w, &h, &ch, 1);
+    if (!img) return 0;
+    if ((long)w * h <= 1 << 20) {
+        float x[IMG_PIXELS];
+        preprocess_info info;
+        int rc = preprocess_canvas(x, img, w, h, w, &info);
+        if (rc == PREPROCESS_OK)
+            for (int i = 0; i < IMG_PIXELS; i++)
+                if (!(x[i] >= 0.0f && x[i] <= 1.0f)) __builtin_trap();
+        uint8_t *labels = malloc((size_t)w * h);
+        preprocess_info boxes[READER_MAX_DIGITS];
+        if (labels) reader_segment(img, w, h, w, labels, boxes, READER_MAX_DIGITS);
+        free(labels);
+    }
+    stbi_image_free(img);
+    return 0;
+}
