@@ -173,15 +173,14 @@ static void classify(void) {
     publish();
 }
 
-/* Classifies a grey bitmap directly (ink light on dark or dark on light);
- * returns the probabilities of its first digit, or NULL when blank. For the
- * test that compares this wasm build with the native one. */
+/* Reads a grey bitmap (any size; ink light on dark or dark on light) through
+ * the same pipeline as the canvas and as `mnist classify`, and returns the
+ * probabilities of its first digit, or NULL when it is blank. For the test
+ * that compares this wasm build with the native one. */
 EXPORT const float *app_classify_gray(const uint8_t *gray, int w, int h) {
-    static float probs[N_CLASSES];
-    static float x[IMG_PIXELS];
-    if (!app.model_ok || preprocess_canvas(x, gray, w, h, w, NULL) != PREPROCESS_OK) return NULL;
-    memcpy(probs, model_predict(&app.model, &app.ws, x, 1), sizeof probs);
-    return probs;
+    static reading r;
+    if (!app.model_ok || reader_read(&app.model, &app.ws, gray, w, h, w, &r) || r.n == 0) return NULL;
+    return r.prob[0];
 }
 
 /* ---- the look-inside view: feature maps as a mosaic ------------------------------------- */

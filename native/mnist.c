@@ -30,6 +30,7 @@
 #include "model.h"
 #include "parallel.h"
 #include "preprocess.h"
+#include "reader.h"
 #include "report.h"
 #include "rng.h"
 #include "train.h"
@@ -650,6 +651,11 @@ static int cmd_eval(int argc, char **argv) {
 
 /* ---- classify ---------------------------------------------------------------------------------- */
 
+static void print_probs(const float *p) {
+    for (int j = 0; j < N_CLASSES; j++) printf(" %d:%.6f", j, p[j]);
+    printf("\n");
+}
+
 static int cmd_classify(int argc, char **argv) {
     options o;
     defaults(&o);
@@ -660,6 +666,7 @@ static int cmd_classify(int argc, char **argv) {
     if (model_load(&m, o.model, err)) die(err);
     workspace_t ws;
     if (workspace_init(&ws, &m, 1, 0, err)) die(err);
+    static reading r;
     int failures = 0;
     for (int i = first; i < argc; i++) {
         int w, h, ch;
@@ -669,26 +676,24 @@ static int cmd_classify(int argc, char **argv) {
             failures++;
             continue;
         }
-        float x[IMG_PIXELS];
-        preprocess_info info;
-        int rc = preprocess_canvas(x, img, w, h, w, &info);
+        /* the page's pipeline: segment into digits, preprocess each, classify */
+        int rc = reader_read(&m, &ws, img, w, h, w, &r);
         stbi_image_free(img);
-        if (rc == PREPROCESS_BLANK) {
-            printf("%s: blank (no ink found)\n", argv[i]);
-            continue;
-        }
-        if (rc != PREPROCESS_OK) {
-            fprintf(stderr, "mnist: %s: cannot preprocess a %dx%d image\n", argv[i], w, h);
+        if (rc) {
+            fprintf(stderr, "mnist: %s: cannot read a %dx%d image\n", argv[i], w, h);
             failures++;
-            continue;
+        } else if (r.n == 0) {
+            printf("%s: blank (no ink found)\n", argv[i]);
+        } else if (r.n == 1) {
+            printf("%s: %d (%.1f%%) ", argv[i], r.digit[0], 100 * r.prob[0][r.digit[0]]);
+            print_probs(r.prob[0]);
+        } else {
+            printf("%s: number %s\n", argv[i], r.number);
+            for (int k = 0; k < r.n; k++) {
+                printf("  digit %d: %d (%.1f%%) ", k + 1, r.digit[k], 100 * r.prob[k][r.digit[k]]);
+                print_probs(r.prob[k]);
+            }
         }
-        const float *p = model_predict(&m, &ws, x, 1);
-        int best = 0;
-        for (int j = 1; j < N_CLASSES; j++)
-            if (p[j] > p[best]) best = j;
-        printf("%s: %d (%.1f%%)  ", argv[i], best, 100 * p[best]);
-        for (int j = 0; j < N_CLASSES; j++) printf(" %d:%.4f", j, p[j]);
-        printf("\n");
     }
     workspace_free(&ws);
     model_free(&m);
@@ -791,7 +796,8 @@ static void usage(void) {
     printf("usage: mnist COMMAND [options]\n\n"
            "  train      train from scratch; an interrupted run resumes from its checkpoint\n"
            "  eval       accuracy on the 10,000 test images, per-class results, timing, and the report\n"
-           "  classify   FILE.png ...: the digit in each image (any size, dark-on-light or light-on-dark)\n"
+           "  classify   FILE.png ...: the digit (or the number) in each image, any size,\n"
+           "             dark-on-light or light-on-dark\n"
            "  info       the model's layers, parameters and FLOPs\n"
            "  export-log the logged drawings (--db FILE [build/serve/log.db]) as IDX files and a contact\n"
            "             sheet in --dir DIR [build/log-export]; corrected ones only, or --all\n\n"

