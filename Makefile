@@ -98,7 +98,7 @@ EMCC       := emcc
 EMFLAGS    := $(CSTD) $(WARN) -O3 -msimd128 -flto -fopenmp-simd $(INC) -I$(SDL_WASM)/include \
               -I$(SDL_WASM)/include-config-minsizerel
 WEB_EXPORTS := main malloc free app_clear app_undo app_load_model app_features app_features_w app_features_h \
-               app_conv_layers app_input app_error app_arch_json app_result_json app_classify_gray app_model_version
+               app_conv_layers app_input app_error app_arch_json app_result_json app_classify_gray app_model_version app_forward
 empty      :=
 space      := $(empty) $(empty)
 comma      := ,
@@ -191,6 +191,16 @@ test-e2e: web $(BUILD)/mnist $(BUILD)/cgi/log.cgi $(BUILD)/app data | $(BUILD)/.
 	node --test --test-concurrency=1 tests/e2e/
 
 test: test-unit fuzz test-e2e
+
+# ---- benchmarks (not tests): speed and size against peers run on this machine in this run ----------
+
+$(BUILD)/bench/bench: tests/bench/bench.c $(LIB_SRC) $(LIB_HDR)
+	@.ci/deps.sh build bench
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) tests/bench/bench.c $(LIB_SRC) -o $@ $(LDLIBS) -lopenblas
+
+bench: $(BUILD)/bench/bench web data | $(BUILD)/.test-deps
+	node tests/bench/run.js
 
 clean:
 	rm -rf $(BUILD) dist

@@ -183,6 +183,9 @@ EXPORT const float *app_classify_gray(const uint8_t *gray, int w, int h) {
     return r.prob[0];
 }
 
+/* The network alone on a 28×28 input (values 0..1): probabilities, for benchmarks. */
+EXPORT const float *app_forward(const float *x) { return app.model_ok ? model_predict(&app.model, &app.ws, x, 1) : NULL; }
+
 /* ---- the look-inside view: feature maps as a mosaic ------------------------------------- */
 
 static int conv_output_layer(int k) {

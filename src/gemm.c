@@ -2,12 +2,13 @@
 
 #include <string.h>
 
-/* Blocking. A tile of C is MC×NC; K is walked in steps of KC. The packed
- * blocks live on the stack (KC·(MC+NC)·4 = 352 KB), so gemm() allocates
- * nothing and any number of threads may call it at once. */
-#define KC 256
+/* Blocking. A tile of C is MC×NC; K is walked in equal steps of at most KC
+ * (K = 288 is one step, not 256 + 32). The packed blocks live on the stack
+ * (KC·(MC+NC)·4 = 432 KB), so gemm() allocates nothing and any number of
+ * threads may call it at once. */
+#define KC 384
 #define MC 96  /* a multiple of every kernel's MR */
-#define NC 256 /* a multiple of every kernel's NR */
+#define NC 192 /* a multiple of every kernel's NR */
 
 /* ---- micro-kernels ---------------------------------------------------------- */
 
@@ -138,8 +139,9 @@ static void gemm_tile(const kernel_t *kn, int ta, int tb, int i0, int mc, int j0
     _Alignas(64) float bp[NC * KC];
     _Alignas(64) float edge[8 * 32];
     const int mr = kn->mr, nr = kn->nr;
-    for (int p0 = 0; p0 < K; p0 += KC) {
-        int kc = K - p0 < KC ? K - p0 : KC;
+    const int steps = (K + KC - 1) / KC, step = (K + steps - 1) / steps;
+    for (int p0 = 0; p0 < K; p0 += step) {
+        int kc = K - p0 < step ? K - p0 : step;
         int accumulate = p0 > 0 || beta != 0.0f;
         pack_a(ta, A, lda, i0, mc, p0, kc, mr, ap);
         pack_b(tb, B, ldb, p0, kc, j0, nc, nr, bp);

@@ -88,18 +88,36 @@ static void col2im(float *din, const float *col, int B, int C, int H, int W, int
         }
 }
 
-void conv2d_forward(float *out, const float *in, const float *w, const float *b, int B, int C, int H, int W, int OC,
-                    int k, int pad, float *col) {
+void conv2d_forward_fused(float *out, const float *in, const float *w, const float *b, int B, int C, int H, int W,
+                          int OC, int k, int pad, int relu, float *col) {
     const int OH = H + 2 * pad - k + 1, OW = W + 2 * pad - k + 1, CKK = C * k * k;
     const int N = B * OH * OW;
-    im2col(col, in, B, C, H, W, k, pad, OH, OW);
-    gemm(0, 0, OC, N, CKK, w, CKK, col, N, 0.0f, out, N); /* out = w · col */
+    /* a 1×1 kernel without padding needs no lowering: the input is its own column matrix */
+    const float *cols = in;
+    if (k != 1 || pad != 0) {
+        im2col(col, in, B, C, H, W, k, pad, OH, OW);
+        cols = col;
+    }
+    gemm(0, 0, OC, N, CKK, w, CKK, cols, N, 0.0f, out, N); /* out = w · col */
 #pragma omp parallel for schedule(static) if ((size_t)OC * N > PAR_MIN_WORK)
     for (int oc = 0; oc < OC; oc++) {
         float bias = b[oc], *row = out + (size_t)oc * N;
+        if (relu) {
 #pragma omp simd
-        for (int i = 0; i < N; i++) row[i] += bias;
+            for (int i = 0; i < N; i++) {
+                const float v = row[i] + bias;
+                row[i] = v > 0.0f ? v : 0.0f;
+            }
+        } else {
+#pragma omp simd
+            for (int i = 0; i < N; i++) row[i] += bias;
+        }
     }
+}
+
+void conv2d_forward(float *out, const float *in, const float *w, const float *b, int B, int C, int H, int W, int OC,
+                    int k, int pad, float *col) {
+    conv2d_forward_fused(out, in, w, b, B, C, H, W, OC, k, pad, 0, col);
 }
 
 void conv2d_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
@@ -248,6 +266,15 @@ void batchnorm_forward_infer(float *out, const float *in, const float *gamma, co
         float *y = out + (size_t)c * n;
 #pragma omp simd
         for (size_t i = 0; i < n; i++) y[i] = x[i] * scale + shift;
+    }
+}
+
+void batchnorm_fold(float *w_out, float *b_out, const float *w, const float *b, const float *gamma, const float *beta,
+                    const float *run_mean, const float *run_var, int C, int per, float eps) {
+    for (int c = 0; c < C; c++) {
+        const float s = gamma[c] / sqrtf(run_var[c] + eps);
+        for (int i = 0; i < per; i++) w_out[(size_t)c * per + i] = w[(size_t)c * per + i] * s;
+        b_out[c] = (b[c] - run_mean[c]) * s + beta[c];
     }
 }
 

@@ -32,6 +32,10 @@ void conv2d_forward(float *out, const float *in, const float *w, const float *b,
                     int k, int pad, float *col);
 void conv2d_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
                      int C, int H, int W, int OC, int k, int pad, float *col, float *dw_scratch);
+/* inference: conv, then batch norm folded into w and b (see batchnorm_fold),
+ * then ReLU when relu is set - one pass over the output instead of three */
+void conv2d_forward_fused(float *out, const float *in, const float *w, const float *b, int B, int C, int H, int W,
+                          int OC, int k, int pad, int relu, float *col);
 void conv2d_forward_ref(float *out, const float *in, const float *w, const float *b, int B, int C, int H, int W,
                         int OC, int k, int pad);
 void conv2d_backward_ref(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
@@ -54,6 +58,11 @@ void batchnorm_forward_train(float *out, float *mean, float *rstd, float *run_me
                              const float *gamma, const float *beta, int C, size_t n, float momentum, float eps);
 void batchnorm_forward_infer(float *out, const float *in, const float *gamma, const float *beta,
                              const float *run_mean, const float *run_var, int C, size_t n, float eps);
+/* batch norm at inference is an affine map per channel, so it folds into the
+ * conv before it: w' = w·s, b' = (b - mean)·s + beta with s = gamma/sqrt(var+eps).
+ * w is (C, per) - per weights for each output channel. */
+void batchnorm_fold(float *w_out, float *b_out, const float *w, const float *b, const float *gamma, const float *beta,
+                    const float *run_mean, const float *run_var, int C, int per, float eps);
 void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
                         const float *mean, const float *rstd, const float *gamma, int C, size_t n);
 

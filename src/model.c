@@ -404,7 +404,10 @@ int workspace_init(workspace_t *ws, const model_t *m, int max_batch, int trainin
             dws = d > dws ? d : dws;
         }
     }
-    size_t total = nf + col + 16 + 2 * (B * N_CLASSES + 16);
+    size_t fold = 0; /* folded conv+bn weights, for inference */
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layer[i].kind == LAYER_CONV && m->layer[i].n_w + m->layer[i].n_b > fold) fold = m->layer[i].n_w + m->layer[i].n_b;
+    size_t total = nf + col + 16 + 2 * (B * N_CLASSES + 16) + fold + 16;
     if (training) total += 2 * (B * max_act + 16) + (size_t)threads * dws + 16;
     ws->mem = malloc(total * sizeof(float));
     ws->which = nwhich ? malloc(nwhich) : NULL;
@@ -434,6 +437,7 @@ int workspace_init(workspace_t *ws, const model_t *m, int max_batch, int trainin
         if (l->kind == LAYER_POOL) ws->pool_which[i] = q, q += B * out;
     }
     TAKE(ws->col, col);
+    TAKE(ws->fold, fold);
     TAKE(ws->logits, B * N_CLASSES);
     TAKE(ws->probs, B * N_CLASSES);
     if (training) {
@@ -470,6 +474,22 @@ const float *model_forward(model_t *m, workspace_t *ws, const float *x, int B, i
         const int HW = l->in_h * l->in_w;
         const size_t n = (size_t)B * l->in_c * HW; /* values in this layer's input */
         double t0 = ws->profile ? seconds() : 0.0;
+        if (!training && l->kind == LAYER_CONV && i + 1 < m->n_layers && m->layer[i + 1].kind == LAYER_BN) {
+            /* inference: conv, batch norm and ReLU as one layer, the norm folded into the
+             * weights; the output lands where the last of the three would put it */
+            const layer_t *bn = &m->layer[i + 1];
+            const int relu = i + 2 < m->n_layers && m->layer[i + 2].kind == LAYER_RELU, last = i + 1 + relu;
+            const float *rm = m->stats + bn->stat, *rv = rm + bn->in_c;
+            batchnorm_fold(ws->fold, ws->fold + l->n_w, P + l->w, P + l->b, P + bn->w, P + bn->b, rm, rv, l->out_c,
+                           (int)(l->n_w / (size_t)l->out_c), BN_EPS);
+            conv2d_forward_fused(ws->act[last], in, ws->fold, ws->fold + l->n_w, B, l->in_c, l->in_h, l->in_w,
+                                 l->out_c, l->k, l->pad, relu, ws->col);
+            if (ws->profile) ws->t_fwd[i] += seconds() - t0;
+            in = ws->act[last];
+            i = last;
+            continue;
+        }
+        if (!training && l->kind == LAYER_DROPOUT) continue; /* the identity at inference: nothing to copy */
         switch (l->kind) {
         case LAYER_CONV:
             conv2d_forward(out, in, P + l->w, P + l->b, B, l->in_c, l->in_h, l->in_w, l->out_c, l->k, l->pad, ws->col);

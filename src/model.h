@@ -98,6 +98,7 @@ typedef struct {
     float *mask[MODEL_MAX_LAYERS]; /* dropout masks (training) */
     float *grad[2];                /* ping-pong buffers for activation gradients (training) */
     float *col;                    /* im2col matrix of the largest conv layer */
+    float *fold;                   /* inference: conv weights with batch norm folded in */
     float *dw_scratch;             /* per-thread weight gradients of conv layers (training) */
     float *logits, *probs;         /* (B, 10) each */
     uint8_t *which;                /* max-pool choices, one allocation */
@@ -113,7 +114,9 @@ int workspace_init(workspace_t *ws, const model_t *m, int max_batch, int trainin
 void workspace_free(workspace_t *ws);
 
 /* Forward pass of B images x (B,1,28,28) - which is also (1,B,28,28) - with
- * values in [0,1]. Returns the logits
+ * values in [0,1]. At inference a conv followed by batch norm (and ReLU) runs
+ * as one fused layer, so only the last of them has its output in ws->act.
+ * Returns the logits
  * (B,10), which live in ws. With training set, batch norm uses batch statistics
  * and updates the running ones, and dropout draws its masks from `seed`. */
 const float *model_forward(model_t *m, workspace_t *ws, const float *x, int B, int training, uint64_t seed);

@@ -264,7 +264,8 @@ void test_model_gradient(void) {
     model_free(&m);
 }
 
-/* A batch gives each image the same logits as running it alone (inference). */
+/* A batch gives each image the same logits as running it alone (inference),
+ * and the fused inference path gives the same logits as the plain layers. */
 void test_batch_consistency(void) {
     char err[ERR_LEN];
     model_t m;
@@ -275,7 +276,15 @@ void test_batch_consistency(void) {
     model_init_weights(&m, 4);
     rng_t r;
     rng_seed(&r, 4);
-    for (size_t i = 0; i < m.n_stats; i++) m.stats[i] = rng_range(&r, 0.5f, 1.5f); /* non-trivial BN statistics */
+    for (int i = 0; i < m.n_layers; i++) /* non-trivial BN statistics: means near 0, variances near 1 */
+        if (m.layer[i].kind == LAYER_BN)
+            for (int c = 0; c < m.layer[i].in_c; c++) {
+                m.stats[m.layer[i].stat + c] = rng_range(&r, -0.3f, 0.3f);
+                m.stats[m.layer[i].stat + m.layer[i].in_c + c] = rng_range(&r, 0.5f, 1.5f);
+            }
+    for (int i = 0; i < m.n_layers; i++) /* and non-trivial BN scales and shifts, biases too */
+        if (m.layer[i].kind == LAYER_BN || m.layer[i].kind == LAYER_CONV)
+            for (size_t j = 0; j < m.layer[i].n_b; j++) m.params[m.layer[i].b + j] = rng_range(&r, -0.5f, 0.5f);
     const int B = 7;
     workspace_t wb, w1;
     workspace_init(&wb, &m, B, 0, err);
@@ -290,6 +299,52 @@ void test_batch_consistency(void) {
         for (int j = 0; j < N_CLASSES; j++) worst = fmax(worst, fabs(z1[j] - zb[b * N_CLASSES + j]));
     }
     CHECK(worst < 1e-4, "batch vs single logits differ by %g", worst);
+
+    /* the fused, folded inference path against the layers run one by one with the reference kernels */
+    float *cur = malloc(sizeof(float) * 8 * IMG_PIXELS * 4), *nxt = malloc(sizeof(float) * 8 * IMG_PIXELS * 4);
+    worst = 0;
+    for (int b = 0; b < B; b++) {
+        memcpy(cur, x + b * IMG_PIXELS, sizeof(float) * IMG_PIXELS);
+        for (int i = 0; i < m.n_layers; i++) {
+            const layer_t *l = &m.layer[i];
+            const float *P = m.params;
+            int HW = l->in_h * l->in_w;
+            size_t n = (size_t)l->in_c * HW;
+            switch (l->kind) {
+            case LAYER_CONV:
+                conv2d_forward_ref(nxt, cur, P + l->w, P + l->b, 1, l->in_c, l->in_h, l->in_w, l->out_c, l->k, l->pad);
+                break;
+            case LAYER_BN:
+                batchnorm_forward_infer(nxt, cur, P + l->w, P + l->b, m.stats + l->stat, m.stats + l->stat + l->in_c,
+                                        l->in_c, (size_t)HW, 1e-5f);
+                break;
+            case LAYER_RELU:
+                for (size_t j = 0; j < n; j++) nxt[j] = cur[j] > 0 ? cur[j] : 0;
+                break;
+            case LAYER_POOL: {
+                uint8_t which[8 * 14 * 14];
+                maxpool_forward(nxt, which, cur, (size_t)l->in_c, l->in_h, l->in_w, l->k);
+                break;
+            }
+            case LAYER_FC:
+                fc_forward_ref(nxt, cur, P + l->w, P + l->b, 1, (int)n, l->out_c);
+                break;
+            default:
+                memcpy(nxt, cur, sizeof(float) * n);
+            }
+            float *t = cur;
+            cur = nxt, nxt = t;
+        }
+        const float *z1 = model_forward(&m, &w1, x + b * IMG_PIXELS, 1, 0, 0);
+        double spread = 0;
+        for (int j = 0; j < N_CLASSES; j++) {
+            worst = fmax(worst, fabs(z1[j] - cur[j]));
+            spread = fmax(spread, fabs(cur[j] - cur[0]));
+        }
+        CHECK(spread > 0.05, "image %d: the logits hardly differ (%g): a degenerate test", b, spread);
+    }
+    CHECK(worst < 1e-4, "fused inference differs from the layer-by-layer reference by %g", worst);
+    free(cur), free(nxt);
     free(x);
     workspace_free(&wb), workspace_free(&w1);
     model_free(&m);

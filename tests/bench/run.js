@@ -1,0 +1,137 @@
+// run.js - `make bench`: every speed and size figure in BENCHMARKS.md, with
+// the peers measured on this machine in this run. Prints a table and writes
+// build/bench/results.json.
+'use strict';
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+const zlib = require('node:zlib');
+const h = require('../e2e/helpers');
+
+const ROOT = h.ROOT;
+const OUT = path.join(ROOT, 'build', 'bench');
+const BENCH = path.join(OUT, 'bench');
+const PY = '/usr/bin/python3';
+const results = { date: new Date().toISOString(), machine: {}, rows: [] };
+
+function sh(cmd, args, env) {
+  const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', env: Object.assign({}, process.env, env || {}), maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+}
+const median = (a) => { const s = [...a].sort((x, y) => x - y); return s[s.length >> 1]; };
+function row(what, ours, peer, unit, peerName, better) {
+  const ratio = better === 'higher' ? ours / peer : peer / ours;
+  results.rows.push({ what, ours, peer, unit, peerName, ratio: Number(ratio.toFixed(2)) });
+  console.log(`${what.padEnd(46)} ${String(ours).padStart(9)} ${unit.padEnd(7)} ${peerName.padEnd(22)} ${String(peer).padStart(9)}   ${ratio.toFixed(2)}x`);
+}
+
+async function main() {
+  fs.mkdirSync(OUT, { recursive: true });
+  const cpu = fs.readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/);
+  results.machine = { cpu: cpu ? cpu[1] : '?', cores: require('node:os').cpus().length };
+  const arch = fs.readFileSync(path.join(ROOT, 'weights', 'model.bin')).subarray(16, 16 + fs.readFileSync(path.join(ROOT, 'weights', 'model.bin')).readUInt32LE(12)).toString();
+  console.log(`machine: ${results.machine.cpu}, ${results.machine.cores} cores; model ${arch}\n`);
+  console.log(`${'benchmark'.padEnd(46)} ${'ours'.padStart(9)} ${'unit'.padEnd(7)} ${'peer'.padEnd(22)} ${'peer'.padStart(9)}   ours vs peer`);
+
+  // ---- training throughput: the same architecture and batch, synthetic data, 2 threads each
+  for (const batch of (process.env.BENCH_SKIP_TRAIN ? [] : [64])) {
+    const ours = sh(BENCH, ['train', arch, String(batch), '150'])[0];
+    const torch = sh(PY, [path.join('tests', 'bench', 'torch_model.py'), 'train', arch, String(batch), '150'])[0];
+    row(`training, batch ${batch} (images/s)`, ours.images_per_s, torch.images_per_s, 'img/s', `PyTorch ${torch.torch} CPU`, 'higher');
+  }
+  // ---- native inference latency, one image, one thread
+  const inf = sh(BENCH, ['infer', path.join(ROOT, 'weights', 'model.bin'), '3000'], { OMP_NUM_THREADS: '1' })[0];
+  results.native_infer_ms = inf.ms;
+  // ---- the GEMM kernel against OpenBLAS on the conv layers' shapes
+  for (const g of (process.env.BENCH_SKIP_TRAIN ? [] : sh(BENCH, ['gemm']))) row(`sgemm ${g.shape} ${g.M}x${g.N}x${g.K} (GFLOP/s)`, g.ours_gflops, g.openblas_gflops, 'GFLOP/s', 'OpenBLAS sgemm', 'higher');
+
+  // ---- in the browser: our wasm against ONNX Runtime Web, same weights, same Chromium
+  const site = path.join(OUT, 'site');
+  fs.rmSync(site, { recursive: true, force: true });
+  fs.mkdirSync(site, { recursive: true });
+  for (const f of ['digits.js', 'digits.wasm', 'model.bin']) fs.copyFileSync(path.join(ROOT, 'dist', f), path.join(site, f));
+  fs.copyFileSync(path.join(ROOT, 'tests', 'bench', 'bench.html'), path.join(site, 'index.html'));
+  const ortDir = path.join(ROOT, 'node_modules', 'onnxruntime-web', 'dist');
+  for (const f of ['ort.wasm.min.js', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm']) fs.copyFileSync(path.join(ortDir, f), path.join(site, f));
+  sh(PY, [path.join('tests', 'bench', 'torch_model.py'), 'export', path.join(ROOT, 'weights', 'model.bin'), path.join(site, 'model.onnx')]);
+  const ortVersion = JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', 'onnxruntime-web', 'package.json'))).version;
+
+  const server = await h.startServer({ root: site });
+  const browser = await h.launch();
+  try {
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(server.url);
+    await page.evaluate(() => Promise.all([window.ready.ours, window.ready.ort]));
+    const mnist = h.mnistTest();
+    const digit = Array.from(mnist.image(0), (v) => v / 255);
+    const r = await page.evaluate(async (x) => {
+      const N = 500;
+      const px = Module._malloc(784 * 4);
+      Module.HEAPF32.set(x, px >> 2);
+      // a 480x360 canvas with the digit drawn large, for the whole pipeline
+      const w = 480, hh = 360, g = Module._malloc(w * hh);
+      for (let y = 0; y < hh; y++) for (let i = 0; i < w; i++) {
+        const u = Math.floor((i - 100) / 10), v = Math.floor((y - 40) / 10);
+        Module.HEAPU8[g + y * w + i] = u >= 0 && u < 28 && v >= 0 && v < 28 ? 255 - Math.round(255 * x[v * 28 + u]) : 255;
+      }
+      const time = (f) => { const t = []; for (let i = 0; i < N; i++) { const t0 = performance.now(); f(); t.push(performance.now() - t0); } return t; };
+      const timeAsync = async (f) => { const t = []; for (let i = 0; i < N; i++) { const t0 = performance.now(); await f(); t.push(performance.now() - t0); } return t; };
+      time(() => Module._app_forward(px)); // warm up
+      const forward = time(() => Module._app_forward(px));
+      time(() => Module._app_classify_gray(g, w, hh));
+      const full = time(() => Module._app_classify_gray(g, w, hh));
+      const ours = Array.from(Module.HEAPF32.subarray(Module._app_forward(px) >> 2, (Module._app_forward(px) >> 2) + 10));
+      const tensor = new ort.Tensor('float32', Float32Array.from(x), [1, 1, 28, 28]);
+      for (let i = 0; i < 50; i++) await session.run({ x: tensor });
+      const ortT = await timeAsync(() => session.run({ x: tensor }));
+      const theirs = Array.from((await session.run({ x: tensor })).probs.data);
+      return { forward, full, ortT, ours, theirs };
+    }, digit);
+    const maxDiff = Math.max(...r.ours.map((p, i) => Math.abs(p - r.theirs[i])));
+    results.browser = { forward_ms: median(r.forward), full_ms: median(r.full), ort_ms: median(r.ortT), max_prob_diff_vs_ort: maxDiff };
+    row('browser: forward pass, 1 image (ms, median)', Number(median(r.forward).toFixed(3)), Number(median(r.ortT).toFixed(3)), 'ms', `ONNX Runtime Web ${ortVersion}`, 'lower');
+    row('browser: canvas to probabilities (ms, median)', Number(median(r.full).toFixed(3)), Number(median(r.ortT).toFixed(3)), 'ms', `ORT Web (forward only)`, 'lower');
+    console.log(`  (same weights: probabilities differ from ONNX Runtime's by at most ${maxDiff.toExponential(1)})`);
+  } finally {
+    await browser.close();
+    await server.stop();
+  }
+
+  // ---- the site: size and time to first prediction
+  const files = fs.readdirSync(path.join(ROOT, 'dist'));
+  let gz = 0, raw = 0;
+  const sizes = {};
+  for (const f of files) {
+    const b = fs.readFileSync(path.join(ROOT, 'dist', f));
+    const z = zlib.gzipSync(b, { level: 9 }).length;
+    sizes[f] = { bytes: b.length, gzip: z };
+    raw += b.length;
+    gz += z;
+  }
+  results.site = { files: sizes, bytes: raw, gzip: gz };
+  const srv = await h.startServer();
+  const br = await h.launch();
+  try {
+    const times = [];
+    for (let i = 0; i < 7; i++) {
+      const ctx = await br.newContext(); // a cold cache every time
+      const page = await ctx.newPage();
+      await page.goto(srv.url);
+      await page.waitForSelector('body[data-ready="true"]');
+      times.push(Number(await page.getAttribute('body', 'data-ready-ms')));
+      await ctx.close();
+    }
+    results.site.first_prediction_ms = median(times);
+  } finally {
+    await br.close();
+    await srv.stop();
+  }
+  console.log(`\nsite: ${files.length} files, ${(raw / 1024).toFixed(0)} KB, ${(gz / 1024).toFixed(1)} KB gzipped (target <= 300 KB)`);
+  console.log(`first prediction possible ${results.site.first_prediction_ms} ms after navigation (median of 7 cold loads; target <= 300 ms)`);
+  console.log(`native inference: ${inf.ms.toFixed(3)} ms per image (batch 1, 1 thread, ${inf.kernel} kernel)`);
+  fs.writeFileSync(path.join(OUT, 'results.json'), JSON.stringify(results, null, 2));
+  console.log(`\nwrote ${path.relative(ROOT, path.join(OUT, 'results.json'))}`);
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });
