@@ -27,11 +27,18 @@ CLI_SRC    := native/mnist.c native/report.c native/trainlog.c
 CLI_HDR    := native/report.h native/trainlog.h native/font5x7.h
 TEST_SRC   := $(wildcard tests/*.c)
 
-# training recipe (see weights/MODEL.md); EXTRA=1 adds drawings exported from the logger
+# training recipe: the defaults of `mnist train` (see weights/MODEL.md).
+# EXTRA=1 exports the drawings users corrected (make serve's log) and adds them
+# to the training images; `make eval EXTRA=1` reports accuracy on them too.
 TRAIN_FLAGS ?=
 EVAL_FLAGS  ?=
+LOG_DB      ?= $(BUILD)/serve/log.db
+EXPORT_DIR  := $(BUILD)/log-export
+ifeq ($(EXTRA),1)
+EXTRA_FLAGS := --extra-images $(EXPORT_DIR)/log-images-idx3-ubyte --extra-labels $(EXPORT_DIR)/log-labels-idx1-ubyte
+endif
 
-.PHONY: all help deps data train eval test test-unit test-e2e bench web serve app fuzz clean
+.PHONY: all help deps data export-log train eval test test-unit test-e2e bench web serve app fuzz clean
 
 all: $(BUILD)/mnist
 
@@ -84,12 +91,15 @@ $(BUILD)/cgi/log.cgi: $(LOG_SRC) $(LOG_HDR) | $(BUILD)/.build-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) -O2 $(INC) $(LOG_SRC) -o $@ $(SQLITE)
 
-train: $(BUILD)/mnist data
-	$(BUILD)/mnist train $(TRAIN_FLAGS)
-	$(BUILD)/mnist eval $(EVAL_FLAGS)
+export-log: $(BUILD)/mnist
+	$(BUILD)/mnist export-log --db $(LOG_DB) --dir $(EXPORT_DIR) $(EXPORT_FLAGS)
 
-eval: $(BUILD)/mnist data
-	$(BUILD)/mnist eval $(EVAL_FLAGS)
+train: $(BUILD)/mnist data $(if $(filter 1,$(EXTRA)),export-log)
+	$(BUILD)/mnist train $(TRAIN_FLAGS) $(EXTRA_FLAGS)
+	$(BUILD)/mnist eval $(EVAL_FLAGS) $(EXTRA_FLAGS)
+
+eval: $(BUILD)/mnist data $(if $(filter 1,$(EXTRA)),export-log)
+	$(BUILD)/mnist eval $(EVAL_FLAGS) $(EXTRA_FLAGS)
 
 # ---- the web page: the same C, compiled to WebAssembly behind an SDL2 canvas ---------------------
 

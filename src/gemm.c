@@ -1,5 +1,6 @@
 #include "gemm.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Blocking. A tile of C is MC×NC; K is walked in equal steps of at most KC
@@ -74,6 +75,10 @@ static const kernel_t *active; /* chosen once; read-only afterwards */
 
 static const kernel_t *kernel_get(void) {
     if (!active) {
+        /* DIGIT_GEMM_KERNEL=generic|avx2|avx512 overrides the choice, for benchmarks */
+        const char *want = getenv("DIGIT_GEMM_KERNEL");
+        for (int i = 0; want && i < N_KERNELS && !active; i++)
+            if (!strcmp(kernels[i].name, want) && kernel_supported(&kernels[i])) active = &kernels[i];
         for (int i = 0; i < N_KERNELS && !active; i++)
             if (kernel_supported(&kernels[i])) active = &kernels[i];
     }

@@ -22,7 +22,8 @@ void gemm_ref(int ta, int tb, int M, int N, int K, const float *A, int lda, cons
 
 /* Which micro-kernel gemm() uses: "avx512", "avx2", "generic" (the portable
  * vector one). gemm_select() forces one by name for tests and benchmarks; it
- * returns 0, or -1 when the name is unknown or the CPU lacks it. */
+ * returns 0, or -1 when the name is unknown or the CPU lacks it. The
+ * environment variable DIGIT_GEMM_KERNEL picks one too, before the first call. */
 const char *gemm_kernel_name(void);
 int gemm_select(const char *name);
 

@@ -38,6 +38,16 @@ void conv2d_forward_fused(float *out, const float *in, const float *w, const flo
                           int OC, int k, int pad, int relu, float *col);
 void conv2d_forward_ref(float *out, const float *in, const float *w, const float *b, int B, int C, int H, int W,
                         int OC, int k, int pad);
+/* inference for 3×3 kernels with padding 1 by Winograd's minimal filtering,
+ * F(2×2, 3×3) (Lavin & Gray 2016): each 2×2 block of outputs costs 16
+ * multiplies per input channel instead of 36, as 16 small matrix products.
+ * The weights are transformed once, by conv3x3_winograd_weights, into U
+ * (16·OC·C floats). Same shapes as conv2d_forward_fused otherwise; scratch:
+ * conv3x3_winograd_floats() floats. */
+size_t conv3x3_winograd_floats(int B, int C, int H, int W, int OC);
+void conv3x3_winograd_weights(float *U, const float *w, int C, int OC);
+void conv3x3_winograd_forward(float *out, const float *in, const float *U, const float *b, int B, int C, int H, int W,
+                              int OC, int relu, float *scratch);
 void conv2d_backward_ref(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
                          int C, int H, int W, int OC, int k, int pad);
 

@@ -180,8 +180,11 @@ int model_init(model_t *m, const char *arch, char *err) {
     if (!m->params) return set_error(err, "out of memory for %zu parameters", m->n_params);
     m->stats = m->params + m->n_params;
     m->temperature = 1.0f;
+    m->version = 1;
     return 0;
 }
+
+void model_touch(model_t *m) { m->version++; }
 
 void model_free(model_t *m) {
     free(m->params);
@@ -189,6 +192,7 @@ void model_free(model_t *m) {
 }
 
 void model_init_weights(model_t *m, uint64_t seed) {
+    model_touch(m);
     rng_t r;
     rng_seed(&r, seed);
     memset(m->params, 0, sizeof(float) * (m->n_params + m->n_stats));
@@ -339,6 +343,7 @@ int model_load_mem(model_t *m, const void *buf, size_t len, char *err) {
         return -1;
     }
     m->temperature = temperature;
+    model_touch(m);
     for (size_t i = 0; i < np + ns; i++, p += 4) {
         float v = get_f32(p);
         if (!isfinite(v)) {
@@ -376,6 +381,38 @@ int model_load(model_t *m, const char *path, char *err) {
 
 static int needs_flatten(const layer_t *l) { return l->kind == LAYER_FC && l->in_h * l->in_w > 1; }
 
+static int uses_winograd(const layer_t *l, int batch) {
+    return l->kind == LAYER_CONV && l->k == 3 && l->pad == 1 && batch <= WINOGRAD_MAX_BATCH;
+}
+
+/* derives the inference weights of every conv layer from the model's current
+ * parameters: batch norm folded in, then the Winograd transform */
+static void prepare_inference(const model_t *m, workspace_t *ws) {
+    float *p = ws->prep;
+    for (int i = 0; i < m->n_layers; i++) {
+        const layer_t *l = &m->layer[i];
+        if (l->kind != LAYER_CONV) continue;
+        const float *w = m->params + l->w, *b = m->params + l->b;
+        if (i + 1 < m->n_layers && m->layer[i + 1].kind == LAYER_BN) {
+            const layer_t *bn = &m->layer[i + 1];
+            const float *rm = m->stats + bn->stat, *rv = rm + bn->in_c;
+            float *fw = p, *fb = p + l->n_w;
+            batchnorm_fold(fw, fb, w, b, m->params + bn->w, m->params + bn->b, rm, rv, l->out_c,
+                           (int)(l->n_w / (size_t)l->out_c), BN_EPS);
+            w = fw, b = fb;
+        }
+        p += l->n_w + l->n_b + 32;
+        ws->inf_w[i] = w, ws->inf_b[i] = b, ws->inf_u[i] = NULL;
+        if (uses_winograd(l, ws->max_batch)) {
+            conv3x3_winograd_weights(p, w, l->in_c, l->out_c);
+            ws->inf_u[i] = p;
+            p += 16 * (size_t)l->out_c * l->in_c + 16;
+        }
+    }
+    ws->prep_params = m->params;
+    ws->prep_version = m->version;
+}
+
 int workspace_init(workspace_t *ws, const model_t *m, int max_batch, int training, char *err) {
     memset(ws, 0, sizeof *ws);
     if (max_batch < 1) return set_error(err, "batch size must be at least 1");
@@ -404,10 +441,18 @@ int workspace_init(workspace_t *ws, const model_t *m, int max_batch, int trainin
             dws = d > dws ? d : dws;
         }
     }
-    size_t fold = 0; /* folded conv+bn weights, for inference */
-    for (int i = 0; i < m->n_layers; i++)
-        if (m->layer[i].kind == LAYER_CONV && m->layer[i].n_w + m->layer[i].n_b > fold) fold = m->layer[i].n_w + m->layer[i].n_b;
-    size_t total = nf + col + 16 + 2 * (B * N_CLASSES + 16) + fold + 16;
+    size_t prep = 0, wino = 0; /* inference weights; Winograd scratch for small batches */
+    for (int i = 0; i < m->n_layers; i++) {
+        const layer_t *l = &m->layer[i];
+        if (l->kind != LAYER_CONV) continue;
+        prep += l->n_w + l->n_b + 32;
+        if (uses_winograd(l, max_batch)) {
+            size_t s = conv3x3_winograd_floats(max_batch, l->in_c, l->in_h, l->in_w, l->out_c);
+            wino = s > wino ? s : wino;
+            prep += 16 * (size_t)l->out_c * l->in_c + 16;
+        }
+    }
+    size_t total = nf + col + 16 + 2 * (B * N_CLASSES + 16) + prep + 16 + wino + 16;
     if (training) total += 2 * (B * max_act + 16) + (size_t)threads * dws + 16;
     ws->mem = malloc(total * sizeof(float));
     ws->which = nwhich ? malloc(nwhich) : NULL;
@@ -437,7 +482,8 @@ int workspace_init(workspace_t *ws, const model_t *m, int max_batch, int trainin
         if (l->kind == LAYER_POOL) ws->pool_which[i] = q, q += B * out;
     }
     TAKE(ws->col, col);
-    TAKE(ws->fold, fold);
+    TAKE(ws->prep, prep);
+    if (wino) TAKE(ws->wino, wino);
     TAKE(ws->logits, B * N_CLASSES);
     TAKE(ws->probs, B * N_CLASSES);
     if (training) {
@@ -468,22 +514,27 @@ const float *model_forward(model_t *m, workspace_t *ws, const float *x, int B, i
     ws->input = x;
     ws->batch = B;
     training = training && ws->training;
+    if (training) model_touch(m); /* batch norm's running statistics move */
     for (int i = 0; i < m->n_layers; i++) {
         const layer_t *l = &m->layer[i];
         float *out = ws->act[i], *P = m->params;
         const int HW = l->in_h * l->in_w;
         const size_t n = (size_t)B * l->in_c * HW; /* values in this layer's input */
         double t0 = ws->profile ? seconds() : 0.0;
-        if (!training && l->kind == LAYER_CONV && i + 1 < m->n_layers && m->layer[i + 1].kind == LAYER_BN) {
+        if (!training && l->kind == LAYER_CONV) {
             /* inference: conv, batch norm and ReLU as one layer, the norm folded into the
              * weights; the output lands where the last of the three would put it */
-            const layer_t *bn = &m->layer[i + 1];
-            const int relu = i + 2 < m->n_layers && m->layer[i + 2].kind == LAYER_RELU, last = i + 1 + relu;
-            const float *rm = m->stats + bn->stat, *rv = rm + bn->in_c;
-            batchnorm_fold(ws->fold, ws->fold + l->n_w, P + l->w, P + l->b, P + bn->w, P + bn->b, rm, rv, l->out_c,
-                           (int)(l->n_w / (size_t)l->out_c), BN_EPS);
-            conv2d_forward_fused(ws->act[last], in, ws->fold, ws->fold + l->n_w, B, l->in_c, l->in_h, l->in_w,
-                                 l->out_c, l->k, l->pad, relu, ws->col);
+            if (ws->prep_params != m->params || ws->prep_version != m->version) prepare_inference(m, ws);
+            int last = i;
+            if (last + 1 < m->n_layers && m->layer[last + 1].kind == LAYER_BN) last++;
+            const int relu = last + 1 < m->n_layers && m->layer[last + 1].kind == LAYER_RELU;
+            last += relu;
+            if (ws->inf_u[i] && B <= WINOGRAD_MAX_BATCH)
+                conv3x3_winograd_forward(ws->act[last], in, ws->inf_u[i], ws->inf_b[i], B, l->in_c, l->in_h, l->in_w,
+                                         l->out_c, relu, ws->wino);
+            else
+                conv2d_forward_fused(ws->act[last], in, ws->inf_w[i], ws->inf_b[i], B, l->in_c, l->in_h, l->in_w,
+                                     l->out_c, l->k, l->pad, relu, ws->col);
             if (ws->profile) ws->t_fwd[i] += seconds() - t0;
             in = ws->act[last];
             i = last;

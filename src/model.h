@@ -45,6 +45,7 @@
 #define IMG_SIDE 28
 #define IMG_PIXELS (IMG_SIDE * IMG_SIDE)
 #define N_CLASSES 10
+#define WINOGRAD_MAX_BATCH 4 /* inference batches up to this size run 3×3 convs by Winograd */
 
 typedef enum { LAYER_CONV, LAYER_BN, LAYER_RELU, LAYER_POOL, LAYER_GAP, LAYER_DROPOUT, LAYER_FC } layer_kind;
 
@@ -68,6 +69,7 @@ typedef struct {
     float *params; /* n_params + n_stats floats, one allocation */
     float *stats;  /* params + n_params */
     float temperature;
+    unsigned long version; /* bumped whenever the library changes params or stats */
 } model_t;
 
 /* Parse `arch`, lay out and allocate the parameters (all zero). */
@@ -76,6 +78,9 @@ void model_free(model_t *m);
 /* He-normal weights, zero biases, unit gamma, zero beta, running var 1 */
 void model_init_weights(model_t *m, uint64_t seed);
 size_t model_act_floats(const model_t *m); /* activation floats one image needs (all layers) */
+/* Code that writes m->params or m->stats itself calls this afterwards, so that
+ * workspaces re-derive their inference weights (folded, transformed). */
+void model_touch(model_t *m);
 double model_flops(const model_t *m);      /* forward FLOPs for one image */
 const char *layer_kind_name(layer_kind k);
 /* one line describing layer i, e.g. "conv 1→32 5×5 pad 2  28×28×32" */
@@ -98,7 +103,13 @@ typedef struct {
     float *mask[MODEL_MAX_LAYERS]; /* dropout masks (training) */
     float *grad[2];                /* ping-pong buffers for activation gradients (training) */
     float *col;                    /* im2col matrix of the largest conv layer */
-    float *fold;                   /* inference: conv weights with batch norm folded in */
+    /* inference weights, derived once per model version: each conv's weights and
+     * bias with the following batch norm folded in, and their Winograd transform */
+    float *prep;
+    const float *inf_w[MODEL_MAX_LAYERS], *inf_b[MODEL_MAX_LAYERS], *inf_u[MODEL_MAX_LAYERS];
+    const float *prep_params;      /* the model the inference weights were derived from, */
+    unsigned long prep_version;    /* and its version then */
+    float *wino;                   /* inference: Winograd scratch for 3×3 convs (small batches) */
     float *dw_scratch;             /* per-thread weight gradients of conv layers (training) */
     float *logits, *probs;         /* (B, 10) each */
     uint8_t *which;                /* max-pool choices, one allocation */

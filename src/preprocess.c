@@ -27,81 +27,101 @@ int preprocess_background(const uint8_t *g, int w, int h, int stride, int *dark_
     return bg;
 }
 
-/* integral of the ink over the source rectangle [x0,x1)×[y0,y1), in pixel units,
- * where ink(x,y) is piecewise constant over unit pixels */
-static float area_sum(const float *ink, int cw, int ch, float x0, float y0, float x1, float y1) {
-    float s = 0.0f;
-    int ys = (int)floorf(y0), ye = (int)ceilf(y1), xs = (int)floorf(x0), xe = (int)ceilf(x1);
-    for (int y = ys; y < ye; y++) {
-        if (y < 0 || y >= ch) continue;
-        float wy = fminf(y1, (float)y + 1) - fmaxf(y0, (float)y);
-        for (int x = xs; x < xe; x++) {
-            if (x < 0 || x >= cw) continue;
-            float wx = fminf(x1, (float)x + 1) - fmaxf(x0, (float)x);
-            s += wx * wy * ink[(long)y * cw + x];
-        }
+/* Area-average resampling along one axis: source pixel i covers [i, i+1),
+ * output bin j covers [j·f, (j+1)·f) with f = n/m, and each piece k where
+ * they overlap adds width[k] × source[src[k]] to bin dst[k]. Walking both
+ * partitions at once handles shrinking and enlarging alike: at most n+m pieces. */
+static int area_pieces(int n, int m, int *src, int *dst, float *width) {
+    const double f = (double)n / (double)m;
+    int i = 0, j = 0, k = 0;
+    double pos = 0.0;
+    while (i < n && j < m) {
+        double end_i = i + 1.0, end_j = (j + 1 == m) ? (double)n : (j + 1) * f;
+        double end = end_i < end_j ? end_i : end_j;
+        src[k] = i, dst[k] = j, width[k] = (float)(end - pos);
+        k++;
+        pos = end;
+        if (end_i <= end) i++;
+        if (end_j <= end) j++;
     }
-    return s;
+    return k;
 }
 
-int preprocess_canvas_masked(float *out, const uint8_t *gray, const uint8_t *mask, int w, int h, int stride,
-                             preprocess_info *info) {
+int preprocess_region(float *out, const uint8_t *gray, int stride, const uint8_t *mask, int mstride, int rx0, int ry0,
+                      int rx1, int ry1, int bg, int dark, preprocess_info *info) {
     preprocess_info dummy;
     if (!info) info = &dummy;
     memset(info, 0, sizeof *info);
-    if (!out || !valid_canvas(gray, w, h, stride)) return -1;
+    if (!out || !gray || rx0 < 0 || ry0 < 0 || rx1 < rx0 || ry1 < ry0 || rx1 - rx0 >= 16384 || ry1 - ry0 >= 16384 ||
+        bg < 0 || bg > 255)
+        return -1;
     memset(out, 0, sizeof(float) * IMG_PIXELS);
-
-    int dark, bg = preprocess_background(gray, w, h, stride, &dark);
     info->dark_ink = dark;
+#define INK(x, y) \
+    ((mask && !mask[(long)((y) - ry0) * mstride + ((x) - rx0)]) ? 0 \
+                                              : (dark ? bg - gray[(long)(y) * stride + (x)] : gray[(long)(y) * stride + (x)] - bg))
     /* the ink's bounding box and its strongest value */
-    int x0 = w, y0 = h, x1 = -1, y1 = -1, peak = 0;
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            if (mask && !mask[(long)y * w + x]) continue;
-            int v = gray[(long)y * stride + x];
-            int ink = dark ? bg - v : v - bg;
+    int x0 = rx1 + 1, y0 = ry1 + 1, x1 = -1, y1 = -1, peak = 0;
+    for (int y = ry0; y <= ry1; y++) {
+        int rowmin = rx1 + 1, rowmax = -1;
+        for (int x = rx0; x <= rx1; x++) {
+            int ink = INK(x, y);
             if (ink < PREPROCESS_INK_MIN) continue;
             if (ink > peak) peak = ink;
-            if (x < x0) x0 = x;
-            if (x > x1) x1 = x;
-            if (y < y0) y0 = y;
-            if (y > y1) y1 = y;
+            if (rowmin > rx1) rowmin = x;
+            rowmax = x;
         }
+        if (rowmax < 0) continue;
+        if (rowmin < x0) x0 = rowmin;
+        if (rowmax > x1) x1 = rowmax;
+        if (y0 > ry1) y0 = y;
+        y1 = y;
+    }
     if (x1 < 0) return PREPROCESS_BLANK;
     info->x0 = x0, info->y0 = y0, info->x1 = x1, info->y1 = y1;
 
-    /* the crop, as ink in [0, 1] */
-    const int cw = x1 - x0 + 1, ch = y1 - y0 + 1;
-    float *ink = malloc(sizeof(float) * (size_t)cw * ch);
-    if (!ink) return -1;
-    for (int y = 0; y < ch; y++)
-        for (int x = 0; x < cw; x++) {
-            long gi = (long)(y0 + y) * stride + x0 + x;
-            int v = dark ? bg - gray[gi] : gray[gi] - bg;
-            if (mask && !mask[(long)(y0 + y) * w + x0 + x]) v = 0;
-            ink[(long)y * cw + x] = v > 0 ? (float)v / (float)peak : 0.0f;
-        }
-
     /* scale the longer side to PREPROCESS_BOX pixels, each output pixel the
-     * average of the source area it covers */
+     * average of the source area it covers: rows first, then columns */
+    const int cw = x1 - x0 + 1, ch = y1 - y0 + 1;
     const float scale = (float)PREPROCESS_BOX / (float)(cw > ch ? cw : ch);
     int ow = (int)lroundf(cw * scale), oh = (int)lroundf(ch * scale);
-    if (ow < 1) ow = 1;
-    if (oh < 1) oh = 1;
-    if (ow > PREPROCESS_BOX) ow = PREPROCESS_BOX;
-    if (oh > PREPROCESS_BOX) oh = PREPROCESS_BOX;
+    ow = ow < 1 ? 1 : ow > PREPROCESS_BOX ? PREPROCESS_BOX : ow;
+    oh = oh < 1 ? 1 : oh > PREPROCESS_BOX ? PREPROCESS_BOX : oh;
     info->scale = scale;
-    float box[PREPROCESS_BOX * PREPROCESS_BOX];
-    const float fx = (float)cw / ow, fy = (float)ch / oh; /* source pixels per output pixel */
-    float mx = 0.0f;
-    for (int y = 0; y < oh; y++)
-        for (int x = 0; x < ow; x++) {
-            float v = area_sum(ink, cw, ch, x * fx, y * fy, (x + 1) * fx, (y + 1) * fy) / (fx * fy);
-            box[y * ow + x] = v;
-            mx = v > mx ? v : mx;
+    const int nx = cw + ow, ny = ch + oh;
+    int *idx = malloc(sizeof(int) * 2 * (size_t)(nx + ny));
+    float *wid = malloc(sizeof(float) * (size_t)(nx + ny) + sizeof(float) * (size_t)cw);
+    float *rows = calloc((size_t)ch * ow, sizeof(float));
+    if (!idx || !wid || !rows) {
+        free(idx), free(wid), free(rows);
+        return -1;
+    }
+    int *xs = idx, *xd = idx + nx, *ys = idx + 2 * nx, *yd = ys + ny;
+    float *xw = wid, *yw = wid + nx, *line = wid + nx + ny;
+    const int kx = area_pieces(cw, ow, xs, xd, xw), ky = area_pieces(ch, oh, ys, yd, yw);
+    const float inv_peak = 1.0f / (float)peak;
+    for (int y = 0; y < ch; y++) {
+        float *r = rows + (size_t)y * ow;
+        for (int x = 0; x < cw; x++) {
+            int ink = INK(x0 + x, y0 + y);
+            line[x] = ink > 0 ? (float)ink * inv_peak : 0.0f;
         }
-    free(ink);
+        for (int k = 0; k < kx; k++) r[xd[k]] += line[xs[k]] * xw[k];
+    }
+#undef INK
+    float box[PREPROCESS_BOX * PREPROCESS_BOX] = {0};
+    for (int k = 0; k < ky; k++) {
+        const float *r = rows + (size_t)ys[k] * ow;
+        float *b = box + yd[k] * ow;
+        for (int x = 0; x < ow; x++) b[x] += r[x] * yw[k];
+    }
+    free(idx), free(wid), free(rows);
+    const float area = ((float)cw / ow) * ((float)ch / oh); /* source pixels per output pixel */
+    float mx = 0.0f;
+    for (int i = 0; i < ow * oh; i++) {
+        box[i] /= area;
+        mx = box[i] > mx ? box[i] : mx;
+    }
     if (mx <= 0.0f) return PREPROCESS_BLANK;
 
     /* contrast to [0, 1], then the centre of mass (pixel centres at i + 0.5) */
@@ -120,6 +140,14 @@ int preprocess_canvas_masked(float *out, const uint8_t *gray, const uint8_t *mas
         }
     info->com_x = (float)(cx + dx), info->com_y = (float)(cy + dy);
     return PREPROCESS_OK;
+}
+
+int preprocess_canvas_masked(float *out, const uint8_t *gray, const uint8_t *mask, int w, int h, int stride,
+                             preprocess_info *info) {
+    if (info) memset(info, 0, sizeof *info);
+    if (!out || !valid_canvas(gray, w, h, stride)) return -1;
+    int dark, bg = preprocess_background(gray, w, h, stride, &dark);
+    return preprocess_region(out, gray, stride, mask, w, 0, 0, w - 1, h - 1, bg, dark, info);
 }
 
 int preprocess_canvas(float *out, const uint8_t *gray, int w, int h, int stride, preprocess_info *info) {

@@ -39,6 +39,13 @@ int preprocess_canvas(float *out, const uint8_t *gray, int w, int h, int stride,
  * invalid arguments. Ink is the difference from the background. */
 int preprocess_background(const uint8_t *gray, int w, int h, int stride, int *dark_ink);
 
+/* The core, for callers that already know the background (bg, dark_ink as
+ * preprocess_background returns them): only pixels inside [x0, x1] × [y0, y1]
+ * and, when mask is not NULL, whose mask byte is nonzero count as ink; mask
+ * covers just the region: pixel (x, y) is mask[(y - y0)·mstride + (x - x0)]. */
+int preprocess_region(float *out, const uint8_t *gray, int stride, const uint8_t *mask, int mstride, int x0, int y0,
+                      int x1, int y1, int bg, int dark_ink, preprocess_info *info);
+
 /* The same, for the part of a canvas given by a mask of the same size:
  * only pixels whose mask is nonzero count as ink (for segmenting a number). */
 int preprocess_canvas_masked(float *out, const uint8_t *gray, const uint8_t *mask, int w, int h, int stride,

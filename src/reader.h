@@ -26,10 +26,11 @@ typedef struct {
     char number[READER_MAX_DIGITS + 1];    /* the digits as text */
 } reading;
 
-/* Splits the canvas into digit masks. labels (w×h, caller's) gets, for each
- * pixel, 1 + the index of its digit or 0. boxes gets each digit's bounding
- * box. Returns the number of digits (at most max), or -1 for invalid
- * arguments or no memory. */
+/* Splits the canvas into digits. labels (w×h, caller's; may be NULL) gets, for
+ * each pixel, 1 + the index of its digit or 0 (at the resolution of 4×4-pixel
+ * cells, on which the components are found). boxes gets each digit's box.
+ * Returns the number of digits (at most max), or -1 for invalid arguments or
+ * no memory. */
 int reader_segment(const uint8_t *gray, int w, int h, int stride, uint8_t *labels, preprocess_info *boxes, int max);
 
 /* Segments, preprocesses and classifies. ws must allow a batch of 1.

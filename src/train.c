@@ -47,8 +47,9 @@ static void update_range(optimizer_t *o, float *p, const float *g, size_t off, s
     }
 }
 
-void optimizer_step(optimizer_t *o, const model_t *mod, float *params, const float *grads, float lr) {
+void optimizer_step(optimizer_t *o, model_t *mod, float *params, const float *grads, float lr) {
     o->t++;
+    model_touch(mod);
     for (int i = 0; i < mod->n_layers; i++) {
         const layer_t *l = &mod->layer[i];
         int decay = l->kind == LAYER_CONV || l->kind == LAYER_FC;

@@ -27,7 +27,7 @@ typedef struct {
 
 int optimizer_init(optimizer_t *o, opt_kind kind, size_t n_params, char *err);
 void optimizer_free(optimizer_t *o);
-void optimizer_step(optimizer_t *o, const model_t *m, float *params, const float *grads, float lr);
+void optimizer_step(optimizer_t *o, model_t *m, float *params, const float *grads, float lr);
 
 /* One-cycle schedule (Smith 2018) with a cosine decay: the rate rises linearly
  * from peak/25 to peak over the first warmup·total steps, then follows half a

@@ -285,6 +285,7 @@ void test_batch_consistency(void) {
     for (int i = 0; i < m.n_layers; i++) /* and non-trivial BN scales and shifts, biases too */
         if (m.layer[i].kind == LAYER_BN || m.layer[i].kind == LAYER_CONV)
             for (size_t j = 0; j < m.layer[i].n_b; j++) m.params[m.layer[i].b + j] = rng_range(&r, -0.5f, 0.5f);
+    model_touch(&m);
     const int B = 7;
     workspace_t wb, w1;
     workspace_init(&wb, &m, B, 0, err);

@@ -83,6 +83,29 @@ void test_conv(void) {
     }
 }
 
+/* Winograd F(2x2,3x3) against the direct reference, odd sizes included */
+void test_winograd(void) {
+    rng_t r;
+    rng_seed(&r, 17);
+    for (int trial = 0; trial < 20; trial++) {
+        int B = 1 + (int)rng_below(&r, 3), C = 1 + (int)rng_below(&r, 9), OC = 1 + (int)rng_below(&r, 12);
+        int H = 1 + (int)rng_below(&r, 15), W = 1 + (int)rng_below(&r, 15), relu = trial & 1;
+        size_t nin = (size_t)B * C * H * W, nout = (size_t)B * OC * H * W;
+        float *in = rand_buf(&r, nin), *w = rand_buf(&r, (size_t)OC * C * 9), *b = rand_buf(&r, (size_t)OC);
+        float *out = malloc(sizeof(float) * nout), *ref = malloc(sizeof(float) * nout);
+        float *scratch = malloc(sizeof(float) * conv3x3_winograd_floats(B, C, H, W, OC));
+        float *U = malloc(sizeof(float) * 16 * (size_t)OC * C);
+        conv3x3_winograd_weights(U, w, C, OC);
+        conv3x3_winograd_forward(out, in, U, b, B, C, H, W, OC, relu, scratch);
+        conv2d_forward_ref(ref, in, w, b, B, C, H, W, OC, 3, 1);
+        if (relu)
+            for (size_t i = 0; i < nout; i++) ref[i] = ref[i] > 0 ? ref[i] : 0;
+        CHECK(max_rel_diff(out, ref, nout) < 1e-5 * (1 + C), "winograd B=%d C=%d %dx%d OC=%d relu=%d: %g", B, C, H, W,
+              OC, relu, max_rel_diff(out, ref, nout));
+        free(in), free(w), free(b), free(out), free(ref), free(scratch), free(U);
+    }
+}
+
 void test_fc(void) {
     rng_t r;
     rng_seed(&r, 13);
