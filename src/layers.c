@@ -416,70 +416,72 @@ void relu_backward(float *din, const float *dout, const float *out, size_t n) {
 
 /* ---- max pooling ------------------------------------------------------------------ */
 
-void maxpool_forward(float *out, uint8_t *which, const float *in, size_t planes, int H, int W, int s) {
+void maxpool_forward(float *out, const float *in, size_t planes, int H, int W, int s) {
     const int OH = H / s, OW = W / s;
 #pragma omp parallel for schedule(static) if (planes * H * W > PAR_MIN_WORK)
     for (size_t pl = 0; pl < planes; pl++) {
         const float *x = in + pl * H * W;
         float *y = out + pl * OH * OW;
-        uint8_t *wh = which + pl * OH * OW;
         for (int oy = 0; oy < OH; oy++) {
             const float *r0 = x + (size_t)oy * s * W;
-            if (s == 2) { /* the common case, without branches */
+            float *yr = y + (size_t)oy * OW;
+            if (s == 2) { /* the common case, as a loop the compiler vectorizes */
                 const float *r1 = r0 + W;
                 for (int ox = 0; ox < OW; ox++) {
-                    float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
-                    float m01 = b > a ? b : a, m23 = d > c ? d : c;
-                    int w01 = b > a, w23 = d > c ? 3 : 2;
-                    y[oy * OW + ox] = m23 > m01 ? m23 : m01;
-                    wh[oy * OW + ox] = (uint8_t)(m23 > m01 ? w23 : w01);
+                    const float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
+                    const float m01 = b > a ? b : a, m23 = d > c ? d : c;
+                    yr[ox] = m23 > m01 ? m23 : m01;
                 }
                 continue;
             }
             for (int ox = 0; ox < OW; ox++) {
-                int best = 0;
                 float m = r0[ox * s];
                 for (int dy = 0; dy < s; dy++)
                     for (int dx = 0; dx < s; dx++) {
-                        float v = r0[(size_t)dy * W + ox * s + dx];
-                        if (v > m) m = v, best = dy * s + dx;
+                        const float v = r0[(size_t)dy * W + ox * s + dx];
+                        m = v > m ? v : m;
                     }
-                y[oy * OW + ox] = m;
-                wh[oy * OW + ox] = (uint8_t)best;
+                yr[ox] = m;
             }
         }
     }
 }
 
-void maxpool_backward(float *din, const float *dout, const uint8_t *which, size_t planes, int H, int W, int s) {
+void maxpool_backward(float *din, const float *dout, const float *in, const float *out, size_t planes, int H, int W,
+                      int s) {
     const int OH = H / s, OW = W / s;
 #pragma omp parallel for schedule(static) if (planes * H * W > PAR_MIN_WORK)
     for (size_t pl = 0; pl < planes; pl++) {
-        float *x = din + pl * H * W;
-        const float *g = dout + pl * OH * OW;
-        const uint8_t *wh = which + pl * OH * OW;
-        if (H % s || W % s) memset(x, 0, sizeof(float) * (size_t)H * W); /* rows/cols no window covers */
-        if (s == 2) {
+        const float *x = in + pl * H * W, *y = out + pl * OH * OW, *g = dout + pl * OH * OW;
+        float *d = din + pl * H * W;
+        if (H % s || W % s) memset(d, 0, sizeof(float) * (size_t)H * W); /* rows/cols no window covers */
+        if (s == 2) { /* without branches: which of a, b, c, d is the first to equal the max */
             for (int oy = 0; oy < OH; oy++) {
-                float *r0 = x + (size_t)2 * oy * W, *r1 = r0 + W;
+                const float *r0 = x + (size_t)2 * oy * W, *r1 = r0 + W;
+                float *d0 = d + (size_t)2 * oy * W, *d1 = d0 + W;
                 for (int ox = 0; ox < OW; ox++) {
-                    const float v = g[oy * OW + ox];
-                    const int at = wh[oy * OW + ox];
-                    r0[2 * ox] = at == 0 ? v : 0.0f;
-                    r0[2 * ox + 1] = at == 1 ? v : 0.0f;
-                    r1[2 * ox] = at == 2 ? v : 0.0f;
-                    r1[2 * ox + 1] = at == 3 ? v : 0.0f;
+                    const float m = y[oy * OW + ox], v = g[oy * OW + ox];
+                    const int ea = r0[2 * ox] == m, eb = !ea & (r0[2 * ox + 1] == m);
+                    const int ec = !ea & !eb & (r1[2 * ox] == m), ed = !ea & !eb & !ec;
+                    d0[2 * ox] = ea ? v : 0.0f;
+                    d0[2 * ox + 1] = eb ? v : 0.0f;
+                    d1[2 * ox] = ec ? v : 0.0f;
+                    d1[2 * ox + 1] = ed ? v : 0.0f;
                 }
             }
             continue;
         }
         for (int oy = 0; oy < OH; oy++)
             for (int ox = 0; ox < OW; ox++) {
-                const float v = g[oy * OW + ox];
-                const int at = wh[oy * OW + ox];
+                const float m = y[oy * OW + ox], v = g[oy * OW + ox];
+                int found = 0;
                 for (int dy = 0; dy < s; dy++)
-                    for (int dx = 0; dx < s; dx++)
-                        x[(size_t)(oy * s + dy) * W + ox * s + dx] = (dy * s + dx == at) ? v : 0.0f;
+                    for (int dx = 0; dx < s; dx++) {
+                        const size_t i = (size_t)(oy * s + dy) * W + ox * s + dx;
+                        const int hit = !found && x[i] == m;
+                        d[i] = hit ? v : 0.0f;
+                        found |= hit;
+                    }
             }
     }
 }

@@ -82,9 +82,12 @@ void relu_backward(float *din, const float *dout, const float *out, size_t n);
 
 /* ---- max pooling over `planes` H×W planes, s×s windows with stride s (rows and
  * columns past the last whole window are dropped): out is planes × (H/s, W/s).
- * which[] keeps, per output, the position of the maximum in its window. */
-void maxpool_forward(float *out, uint8_t *which, const float *in, size_t planes, int H, int W, int s);
-void maxpool_backward(float *din, const float *dout, const uint8_t *which, size_t planes, int H, int W, int s);
+ * Backward sends each output's gradient to the first position (row by row)
+ * in its window that holds the maximum, found again from in and out rather
+ * than stored: forward stays a plain max the compiler can vectorize. */
+void maxpool_forward(float *out, const float *in, size_t planes, int H, int W, int s);
+void maxpool_backward(float *din, const float *dout, const float *in, const float *out, size_t planes, int H, int W,
+                      int s);
 
 /* ---- global average pooling: in (planes, HW), out (planes) -------------------- */
 void gap_forward(float *out, const float *in, size_t planes, int HW);

@@ -419,7 +419,7 @@ int workspace_init(workspace_t *ws, const model_t *m, int max_batch, int trainin
     ws->max_batch = max_batch, ws->training = training;
     const size_t B = (size_t)max_batch;
     const int threads = par_max_threads();
-    size_t nf = 0, nwhich = 0, max_act = IMG_PIXELS, col = 0, dws = 0;
+    size_t nf = 0, max_act = IMG_PIXELS, col = 0, dws = 0;
     for (int i = 0; i < m->n_layers; i++) {
         const layer_t *l = &m->layer[i];
         size_t out = (size_t)l->out_c * l->out_h * l->out_w;
@@ -433,7 +433,6 @@ int workspace_init(workspace_t *ws, const model_t *m, int max_batch, int trainin
             nf += B * in + 16;
             col = B * in > col ? B * in : col; /* backward unflattens through col */
         }
-        if (l->kind == LAYER_POOL) nwhich += B * out;
         if (l->kind == LAYER_CONV) {
             size_t c = conv2d_col_floats(max_batch, l->in_c, l->in_h, l->in_w, l->k, l->pad);
             size_t d = conv2d_dw_scratch_floats(l->in_c, l->out_c, l->k);
@@ -455,14 +454,12 @@ int workspace_init(workspace_t *ws, const model_t *m, int max_batch, int trainin
     size_t total = nf + col + 16 + 2 * (B * N_CLASSES + 16) + prep + 16 + wino + 16;
     if (training) total += 2 * (B * max_act + 16) + (size_t)threads * dws + 16;
     ws->mem = malloc(total * sizeof(float));
-    ws->which = nwhich ? malloc(nwhich) : NULL;
-    if (!ws->mem || (nwhich && !ws->which)) {
+    if (!ws->mem) {
         workspace_free(ws);
         return set_error(err, "out of memory for a workspace of batch %d (%zu MB)", max_batch, total * 4 >> 20);
     }
     /* carve the one allocation; every block starts on a 64-byte boundary */
     float *p = ws->mem;
-    uint8_t *q = ws->which;
 #define TAKE(dst, n) \
     do { \
         p = (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); \
@@ -479,7 +476,6 @@ int workspace_init(workspace_t *ws, const model_t *m, int max_batch, int trainin
         }
         if (l->kind == LAYER_DROPOUT && training) TAKE(ws->mask[i], B * out);
         if (needs_flatten(l)) TAKE(ws->flat[i], B * l->in_c * l->in_h * l->in_w);
-        if (l->kind == LAYER_POOL) ws->pool_which[i] = q, q += B * out;
     }
     TAKE(ws->col, col);
     TAKE(ws->prep, prep);
@@ -497,7 +493,6 @@ int workspace_init(workspace_t *ws, const model_t *m, int max_batch, int trainin
 
 void workspace_free(workspace_t *ws) {
     free(ws->mem);
-    free(ws->which);
     memset(ws, 0, sizeof *ws);
 }
 
@@ -565,7 +560,7 @@ const float *model_forward(model_t *m, workspace_t *ws, const float *x, int B, i
             relu_forward(out, in, n);
             break;
         case LAYER_POOL:
-            maxpool_forward(out, ws->pool_which[i], in, (size_t)B * l->in_c, l->in_h, l->in_w, l->k);
+            maxpool_forward(out, in, (size_t)B * l->in_c, l->in_h, l->in_w, l->k);
             break;
         case LAYER_GAP:
             gap_forward(out, in, (size_t)B * l->in_c, HW);
@@ -623,7 +618,7 @@ void model_backward(const model_t *m, workspace_t *ws, const float *dlogits, flo
             if (din) relu_backward(din, g, ws->act[i], n);
             break;
         case LAYER_POOL:
-            if (din) maxpool_backward(din, g, ws->pool_which[i], (size_t)B * l->in_c, l->in_h, l->in_w, l->k);
+            if (din) maxpool_backward(din, g, in, ws->act[i], (size_t)B * l->in_c, l->in_h, l->in_w, l->k);
             break;
         case LAYER_GAP:
             if (din) gap_backward(din, g, (size_t)B * l->in_c, HW);

@@ -112,8 +112,6 @@ typedef struct {
     float *wino;                   /* inference: Winograd scratch for 3×3 convs (small batches) */
     float *dw_scratch;             /* per-thread weight gradients of conv layers (training) */
     float *logits, *probs;         /* (B, 10) each */
-    uint8_t *which;                /* max-pool choices, one allocation */
-    uint8_t *pool_which[MODEL_MAX_LAYERS];
     const float *input;            /* the batch given to the last forward pass */
     int batch;                     /* its size */
     int profile;                   /* when set, seconds spent per layer accumulate below */

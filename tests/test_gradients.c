@@ -24,7 +24,6 @@ typedef struct {
     size_t nin, nout;
     float *in, *w, *b, *out, *R;
     float *col, *dws, *mean, *rstd, *rm, *rv, *mask, *probs, *targets;
-    uint8_t *which;
 } gctx;
 
 static double loss(gctx *c) {
@@ -43,7 +42,7 @@ static double loss(gctx *c) {
         relu_forward(c->out, c->in, c->nin);
         break;
     case G_POOL:
-        maxpool_forward(c->out, c->which, c->in, (size_t)c->B * c->C, c->H, c->W, c->s);
+        maxpool_forward(c->out, c->in, (size_t)c->B * c->C, c->H, c->W, c->s);
         break;
     case G_GAP:
         gap_forward(c->out, c->in, (size_t)c->B * c->C, c->H * c->W);
@@ -168,12 +167,12 @@ void test_gradients(void) {
         c.nout = (size_t)c.B * c.C * (c.H / s) * (c.W / s);
         c.in = malloc(sizeof(float) * c.nin);
         for (size_t i = 0; i < c.nin; i++) c.in[i] = 0.1f * (float)((i * 37) % c.nin);
-        c.R = buf(&r, c.nout, -1, 1), c.out = malloc(sizeof(float) * c.nout), c.which = malloc(c.nout);
+        c.R = buf(&r, c.nout, -1, 1), c.out = malloc(sizeof(float) * c.nout);
         float *din = malloc(sizeof(float) * c.nin);
         loss(&c);
-        maxpool_backward(din, c.R, c.which, (size_t)c.B * c.C, c.H, c.W, s);
+        maxpool_backward(din, c.R, c.in, c.out, (size_t)c.B * c.C, c.H, c.W, s);
         check(&c, s == 2 ? "maxpool2 dx" : "maxpool3 dx", c.in, din, c.nin, &r);
-        free(din), free(c.in), free(c.R), free(c.out), free(c.which);
+        free(din), free(c.in), free(c.R), free(c.out);
     }
 
     /* global average pooling */
@@ -322,11 +321,9 @@ void test_batch_consistency(void) {
             case LAYER_RELU:
                 for (size_t j = 0; j < n; j++) nxt[j] = cur[j] > 0 ? cur[j] : 0;
                 break;
-            case LAYER_POOL: {
-                uint8_t which[8 * 14 * 14];
-                maxpool_forward(nxt, which, cur, (size_t)l->in_c, l->in_h, l->in_w, l->k);
+            case LAYER_POOL:
+                maxpool_forward(nxt, cur, (size_t)l->in_c, l->in_h, l->in_w, l->k);
                 break;
-            }
             case LAYER_FC:
                 fc_forward_ref(nxt, cur, P + l->w, P + l->b, 1, (int)n, l->out_c);
                 break;
