@@ -36,7 +36,6 @@
 #define CANVAS_W 480
 #define CANVAS_H 360
 #define BRUSH_RADIUS 12.0f  /* canvas pixels: a 250-pixel digit gets MNIST-like 2-pixel strokes */
-#define UNSURE_BELOW 0.90f  /* calibrated confidence under which the page says "not sure" */
 #define MAX_POINTS 65536
 #define MAX_STROKES 4096
 #ifdef __EMSCRIPTEN__

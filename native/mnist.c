@@ -71,8 +71,8 @@ static void die(const char *msg) {
 typedef struct {
     const char *data, *arch, *model, *log, *checkpoint, *report, *card, *opt;
     const char *extra_images, *extra_labels, *aug, *db, *out;
-    int epochs, batch, val, limit, threads, augment, report_on, quiet, all;
-    float lr, wd, smoothing;
+    int epochs, batch, val, limit, threads, augment, report_on, quiet, all, quantize;
+    float lr, wd, smoothing, clean_tail;
     unsigned long long seed;
 } options;
 
@@ -95,6 +95,7 @@ static void defaults(options *o) {
     o->wd = 5e-4f;
     o->smoothing = 0.1f;
     o->seed = 1;
+    o->quantize = 8;
 }
 
 static int parse_int(const char *s, int lo, int hi, const char *name) {
@@ -157,10 +158,15 @@ static int parse_options(options *o, int argc, char **argv, int first) {
         else if (!strcmp(k, "val")) o->val = parse_int(v, 0, 59000, "--val");
         else if (!strcmp(k, "limit")) o->limit = parse_int(v, 1, 1000000, "--limit");
         else if (!strcmp(k, "threads")) o->threads = parse_int(v, 1, 256, "--threads");
+        else if (!strcmp(k, "quantize")) {
+            o->quantize = parse_int(v, 0, 16, "--quantize");
+            if (o->quantize == 1) die("--quantize takes 0 (off) or 2..16 bits");
+        }
         else if (!strcmp(k, "seed")) o->seed = (unsigned long long)parse_int(v, 0, 2147483647, "--seed");
         else if (!strcmp(k, "lr")) o->lr = parse_float(v, 1e-6f, 10.0f, "--lr");
         else if (!strcmp(k, "wd")) o->wd = parse_float(v, 0.0f, 1.0f, "--wd");
         else if (!strcmp(k, "smoothing")) o->smoothing = parse_float(v, 0.0f, 0.5f, "--smoothing");
+        else if (!strcmp(k, "clean-tail")) o->clean_tail = parse_float(v, 0.0f, 1.0f, "--clean-tail");
         else {
             fprintf(stderr, "mnist: unknown option --%s (see `mnist help`)\n", k);
             exit(2);
@@ -413,9 +419,9 @@ static int cmd_train(int argc, char **argv) {
     char config[1024];
     snprintf(config, sizeof config,
              "arch=%s epochs=%d batch=%d optimizer=%s lr=%g weight_decay=%g smoothing=%g seed=%llu val=%d "
-             "augment=%d aug=%s limit=%d extra=%d",
+             "augment=%d aug=%s clean_tail=%g limit=%d extra=%d quantize=%d",
              o.arch, o.epochs, o.batch, o.opt, o.lr, o.wd, o.smoothing, o.seed, o.val, o.augment,
-             o.aug ? o.aug : "default", o.limit, extra.n);
+             o.aug ? o.aug : "default", o.clean_tail, o.limit, extra.n, o.quantize);
     double prior = 0.0;
     int start = load_checkpoint(o.checkpoint, config, &prior, &m, &opt, log);
     if (start >= o.epochs) start = 0, prior = 0.0, log->n = 0;
@@ -462,8 +468,10 @@ static int cmd_train(int argc, char **argv) {
             long step = (long)epoch * batches + bi;
             lr = lr_one_cycle(step, total_steps, o.lr, 0.15f);
             uint64_t seed = rng_u64(&er);
+            /* the last clean_tail of the epochs see the images as they are */
+            int augment = o.augment && epoch < o.epochs - (int)lroundf(o.clean_tail * (float)o.epochs);
             batch_prepare(x, targets, ylab, pixels, labels, ord + (size_t)bi * o.batch, o.batch,
-                          o.augment ? &aug : NULL, o.smoothing, seed);
+                          augment ? &aug : NULL, o.smoothing, seed);
             step_result sr = train_step(&m, &ws, &opt, grads, x, targets, ylab, o.batch, lr, seed);
             if (!isfinite(sr.loss)) die("the loss became NaN or infinite: lower --lr");
             loss_sum += sr.loss * o.batch;
@@ -501,12 +509,42 @@ static int cmd_train(int argc, char **argv) {
         fprintf(stderr, "\nmnist: interrupted; run the same command again to resume from the last finished epoch\n");
         rc = 130;
     } else {
+        /* weights to 8-bit precision (still float32): a third of the download, gzipped */
+        if (o.quantize) {
+            int before = o.val ? evaluate(&m, &ev, val_pix, val_lab, o.val, val_logits) : 0;
+            float change = model_quantize_weights(&m, o.quantize);
+            int after = o.val ? evaluate(&m, &ev, val_pix, val_lab, o.val, val_logits) : 0;
+            fprintf(stderr, "weights rounded to %d bits (largest change %.2g): validation %d -> %d right of %d\n",
+                    o.quantize, change, before, after, o.val);
+            snprintf(v, sizeof v, "%d", o.quantize);
+            trainlog_set(log, "quantized_bits", v);
+            snprintf(v, sizeof v, "%d/%d", after, o.val);
+            trainlog_set(log, "val_quantized_right", v);
+        }
         /* temperature scaling on the held-out images: calibrated confidence for the page */
         if (o.val) {
             evaluate(&m, &ev, val_pix, val_lab, o.val, val_logits);
             m.temperature = calibrate_temperature(val_logits, val_lab, o.val);
             fprintf(stderr, "temperature %.3f: validation NLL %.4f -> %.4f\n", m.temperature,
                     mean_nll(val_logits, val_lab, o.val, 1.0f), mean_nll(val_logits, val_lab, o.val, m.temperature));
+            /* how the page's "not sure" line (calibrated confidence < UNSURE_BELOW) splits the validation images */
+            int above = 0, above_ok = 0, below_ok = 0;
+            for (int i = 0; i < o.val; i++) {
+                float p[N_CLASSES];
+                softmax_forward(p, val_logits + (size_t)i * N_CLASSES, 1, N_CLASSES, m.temperature);
+                int best = 0;
+                for (int j = 1; j < N_CLASSES; j++)
+                    if (p[j] > p[best]) best = j;
+                int ok = best == val_lab[i];
+                if (p[best] >= UNSURE_BELOW) above++, above_ok += ok;
+                else below_ok += ok;
+            }
+            snprintf(v, sizeof v, "%d/%d", above_ok, above);
+            trainlog_set(log, "val_sure_right", v);
+            snprintf(v, sizeof v, "%d/%d", below_ok, o.val - above);
+            trainlog_set(log, "val_unsure_right", v);
+            fprintf(stderr, "calibrated confidence >= %.2f on %d of %d validation images (%d right); below it, %d of %d right\n",
+                    UNSURE_BELOW, above, o.val, above_ok, below_ok, o.val - above);
         }
         double wall = prior + now() - t_start;
         snprintf(v, sizeof v, "%.1f", wall);
@@ -808,6 +846,8 @@ static void usage(void) {
            "  --epochs N [20]  --batch N [64]  --lr X [0.05]  --opt sgd|adamw [sgd]  --wd X [5e-4]\n"
            "  --smoothing X [0.1]  --seed N [1]  --val N held-out images [5000]  --limit N training images\n"
            "  --no-augment  --aug rotate=10,shift=2,...  (see src/augment.h)  --threads N  --quiet\n"
+           "  --quantize BITS   round the final weights to BITS-bit precision, 0 = off [8]\n"
+           "  --clean-tail F    train the last fraction F of the epochs without augmentation [0]\n"
            "  --log FILE [weights/train_log.csv]  --checkpoint FILE [build/train/checkpoint.bin]\n"
            "  --report DIR [weights/report]  --card FILE [weights/MODEL.md]  --no-report\n"
            "  --extra-images F --extra-labels F   IDX files of logged drawings: train adds them to the\n"

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fileio.h"
+#include "reader.h"
 #include "font5x7.h"
 #include "rng.h"
 
@@ -343,6 +344,9 @@ int report_model_card(const char *path, const model_t *m, const eval_result *r, 
     OUT("| Weights file | `%s`, %zu bytes (float32) |\n", model_path, file_len);
     OUT("| Inference, native, batch 1 | %.3f ms per image (mean over the test set) |\n", r->mean_ms);
     OUT("| Softmax temperature | %.3f (calibrated on the validation images) |\n", m->temperature);
+    OUT("| \"Not sure\" below %.2f calibrated confidence | validation images above the line: %s right; below it: %s "
+        "right |\n",
+        UNSURE_BELOW, meta(log, "val_sure_right", v1), meta(log, "val_unsure_right", v2));
     OUT("| Training time | %s s wall on %s thread(s) |\n", meta(log, "wall_seconds", v1), meta(log, "threads", v2));
     OUT("\n## Architecture\n\n`%s`\n\n", m->arch);
     OUT("| # | layer | output (C×H×W) | parameters | MFLOPs |\n|---:|---|---|---:|---:|\n");
@@ -366,6 +370,10 @@ int report_model_card(const char *path, const model_t *m, const eval_result *r, 
     OUT("- Augmentation on every training image: random rotation, scale, aspect, shear and shift, an elastic "
         "distortion (half the images) and stroke thickening or thinning (see `report/augmentation.png`).\n");
     OUT("- He-normal initialisation; batch normalization after each convolution.\n");
+    OUT("- After training, every conv and fc weight is rounded to %s-bit precision (each output channel: integers "
+        "times one power of two), so that the float32 file compresses about threefold under gzip for the page; "
+        "validation after rounding: %s right. The accuracy above is that of these rounded weights.\n",
+        meta(log, "quantized_bits", v1), meta(log, "val_quantized_right", v2));
     if (log->n) {
         const log_row *last = &log->row[log->n - 1];
         OUT("- Final epoch: training loss %.4f, validation accuracy %.2f%% (%s images).\n", last->train_loss,

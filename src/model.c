@@ -244,6 +244,29 @@ void layer_describe(const layer_t *l, char *buf, size_t n) {
     }
 }
 
+float model_quantize_weights(model_t *m, int bits) {
+    const float qmax = (float)((1 << (bits - 1)) - 1);
+    float worst = 0.0f;
+    for (int i = 0; i < m->n_layers; i++) {
+        const layer_t *l = &m->layer[i];
+        if (l->kind != LAYER_CONV && l->kind != LAYER_FC) continue;
+        const size_t per = l->n_w / (size_t)l->out_c;
+        for (int o = 0; o < l->out_c; o++) {
+            float *w = m->params + l->w + (size_t)o * per, mx = 0.0f;
+            for (size_t j = 0; j < per; j++) mx = fabsf(w[j]) > mx ? fabsf(w[j]) : mx;
+            if (mx == 0.0f) continue;
+            const float step = exp2f(ceilf(log2f(mx / qmax))); /* a power of two: exact in float32 */
+            for (size_t j = 0; j < per; j++) {
+                float q = roundf(w[j] / step) * step;
+                worst = fabsf(q - w[j]) > worst ? fabsf(q - w[j]) : worst;
+                w[j] = q;
+            }
+        }
+    }
+    model_touch(m);
+    return worst;
+}
+
 /* ---- file format --------------------------------------------------------------- */
 
 static const char MAGIC[8] = {'D', 'I', 'G', 'I', 'T', 'C', 'N', 'N'};

@@ -86,6 +86,15 @@ const char *layer_kind_name(layer_kind k);
 /* one line describing layer i, e.g. "conv 1→32 5×5 pad 2  28×28×32" */
 void layer_describe(const layer_t *l, char *buf, size_t n);
 
+/* Rounds every conv and fc weight to `bits`-bit precision: each output
+ * channel's weights become integers in ±(2^(bits-1) - 1) times one power of
+ * two, the smallest that covers the channel's largest weight. Biases, batch
+ * norm parameters and statistics keep full precision. The values stay float32
+ * in the file, but with their low mantissa bits zero the file compresses
+ * about 3× under gzip (8 bits): the page's download shrinks, the format does
+ * not change. Returns the largest absolute change made to any weight. */
+float model_quantize_weights(model_t *m, int bits);
+
 /* Serialize to a malloc'd buffer / parse from memory; the file functions wrap these. */
 int model_serialize(const model_t *m, uint8_t **buf, size_t *len, char *err);
 int model_load_mem(model_t *m, const void *buf, size_t len, char *err);

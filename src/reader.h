@@ -16,6 +16,8 @@
 #include "preprocess.h"
 
 #define READER_MAX_DIGITS 12
+/* a reading is "not sure" when a digit's calibrated probability is below this */
+#define UNSURE_BELOW 0.90f
 
 typedef struct {
     int n;                                 /* digits found; 0 when the canvas is blank */

@@ -95,6 +95,53 @@ static void set_u32(uint8_t *p, uint32_t v) {
 }
 static void fix_crc(uint8_t *b, size_t len) { set_u32(b + len - 4, crc32_update(0, b, len - 4)); }
 
+/* quantized weights: on a grid of ±127 steps of a power of two per channel, within half a step */
+void test_quantize(void) {
+    char err[ERR_LEN];
+    model_t a, b;
+    model_init(&a, ARCH, err);
+    model_init_weights(&a, 9);
+    model_init(&b, ARCH, err);
+    memcpy(b.params, a.params, sizeof(float) * (a.n_params + a.n_stats));
+    for (size_t i = 0; i < a.n_params; i++) a.params[i] += 0.01f * (float)(i % 3); /* biases too */
+    memcpy(b.params, a.params, sizeof(float) * (a.n_params + a.n_stats));
+    float worst = model_quantize_weights(&b, 8);
+    int bad = 0;
+    for (int i = 0; i < a.n_layers; i++) {
+        const layer_t *l = &a.layer[i];
+        if (l->kind == LAYER_BN) {
+            bad += memcmp(a.params + l->w, b.params + l->w, sizeof(float) * (l->n_w + l->n_b)) != 0;
+            continue;
+        }
+        if (l->kind != LAYER_CONV && l->kind != LAYER_FC) continue;
+        bad += memcmp(a.params + l->b, b.params + l->b, sizeof(float) * l->n_b) != 0; /* biases untouched */
+        size_t per = l->n_w / (size_t)l->out_c;
+        for (int o = 0; o < l->out_c; o++) {
+            const float *x = a.params + l->w + o * per, *q = b.params + l->w + o * per;
+            float mx = 0;
+            for (size_t j = 0; j < per; j++) mx = fmaxf(mx, fabsf(x[j]));
+            float step = exp2f(ceilf(log2f(mx / 127.0f)));
+            for (size_t j = 0; j < per; j++) {
+                float k = q[j] / step;
+                bad += k != roundf(k) || fabsf(k) > 127.0f || fabsf(q[j] - x[j]) > 0.5f * step * 1.0001f;
+            }
+        }
+    }
+    CHECK(bad == 0, "%d quantized values off their grid", bad);
+    CHECK(worst > 0 && worst < 0.02f, "largest change %g", worst);
+    /* and the file of a quantized model compresses: its weights' low 16 mantissa bits are zero */
+    int zero_low = 0, total = 0;
+    for (int i = 0; i < b.n_layers; i++)
+        if (b.layer[i].kind == LAYER_CONV || b.layer[i].kind == LAYER_FC)
+            for (size_t j = 0; j < b.layer[i].n_w; j++) {
+                uint32_t u;
+                memcpy(&u, &b.params[b.layer[i].w + j], 4);
+                zero_low += (u & 0xffff) == 0, total++;
+            }
+    CHECK(zero_low == total, "%d of %d weights have nonzero low mantissa bits", total - zero_low, total);
+    model_free(&a), model_free(&b);
+}
+
 /* each kind of damage is rejected, with its own message */
 void test_model_corrupt(void) {
     char err[ERR_LEN];
