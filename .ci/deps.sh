@@ -10,10 +10,10 @@ want() { pkgs+=("$@"); }
 for g in "$@"; do
   case "$g" in
     build) want gcc make libc6-dev libstb-dev libsqlite3-dev ;;
-    web)   want emscripten cmake libsdl2-dev libstb-dev gzip ;;
+    web)   want emscripten cmake dpkg-dev libsdl2-dev libstb-dev gzip ;;
     app)   want libsdl2-dev ;;
     test)  want gcc make libc6-dev libstb-dev clang libclang-rt-14-dev libsdl2-dev xvfb xauth \
-                emscripten cmake chromium lighttpd libsqlite3-dev sqlite3 procps curl ;;
+                emscripten cmake dpkg-dev chromium lighttpd libsqlite3-dev sqlite3 procps curl ;;
     serve) want lighttpd libsqlite3-dev sqlite3 ;;
     bench) want libopenblas-dev python3-torch python3-onnx ;;
     npm)   ;;
