@@ -108,7 +108,8 @@ EMCC       := emcc
 EMFLAGS    := $(CSTD) $(WARN) -O3 -msimd128 -flto -fopenmp-simd $(INC) -I$(SDL_WASM)/include \
               -I$(SDL_WASM)/include-config-minsizerel
 WEB_EXPORTS := main malloc free app_clear app_undo app_load_model app_features app_features_w app_features_h \
-               app_conv_layers app_input app_error app_arch_json app_result_json app_classify_gray app_model_version app_forward
+               app_conv_layers app_input app_error app_arch_json app_result_json app_classify_gray app_model_version app_forward \
+               app_set_multi app_multi
 empty      :=
 space      := $(empty) $(empty)
 comma      := ,
@@ -126,7 +127,7 @@ $(BUILD)/.web-deps:
 $(SDL_WASM)/libSDL2.a: .ci/sdl2-wasm.sh | $(BUILD)/.web-deps
 	bash .ci/sdl2-wasm.sh $(BUILD)/sdl2
 
-dist/digits.js: emscripten/app.c $(LIB_SRC) $(LIB_HDR) $(SDL_WASM)/libSDL2.a
+dist/digits.js: emscripten/app.c $(LIB_SRC) $(LIB_HDR) native/font5x7.h $(SDL_WASM)/libSDL2.a
 	@mkdir -p dist
 	$(EMCC) $(EMFLAGS) emscripten/app.c $(LIB_SRC) $(SDL_WASM)/libSDL2.a -o $@ $(EMLINK)
 

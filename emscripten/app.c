@@ -29,11 +29,13 @@
 #include <emscripten.h>
 #define EXPORT EMSCRIPTEN_KEEPALIVE
 #else
-#include "font5x7.h"
 #define EXPORT
 #endif
+#include "font5x7.h"
 
-#define CANVAS_W 480
+#define SINGLE_W 480 /* the canvas for one digit */
+#define MULTI_W 960  /* and, wider, for a number */
+#define CANVAS_W (app.cw)
 #define CANVAS_H 360
 #define BRUSH_RADIUS 12.0f  /* canvas pixels: a 250-pixel digit gets MNIST-like 2-pixel strokes */
 #define MAX_POINTS 65536
@@ -60,7 +62,8 @@ static struct {
     int n_strokes;
     int drawing;               /* a stroke is in progress */
     SDL_FingerID finger;       /* the finger drawing it, when touch */
-    uint8_t ink[CANVAS_W * CANVAS_H];
+    int cw;                    /* the canvas width now: SINGLE_W or MULTI_W */
+    uint8_t ink[MULTI_W * CANVAS_H];
     int dirty, redraw_all, needs_classify;
     reading result;
     int selected;              /* which digit of the reading the views show */
@@ -131,6 +134,17 @@ EXPORT void app_clear(void) {
     app.dirty = app.needs_classify = 1;
 }
 
+/* the wide canvas for writing a number (on), or the single-digit one; the drawing is cleared */
+EXPORT void app_set_multi(int on) {
+    int w = on ? MULTI_W : SINGLE_W;
+    if (w == app.cw) return;
+    app_clear();
+    app.cw = w;
+    if (app.win) SDL_SetWindowSize(app.win, app.cw + PANEL_W, CANVAS_H);
+    app.dirty = 1;
+}
+EXPORT int app_multi(void) { return app.cw == MULTI_W; }
+
 EXPORT void app_undo(void) {
     if (!app.n_strokes) return;
     app.n_pts = app.stroke_start[--app.n_strokes];
@@ -162,7 +176,8 @@ static void publish(void);
 static void classify(void) {
     if (!app.model_ok) return;
     double t0 = now_ms();
-    reader_read(&app.model, &app.ws, app.ink, CANVAS_W, CANVAS_H, CANVAS_W, &app.result);
+    /* the one-digit canvas never cuts ink apart (one forward pass per digit); the wide one searches */
+    reader_read_cuts(&app.model, &app.ws, app.ink, CANVAS_W, CANVAS_H, CANVAS_W, app.cw == MULTI_W, &app.result);
     app.last_ms = now_ms() - t0;
     app.inferences++;
     app.selected = app.result.n ? app.result.n - 1 : 0;
@@ -173,12 +188,14 @@ static void classify(void) {
 }
 
 /* Reads a grey bitmap (any size; ink light on dark or dark on light) through
- * the same pipeline as the canvas and as `mnist classify`, and returns the
+ * the same pipeline as the canvas in its current mode and as `mnist classify`
+ * (with --multi for the wide canvas), and returns the
  * probabilities of its first digit, or NULL when it is blank. For the test
  * that compares this wasm build with the native one. */
 EXPORT const float *app_classify_gray(const uint8_t *gray, int w, int h) {
     static reading r;
-    if (!app.model_ok || reader_read(&app.model, &app.ws, gray, w, h, w, &r) || r.n == 0) return NULL;
+    if (!app.model_ok || reader_read_cuts(&app.model, &app.ws, gray, w, h, w, app.cw == MULTI_W, &r) || r.n == 0)
+        return NULL;
     return r.prob[0];
 }
 
@@ -304,7 +321,6 @@ static void fill(SDL_Surface *s, int x, int y, int w, int h, Uint32 rgb) {
     SDL_FillRect(s, &r, SDL_MapRGB(s->format, (Uint8)(rgb >> 16), (Uint8)(rgb >> 8), (Uint8)rgb));
 }
 
-#ifndef __EMSCRIPTEN__
 static void text(SDL_Surface *s, int x, int y, int scale, Uint32 rgb, const char *str) {
     for (; *str; str++, x += 6 * scale) {
         const uint8_t *g = font5x7_glyph(*str);
@@ -314,6 +330,8 @@ static void text(SDL_Surface *s, int x, int y, int scale, Uint32 rgb, const char
                 if (g[row] & (0x10 >> col)) fill(s, x + col * scale, y + row * scale, scale, scale, rgb);
     }
 }
+
+#ifndef __EMSCRIPTEN__
 
 /* the native window's side panel: the reading, ten bars, the 28×28 input */
 static void draw_panel(SDL_Surface *s) {
@@ -365,12 +383,18 @@ static void present(void) {
         for (int x = 0; x < CANVAS_W && x < s->w; x++) row[x] = lut[app.ink[y * CANVAS_W + x]];
     }
     SDL_UnlockSurface(s);
-    if (app.result.n > 1) { /* a number: frame each digit */
+    if (app.result.n > 1 || app.cw == MULTI_W) { /* a number: frame each digit, with its label and confidence */
         for (int k = 0; k < app.result.n; k++) {
             const preprocess_info *b = &app.result.info[k];
+            const Uint32 c = confidence(k) < UNSURE_BELOW ? 0xb45309 : 0x2563eb;
             int x = b->x0 - 6, y = b->y0 - 6, w = b->x1 - b->x0 + 13, h = b->y1 - b->y0 + 13;
-            fill(s, x, y, w, 2, 0x60a5fa), fill(s, x, y + h - 2, w, 2, 0x60a5fa);
-            fill(s, x, y, 2, h, 0x60a5fa), fill(s, x + w - 2, y, 2, h, 0x60a5fa);
+            fill(s, x, y, w, 2, c), fill(s, x, y + h - 2, w, 2, c);
+            fill(s, x, y, 2, h, c), fill(s, x + w - 2, y, 2, h, c);
+            char lab[16];
+            snprintf(lab, sizeof lab, "%d %d%%", app.result.digit[k], (int)lroundf(100 * confidence(k)));
+            int ty = y - 18 >= 0 ? y - 18 : y + h + 3; /* above the frame, or below it at the top edge */
+            fill(s, x, ty - 2, (int)strlen(lab) * 12 + 2, 18, c);
+            text(s, x + 2, ty, 2, 0xffffff, lab);
         }
     }
 #ifndef __EMSCRIPTEN__
@@ -417,6 +441,9 @@ static void handle(const SDL_Event *e) {
         SDL_Keycode k = e->key.keysym.sym;
         if (k == SDLK_ESCAPE) app_clear();
         else if (k == SDLK_BACKSPACE || (k == SDLK_z && (e->key.keysym.mod & KMOD_CTRL))) app_undo();
+#ifndef __EMSCRIPTEN__
+        else if (k == SDLK_m) app_set_multi(app.cw != MULTI_W); /* the page has a button for it */
+#endif
         break;
     }
     case SDL_WINDOWEVENT:
@@ -473,6 +500,7 @@ static int init_window(void) {
 #ifdef __EMSCRIPTEN__
     SDL_SetHint(SDL_HINT_EMSCRIPTEN_KEYBOARD_ELEMENT, "#canvas");
 #endif
+    if (!app.cw) app.cw = SINGLE_W;
     if (SDL_Init(SDL_INIT_VIDEO) != 0) {
         fprintf(stderr, "app: SDL_Init: %s\n", SDL_GetError());
         return -1;
@@ -497,7 +525,7 @@ int main(void) {
 
 #else /* native */
 
-/* Script lines: "down X Y", "move X Y", "up", "key escape|backspace|ctrl-z", "print".
+/* Script lines: "down X Y", "move X Y", "up", "key escape|backspace|ctrl-z|m", "print".
  * Each becomes an SDL event on the queue, so the real event path runs. */
 static int run_script(const char *path) {
     FILE *f = fopen(path, "r");
@@ -530,7 +558,7 @@ static int run_script(const char *path) {
         } else if (!strcmp(cmd, "key") && sscanf(line, "%*s %31s", arg) == 1) {
             e.type = SDL_KEYDOWN;
             e.key.windowID = wid, e.key.state = SDL_PRESSED;
-            e.key.keysym.sym = !strcmp(arg, "escape") ? SDLK_ESCAPE : !strcmp(arg, "backspace") ? SDLK_BACKSPACE : SDLK_z;
+            e.key.keysym.sym = !strcmp(arg, "escape") ? SDLK_ESCAPE : !strcmp(arg, "backspace") ? SDLK_BACKSPACE : !strcmp(arg, "m") ? SDLK_m : SDLK_z;
             if (!strcmp(arg, "ctrl-z")) e.key.keysym.mod = KMOD_LCTRL;
         } else if (!strcmp(cmd, "print")) {
             frame();

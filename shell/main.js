@@ -10,6 +10,8 @@
   const status = $('#status');
   const timing = $('#timing');
   const hint = $('#hint');
+  const number = $('#number');
+  const multi = $('#multi');
   const bars = Array.from(document.querySelectorAll('#bars li'));
   const inputView = $('#input-view').getContext('2d');
   const featureCanvas = $('#features');
@@ -42,7 +44,7 @@
     const rc = Module._app_load_model(p, buf.byteLength);
     Module._free(p);
     if (rc !== 0) return fail(Module.UTF8ToString(Module._app_error()));
-    hint.textContent = 'Draw a digit here';
+    hint.textContent = multi.getAttribute('aria-pressed') === 'true' ? 'Write a number here' : 'Draw a digit here';
     buildInside();
     body.dataset.readyMs = String(Math.round(performance.now())); // for the benchmark: when reading becomes possible
     body.dataset.ready = 'true';
@@ -58,6 +60,7 @@
     body.dataset.drawn = r.digits.length ? 'true' : 'false';
     pred.dataset.state = r.state;
     pred.textContent = r.number;
+    number.textContent = r.number;
     const d = r.digits[r.selected];
     if (!d) {
       status.textContent = 'Draw a digit.';
@@ -145,6 +148,16 @@
   $('#inside').addEventListener('toggle', () => { if ($('#inside').open && arch) drawFeatures(); });
   $('#clear').addEventListener('click', () => { if (Module._app_clear) Module._app_clear(); canvas.focus(); });
   $('#undo').addEventListener('click', () => { if (Module._app_undo) Module._app_undo(); canvas.focus(); });
+  // the wide canvas for a number: C resizes the SDL window (the canvas) and clears it
+  multi.addEventListener('click', () => {
+    if (!Module._app_set_multi) return;
+    const on = multi.getAttribute('aria-pressed') !== 'true';
+    Module._app_set_multi(on ? 1 : 0);
+    multi.setAttribute('aria-pressed', String(on));
+    body.dataset.multi = String(on);
+    if (body.dataset.ready === 'true') hint.textContent = on ? 'Write a number here' : 'Draw a digit here';
+    canvas.focus();
+  });
   canvas.addEventListener('pointerdown', () => canvas.focus());
   window.digitApp = { update: update, last: () => last };
 

@@ -90,7 +90,7 @@ static void blur(float *img, int side, float sigma) {
         }
 }
 
-static float sample(const float *img, int side, float x, float y) {
+float augment_sample(const float *img, int side, float x, float y) {
     /* bilinear, pixel centres at integer coordinates, zero outside */
     int x0 = (int)floorf(x), y0 = (int)floorf(y);
     float fx = x - x0, fy = y - y0, v = 0.0f;
@@ -148,7 +148,7 @@ void augment_image(float *dst, const uint8_t *src, int side, const augment_param
             float qx = x - c - tx, qy = y - c - ty;
             float px = c + i00 * qx + i01 * qy, py = c + i10 * qx + i11 * qy;
             if (elastic) px += ex[y * side + x], py += ey[y * side + x];
-            float v = sample(img, side, px, py);
+            float v = augment_sample(img, side, px, py);
             dst[y * side + x] = v > 1.0f ? 1.0f : v;
         }
 }

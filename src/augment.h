@@ -36,4 +36,8 @@ int augment_parse(augment_params *p, const char *spec, char *err);
 /* src: a side×side image, 0..255 ink; dst: side×side floats in [0, 1]. side <= 64. */
 void augment_image(float *dst, const uint8_t *src, int side, const augment_params *p, rng_t *r);
 
+/* bilinear sample of a side×side image at (x, y), pixel centres at integer
+ * coordinates, zero outside */
+float augment_sample(const float *img, int side, float x, float y);
+
 #endif

@@ -1,5 +1,6 @@
 #include "reader.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,9 +23,11 @@ static int cmp_x0(const void *a, const void *b) {
 
 /* Connected components on a grid of SEG_CELL×SEG_CELL cells (a cell is ink
  * when any of its pixels is): strokes are far wider than a cell, and the grid
- * has 16 times fewer elements than the canvas. cells (gw×gh) gets 1 + the
+ * has 4 times fewer elements than the canvas. cells (gw×gh) gets 1 + the
  * digit of each cell, or 0. Returns the number of digits, or -1. */
-#define SEG_CELL 4
+#ifndef SEG_CELL
+#define SEG_CELL 2
+#endif
 
 static int segment_cells(const uint8_t *gray, int w, int h, int stride, int bg, int dark, uint8_t *cells, int gw,
                          int gh, preprocess_info *boxes, int max, int *dropped) {
@@ -35,10 +38,7 @@ static int segment_cells(const uint8_t *gray, int w, int h, int stride, int bg, 
     for (int y = 0; y < h; y++) {
         const uint8_t *row = gray + (long)y * stride;
         uint8_t *crow = cells + (long)(y / SEG_CELL) * gw;
-        int x = 0;
-        for (; x + SEG_CELL <= w; x += SEG_CELL)
-            crow[x / SEG_CELL] |= is_ink[row[x]] | is_ink[row[x + 1]] | is_ink[row[x + 2]] | is_ink[row[x + 3]];
-        for (; x < w; x++) crow[x / SEG_CELL] |= is_ink[row[x]];
+        for (int x = 0; x < w; x++) crow[x / SEG_CELL] |= is_ink[row[x]];
     }
     int *lab = malloc(sizeof(int) * (size_t)ng), *parent = malloc(sizeof(int) * (size_t)ng);
     if (!lab || !parent) {
@@ -155,50 +155,236 @@ int reader_segment(const uint8_t *gray, int w, int h, int stride, uint8_t *label
     return n;
 }
 
+/* ---- reading: the best split of the line into digits ---------------------------- */
+
+/* The groups above are an over-segmentation candidate: a digit whose strokes
+ * do not touch may be two groups, and digits that touch are one. The reader
+ * therefore chooses the pieces: each piece is a run of whole groups, or part
+ * of a group cut at a column where little ink crosses (a local minimum of the
+ * vertical projection; searched only in groups wider than SPLIT_MIN_RATIO ×
+ * their height). Every possible piece is classified, and dynamic programming
+ * keeps the split whose pieces the network is surest of: the sum over pieces
+ * of the log of the top probability - of the uncalibrated softmax, which label
+ * smoothing keeps below 1, so that each extra piece costs something - less
+ * SPLIT_PENALTY per piece, less SPLIT_WIDE_COST per unit that a piece is wider
+ * than SPLIT_WIDE_RATIO × its height (two digits read as one are wide), less
+ * MERGE_PENALTY for each gap a piece bridges. A single digit costs one forward
+ * pass; a number of n digits apart a few per digit. The constants were chosen
+ * on numbers composed from MNIST training digits (compose.h). */
+#ifdef READER_TUNE
+#include <stdio.h>
+static float tune(const char *k, float d) { const char *v = getenv(k); return v ? (float)atof(v) : d; }
+#define SPLIT_MIN_RATIO tune("MINR", 0.6f)
+#define SPLIT_PENALTY tune("PEN", 0.1f)
+#define SPLIT_WIDE_RATIO tune("WR", 1.0f)
+#define SPLIT_WIDE_COST tune("WC", 1.0f)
+#define MERGE_PENALTY tune("MP", 0.5f)
+#define MERGE_GAP tune("MG", 0.5f)
+#else
+#define SPLIT_MIN_RATIO 0.6f
+#define SPLIT_PENALTY 0.1f
+#define SPLIT_WIDE_RATIO 1.0f
+#define SPLIT_WIDE_COST 1.0f
+#define MERGE_PENALTY 0.5f
+#define MERGE_GAP 0.5f /* groups at most this × their height apart may be one digit */
+#endif
+#define SPLIT_MAX_CUTS 16    /* cut candidates per group */
+#define SPLIT_MAX_PIECE 1.4f /* a piece at most this × its height wide */
+
+typedef struct {
+    model_t *m;
+    workspace_t *ws;
+    const uint8_t *gray;
+    int stride, bg, dark;
+    const uint8_t *cells; /* 1 + group of each cell, or 0 */
+    int gw;
+    const preprocess_info *box; /* the groups' boxes, left to right */
+    uint8_t *mask;              /* scratch, as large as the canvas */
+} read_ctx;
+
+/* A piece: group g0 from column a on, the groups between, and group g1 up to
+ * column b (exclusive). Preprocesses its ink and classifies it. Returns
+ * PREPROCESS_OK with *logp (the log of the top uncalibrated probability),
+ * PREPROCESS_BLANK, or -1. */
+static int read_piece(const read_ctx *c, int g0, int a, int g1, int b, float *input, float *prob,
+                      preprocess_info *info, float *logp) {
+    int y0 = c->box[g0].y0, y1 = c->box[g0].y1, x0 = a, x1 = b - 1;
+    for (int g = g0 + 1; g <= g1; g++) {
+        if (c->box[g].y0 < y0) y0 = c->box[g].y0;
+        if (c->box[g].y1 > y1) y1 = c->box[g].y1;
+    }
+    for (int g = g0; g <= g1; g++) { /* a later group may start left of the first's cut */
+        if (g > g0 && c->box[g].x0 < x0 && g != g1) x0 = c->box[g].x0;
+        if (g < g1 && c->box[g].x1 > x1) x1 = c->box[g].x1;
+    }
+    if (g1 > g0 && c->box[g1].x0 < x0) x0 = c->box[g1].x0;
+    const int rw = x1 - x0 + 1;
+    for (int y = y0; y <= y1; y++) {
+        const uint8_t *crow = c->cells + (long)(y / SEG_CELL) * c->gw;
+        uint8_t *mrow = c->mask + (long)(y - y0) * rw;
+        for (int x = x0; x <= x1; x++) {
+            int g = crow[x / SEG_CELL] - 1;
+            mrow[x - x0] = g >= g0 && g <= g1 && (g != g0 || x >= a) && (g != g1 || x < b);
+        }
+    }
+    int pr = preprocess_region(input, c->gray, c->stride, c->mask, rw, x0, y0, x1, y1, c->bg, c->dark, info);
+    if (pr != PREPROCESS_OK) return pr;
+    const float *p = model_predict(c->m, c->ws, input, 1);
+    if (prob) memcpy(prob, p, sizeof(float) * N_CLASSES);
+    /* the uncalibrated softmax: log p_j = z_j / T - log Z, so T·log p_j is z_j up to a constant */
+    const float T = c->m->temperature > 0 ? c->m->temperature : 1.0f;
+    float z[N_CLASSES], zmax = -INFINITY, sum = 0;
+    for (int j = 0; j < N_CLASSES; j++) z[j] = T * logf(p[j] > 1e-30f ? p[j] : 1e-30f), zmax = fmaxf(zmax, z[j]);
+    for (int j = 0; j < N_CLASSES; j++) sum += expf(z[j] - zmax);
+    *logp = -logf(sum);
+    return PREPROCESS_OK;
+}
+
+/* cut candidates inside group g: columns (absolute) where the vertical
+ * projection of its ink has a local minimum, away from its ends */
+static int cut_candidates(const read_ctx *c, int g, int *cand) {
+    const preprocess_info *b = &c->box[g];
+    const int bw = b->x1 - b->x0 + 1, bh = b->y1 - b->y0 + 1;
+    if (bw <= SPLIT_MIN_RATIO * bh) return 0;
+    int *profile = calloc((size_t)bw, sizeof(int));
+    if (!profile) return -1;
+    for (int y = b->y0; y <= b->y1; y++) {
+        const uint8_t *row = c->gray + (long)y * c->stride, *crow = c->cells + (long)(y / SEG_CELL) * c->gw;
+        for (int x = b->x0; x <= b->x1; x++) {
+            int ink = c->dark ? c->bg - row[x] : row[x] - c->bg;
+            profile[x - b->x0] += ink >= PREPROCESS_INK_MIN && crow[x / SEG_CELL] == g + 1;
+        }
+    }
+    const int minw = bh / 8 > 2 ? bh / 8 : 2, radius = bh / 10 > 1 ? bh / 10 : 1;
+    int nc = 0;
+    for (int x = minw; x <= bw - minw; x++) {
+        int lo = 1;
+        for (int k = -radius; k <= radius && lo; k++) {
+            int xx = x + k;
+            if (xx < 0 || xx >= bw || k == 0) continue;
+            lo = k < 0 ? profile[x] < profile[xx] : profile[x] <= profile[xx]; /* a plateau's first column */
+        }
+        if (!lo) continue;
+        if (nc < SPLIT_MAX_CUTS) cand[nc++] = x;
+        else { /* keep the lowest */
+            int worst = 0;
+            for (int i = 1; i < nc; i++) worst = profile[cand[i]] > profile[cand[worst]] ? i : worst;
+            if (profile[x] < profile[cand[worst]]) cand[worst] = x;
+        }
+    }
+    for (int i = 1; i < nc; i++) /* by position */
+        for (int j = i; j > 0 && cand[j] < cand[j - 1]; j--) {
+            int t = cand[j];
+            cand[j] = cand[j - 1], cand[j - 1] = t;
+        }
+    for (int i = 0; i < nc; i++) cand[i] += b->x0;
+    free(profile);
+    return nc;
+}
+
+typedef struct {
+    int g, x; /* a boundary: group g starts (x = its x0) or is cut at column x */
+    int start;
+    float best;
+    int from;
+} node_t;
+
 int reader_read(model_t *m, workspace_t *ws, const uint8_t *gray, int w, int h, int stride, reading *out) {
+    return reader_read_cuts(m, ws, gray, w, h, stride, 1, out);
+}
+
+int reader_read_cuts(model_t *m, workspace_t *ws, const uint8_t *gray, int w, int h, int stride, int cuts,
+                     reading *out) {
     memset(out, 0, sizeof *out);
     int dark, bg = preprocess_background(gray, w, h, stride, &dark);
     if (bg < 0 || ws->max_batch < 1) return -1;
     const int gw = (w + SEG_CELL - 1) / SEG_CELL, gh = (h + SEG_CELL - 1) / SEG_CELL;
-    uint8_t *cells = malloc((size_t)gw * gh);
-    if (!cells) return -1;
-    preprocess_info boxes[READER_MAX_DIGITS];
-    int dropped, n = segment_cells(gray, w, h, stride, bg, dark, cells, gw, gh, boxes, READER_MAX_DIGITS, &dropped);
-    if (n < 0) {
-        free(cells);
-        return -1;
-    }
-    int k = 0, rc = 0;
-    for (int s = 0; s < n && !rc; s++) {
-        const preprocess_info *b = &boxes[s];
-        const int bw = b->x1 - b->x0 + 1, bh = b->y1 - b->y0 + 1;
-        /* a mask over the digit's box, from the cells: needed only when other ink could fall in it */
-        uint8_t *mask = NULL;
-        if (n > 1 || dropped) {
-            mask = malloc((size_t)bw * bh);
-            if (!mask) {
-                rc = -1;
-                break;
-            }
-            for (int y = 0; y < bh; y++)
-                for (int x = 0; x < bw; x++)
-                    mask[(long)y * bw + x] = cells[(long)((b->y0 + y) / SEG_CELL) * gw + (b->x0 + x) / SEG_CELL] == s + 1;
+    uint8_t *cells = malloc((size_t)gw * gh), *mask = malloc((size_t)w * h);
+    node_t *node = malloc(sizeof(node_t) * (READER_MAX_DIGITS * (SPLIT_MAX_CUTS + 1) + 1));
+    preprocess_info box[READER_MAX_DIGITS];
+    int dropped, n = -1, rc = -1;
+    if (cells && mask && node) n = segment_cells(gray, w, h, stride, bg, dark, cells, gw, gh, box, READER_MAX_DIGITS, &dropped);
+    if (n < 0) goto done;
+    rc = 0;
+    if (n == 0) goto done;
+    const read_ctx c = {m, ws, gray, stride, bg, dark, cells, gw, box, mask};
+    /* the boundaries, left to right: each group's start, its cut candidates; then the end */
+    int nn = 0;
+    for (int g = 0; g < n; g++) {
+        int cand[SPLIT_MAX_CUTS], k = cuts ? cut_candidates(&c, g, cand) : 0;
+        if (k < 0) {
+            rc = -1;
+            goto done;
         }
-        int pr = preprocess_region(out->input[k], gray, stride, mask, bw, b->x0, b->y0, b->x1, b->y1, bg, dark, &out->info[k]);
-        free(mask);
-        if (pr < 0) rc = -1;
-        if (pr != PREPROCESS_OK) continue;
-        const float *p = model_predict(m, ws, out->input[k], 1);
-        memcpy(out->prob[k], p, sizeof(float) * N_CLASSES);
-        int best = 0;
-        for (int j = 1; j < N_CLASSES; j++)
-            if (p[j] > p[best]) best = j;
-        out->digit[k] = best;
-        out->number[k] = (char)('0' + best);
-        k++;
+        node[nn++] = (node_t){g, box[g].x0, 1, -INFINITY, -1};
+        for (int i = 0; i < k; i++) node[nn++] = (node_t){g, cand[i], 0, -INFINITY, -1};
     }
+    node[nn++] = (node_t){n, 0, 1, -INFINITY, -1};
+    node[0].best = 0;
+    /* each boundary keeps the reading of the best piece that ends there, for the result */
+    typedef struct {
+        float input[IMG_PIXELS], prob[N_CLASSES];
+        preprocess_info info;
+    } piece_t;
+    piece_t *piece = malloc(sizeof(piece_t) * (size_t)nn), scratch;
+    if (!piece) {
+        rc = -1;
+        goto done;
+    }
+    for (int j = 1; j < nn; j++)
+        for (int i = j - 1; i >= 0; i--) {
+            if (node[i].best == -INFINITY) continue;
+            /* the piece from boundary i to boundary j */
+            int g0 = node[i].g, a = node[i].x, g1 = node[j].start ? node[j].g - 1 : node[j].g;
+            int b = node[j].start ? box[g1].x1 + 1 : node[j].x;
+            if (g1 < g0 || (g1 == g0 && b <= a)) continue;
+            int hh = 0, gaps = 0, too_far = 0;
+            for (int g = g0; g <= g1; g++) hh = box[g].y1 - box[g].y0 + 1 > hh ? box[g].y1 - box[g].y0 + 1 : hh;
+            for (int g = g0; g < g1; g++) {
+                gaps++;
+                too_far |= box[g + 1].x0 - box[g].x1 - 1 > MERGE_GAP * hh;
+            }
+            const int whole = node[i].start && node[j].start;
+            /* a piece wider than a digit can be is allowed only as one whole group, as a last resort
+             * (a scribble, or touching digits on the one-digit canvas): there is always a split */
+            const int too_wide = b - a > SPLIT_MAX_PIECE * hh;
+            if (too_far || (too_wide && !(whole && g0 == g1))) continue;
+            if (!whole && b - a < (hh / 8 > 2 ? hh / 8 : 2)) continue; /* a sliver */
+            float lp;
+            int pr = read_piece(&c, g0, a, g1, b, scratch.input, scratch.prob, &scratch.info, &lp);
+            if (pr < 0) {
+                free(piece);
+                rc = -1;
+                goto done;
+            }
+            if (pr != PREPROCESS_OK) continue;
+            const preprocess_info *info = &scratch.info;
+            float ratio = (float)(info->x1 - info->x0 + 1) / (float)(info->y1 - info->y0 + 1);
+            float score = node[i].best + lp - SPLIT_PENALTY - MERGE_PENALTY * (float)gaps -
+                          SPLIT_WIDE_COST * fmaxf(0.0f, ratio - SPLIT_WIDE_RATIO) - (too_wide ? 10.0f : 0.0f);
+            if (score > node[j].best) node[j].best = score, node[j].from = i, piece[j] = scratch;
+        }
+    /* path: the boundaries of the best split, right to left */
+    int k = 0;
+    if (node[nn - 1].from >= 0) {
+        int path[READER_MAX_DIGITS * (SPLIT_MAX_CUTS + 1) + 1], np = 0;
+        for (int j = nn - 1; j > 0; j = node[j].from) path[np++] = j;
+        for (int p = np - 1; p >= 0 && k < READER_MAX_DIGITS; p--, k++) {
+            const piece_t *pc = &piece[path[p]];
+            memcpy(out->input[k], pc->input, sizeof pc->input);
+            memcpy(out->prob[k], pc->prob, sizeof pc->prob);
+            out->info[k] = pc->info;
+            int best = 0;
+            for (int j = 1; j < N_CLASSES; j++)
+                if (pc->prob[j] > pc->prob[best]) best = j;
+            out->digit[k] = best;
+            out->number[k] = (char)('0' + best);
+        }
+    }
+    free(piece);
     out->n = k;
     out->number[k] = 0;
-    free(cells);
+done:
+    free(cells), free(mask), free(node);
     return rc;
 }

@@ -2,10 +2,12 @@
  * and the native tools run.
  *
  * The ink is split into connected components (8-neighbours); specks are
- * dropped; components whose horizontal extents overlap are one digit (the
- * detached bar of a 5, the two strokes of a 4); what remains, left to right,
- * is a number. Each digit goes through preprocess_canvas_masked() and the
- * model.
+ * dropped; components whose horizontal extents overlap are one group (the
+ * detached bar of a 5, the two strokes of a 4). reader_read() then chooses,
+ * recognition-driven, how the groups become digits: it may cut a wide group
+ * where digits touch, or join close groups that are one broken digit, keeping
+ * the split whose pieces the network is surest of (see reader.c). Each digit
+ * goes through the same preprocessing and model as a single one.
  */
 #ifndef READER_H
 #define READER_H
@@ -28,8 +30,9 @@ typedef struct {
     char number[READER_MAX_DIGITS + 1];    /* the digits as text */
 } reading;
 
-/* Splits the canvas into digits. labels (w×h, caller's; may be NULL) gets, for
- * each pixel, 1 + the index of its digit or 0 (at the resolution of 4×4-pixel
+/* The first stage alone: splits the canvas into groups of ink, the candidate
+ * digits (reader_read may still cut or join them). labels (w×h, caller's; may be NULL) gets, for
+ * each pixel, 1 + the index of its digit or 0 (at the resolution of 2×2-pixel
  * cells, on which the components are found). boxes gets each digit's box.
  * Returns the number of digits (at most max), or -1 for invalid arguments or
  * no memory. */
@@ -38,5 +41,10 @@ int reader_segment(const uint8_t *gray, int w, int h, int stride, uint8_t *label
 /* Segments, preprocesses and classifies. ws must allow a batch of 1.
  * Returns 0, or -1 for invalid arguments or no memory. */
 int reader_read(model_t *m, workspace_t *ws, const uint8_t *gray, int w, int h, int stride, reading *out);
+
+/* The same with cuts = 0: groups may be joined but never cut, so a single
+ * digit costs one forward pass (the page's one-digit canvas). */
+int reader_read_cuts(model_t *m, workspace_t *ws, const uint8_t *gray, int w, int h, int stride, int cuts,
+                     reading *out);
 
 #endif

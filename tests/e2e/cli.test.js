@@ -95,6 +95,17 @@ test('classify reads digits from image files of any size, either polarity, and n
   const n = run(['classify', '--model', MODEL, f]);
   assert.strictEqual(n.status, 0, n.stderr);
   assert.match(n.stdout, /number 209/);
+  // --multi: the number with each digit's box, and digits that touch cut apart
+  const touching = [...digitStrokes(2, 40, 30, 120, 150), ...digitStrokes(3, 128, 30, 120, 150)];
+  const t = path.join(tmp, 'touching.png');
+  fs.writeFileSync(t, png(render(touching, w, hgt), w, hgt));
+  const mt = run(['classify', '--multi', '--model', MODEL, f, t]);
+  assert.strictEqual(mt.status, 0, mt.stderr);
+  assert.match(mt.stdout, /number\.png: number 209\n/);
+  assert.match(mt.stdout, /touching\.png: number 23\n/);
+  const boxes = [...mt.stdout.matchAll(/digit \d: (\d) \([\d.]+%\) at x (\d+)\.\.(\d+), y (\d+)\.\.(\d+)/g)];
+  assert.strictEqual(boxes.length, 5, mt.stdout);
+  assert.ok(Number(boxes[0][2]) < Number(boxes[1][2]) && Number(boxes[1][2]) < Number(boxes[2][2]), 'boxes left to right');
   // blank
   const b = path.join(tmp, 'blank.png');
   fs.writeFileSync(b, png(Buffer.alloc(50 * 40, 255), 50, 40));

@@ -156,10 +156,12 @@ function strokesOf(pixels) {
 
 // ---- drawing -----------------------------------------------------------------------------------
 
-// canvas coordinates (0..480, 0..360) to page coordinates
+// canvas coordinates (0..width, 0..height of the canvas: 480x360, or 960x360
+// when writing a number) to page coordinates
 async function canvasMapper(page) {
   const box = await page.locator('#canvas').boundingBox();
-  return (x, y) => [box.x + (x * box.width) / 480, box.y + (y * box.height) / 360];
+  const [w, hh] = await page.evaluate(() => { const c = document.querySelector('#canvas'); return [c.width, c.height]; });
+  return (x, y) => [box.x + (x * box.width) / w, box.y + (y * box.height) / hh];
 }
 
 async function drawStrokes(page, strokes) {
@@ -187,6 +189,8 @@ async function settle(page) {
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
   return page.evaluate(() => ({
     text: document.querySelector('#prediction').textContent,
+    number: document.querySelector('#number').textContent,
+    digits: window.digitApp && window.digitApp.last() ? window.digitApp.last().digits : [],
     state: document.querySelector('#prediction').dataset.state,
     inferences: Number(document.body.dataset.inferences),
     probs: Array.from(document.querySelectorAll('[data-digit]')).map((e) => Number(e.dataset.prob)),

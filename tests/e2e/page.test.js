@@ -139,6 +139,37 @@ test('several digits are read as a number', async () => {
   await context.close();
 });
 
+test('writing a number on the wide canvas: boxes, labels and #number while drawing', async () => {
+  const { page, context } = await fresh();
+  await page.click('#multi');
+  assert.strictEqual(await page.getAttribute('#multi', 'aria-pressed'), 'true');
+  await page.waitForFunction(() => document.querySelector('#canvas').width === 960);
+  assert.ok(await page.isVisible('#number-line'), 'the number line is shown when writing a number');
+  // 2, 0, 2, 5 written left to right; the number grows as each digit is drawn
+  const seen = [];
+  for (const [i, d] of [2, 0, 2, 5].entries()) {
+    await h.drawStrokes(page, digitStrokes(d, 60 + i * 200, 70, 120, 210));
+    seen.push((await h.settle(page)).number);
+  }
+  assert.deepStrictEqual(seen, ['2', '20', '202', '2025']);
+  const r = await h.settle(page);
+  assert.strictEqual(r.digits.length, 4);
+  for (let k = 1; k < 4; k++) assert.ok(r.digits[k].box[0] > r.digits[k - 1].box[2], 'boxes left to right, apart');
+  await page.screenshot({ path: path.join(SHOTS, 'number-wide.png') });
+  // a 2 whose base runs into a 3: one blob of ink, still two digits
+  await page.keyboard.press('Escape');
+  await h.drawStrokes(page, digitStrokes(2, 100, 70, 120, 210));
+  await h.drawStrokes(page, digitStrokes(3, 205, 70, 120, 210));
+  const t = await h.settle(page);
+  await page.screenshot({ path: path.join(SHOTS, 'number-touching.png') });
+  assert.strictEqual(t.number, '23', 'a 2 touching a 3 read as ' + t.number);
+  // back to one digit: the narrow canvas, cleared
+  await page.click('#multi');
+  await page.waitForFunction(() => document.querySelector('#canvas').width === 480);
+  assert.strictEqual((await h.settle(page)).number, '');
+  await context.close();
+});
+
 test('no console errors and no request leaves the site', async () => {
   const { page, context, errors, requests } = await fresh();
   await h.drawStrokes(page, digitStrokes(3, 150, 40, 180, 280));

@@ -1,0 +1,91 @@
+#include "compose.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "augment.h"
+#include "reader.h"
+
+typedef struct {
+    int x0, y0, x1, y1; /* ink box in the 28×28 source */
+    float f;            /* scale, canvas pixels per source pixel */
+    int w, h, x, y;     /* size and place on the canvas */
+} placed;
+
+int compose_number(const uint8_t *pixels, const int *which, int len, float gap_lo, float gap_hi, rng_t *r,
+                   uint8_t **out, int *w, int *h) {
+    *out = NULL;
+    if (!pixels || !which || len < 1 || len > 64 || gap_hi < gap_lo) return -1;
+    placed p[64];
+    const int margin = 8 * COMPOSE_SCALE, mid = (IMG_SIDE * COMPOSE_SCALE * 3) / 4 + margin;
+    int x = margin, ymin = 1 << 30, ymax = 0;
+    for (int i = 0; i < len; i++) {
+        const uint8_t *img = pixels + (size_t)which[i] * IMG_PIXELS;
+        placed *q = &p[i];
+        q->x0 = IMG_SIDE, q->y0 = IMG_SIDE, q->x1 = -1, q->y1 = -1;
+        for (int yy = 0; yy < IMG_SIDE; yy++)
+            for (int xx = 0; xx < IMG_SIDE; xx++)
+                if (img[yy * IMG_SIDE + xx]) {
+                    if (xx < q->x0) q->x0 = xx;
+                    if (xx > q->x1) q->x1 = xx;
+                    if (yy < q->y0) q->y0 = yy;
+                    if (yy > q->y1) q->y1 = yy;
+                }
+        if (q->x1 < 0) q->x0 = q->y0 = 0, q->x1 = q->y1 = 0; /* a blank image: a one-pixel nothing */
+        q->f = COMPOSE_SCALE * rng_range(r, 0.85f, 1.15f);
+        q->w = (int)ceilf((float)(q->x1 - q->x0 + 1) * q->f), q->h = (int)ceilf((float)(q->y1 - q->y0 + 1) * q->f);
+        if (i) x += (int)lroundf(rng_range(r, gap_lo, gap_hi) * COMPOSE_SCALE);
+        if (x < 0) x = 0;
+        q->x = x;
+        q->y = mid - q->h / 2 + (int)lroundf(rng_range(r, -0.12f, 0.12f) * IMG_SIDE * COMPOSE_SCALE);
+        x += q->w;
+        if (q->y < ymin) ymin = q->y;
+        if (q->y + q->h > ymax) ymax = q->y + q->h;
+    }
+    /* shift so the ink sits `margin` from the top */
+    const int W = x + margin, H = ymax - ymin + 2 * margin;
+    uint8_t *c = calloc((size_t)W * H, 1);
+    if (!c) return -1;
+    for (int i = 0; i < len; i++) {
+        const uint8_t *src = pixels + (size_t)which[i] * IMG_PIXELS;
+        float img[IMG_PIXELS];
+        for (int k = 0; k < IMG_PIXELS; k++) img[k] = src[k];
+        const placed *q = &p[i];
+        for (int yy = 0; yy < q->h; yy++)
+            for (int xx = 0; xx < q->w; xx++) {
+                float v = augment_sample(img, IMG_SIDE, q->x0 + (xx + 0.5f) / q->f - 0.5f, q->y0 + (yy + 0.5f) / q->f - 0.5f);
+                uint8_t b = (uint8_t)(v > 255 ? 255 : lroundf(v));
+                uint8_t *d = &c[(size_t)(q->y + yy - ymin + margin) * W + q->x + xx];
+                if (b > *d) *d = b;
+            }
+    }
+    *out = c, *w = W, *h = H;
+    return 0;
+}
+
+int compose_evaluate(model_t *m, workspace_t *ws, const uint8_t *pixels, const uint8_t *labels, int n, int n_seq,
+                     float gap_lo, float gap_hi, uint64_t seed) {
+    if (n < 1 || n_seq < 0) return -1;
+    int right = 0;
+    reading *rd = malloc(sizeof *rd);
+    if (!rd) return -1;
+    for (int s = 0; s < n_seq; s++) {
+        rng_t r = rng_derive(seed, (uint64_t)s);
+        int len = 2 + (int)rng_below(&r, 7), which[8];
+        char truth[9];
+        for (int i = 0; i < len; i++) which[i] = (int)rng_below(&r, (uint32_t)n), truth[i] = (char)('0' + labels[which[i]]);
+        truth[len] = 0;
+        uint8_t *canvas;
+        int w, h;
+        if (compose_number(pixels, which, len, gap_lo, gap_hi, &r, &canvas, &w, &h) ||
+            reader_read(m, ws, canvas, w, h, w, rd)) {
+            free(canvas), free(rd);
+            return -1;
+        }
+        right += strcmp(rd->number, truth) == 0;
+        free(canvas);
+    }
+    free(rd);
+    return right;
+}

@@ -1,0 +1,38 @@
+/* compose.h - numbers written with MNIST digits, to measure the reader.
+ *
+ * compose_number() lays 28×28 digits (light ink on black, as in MNIST) side by
+ * side on a new canvas at three times their size, each with its own scale
+ * and vertical offset, separated by gaps drawn from a range: positive gaps
+ * leave the digits apart, zero and negative ones make them touch or overlap
+ * (ink is combined with max). compose_evaluate() reads many such numbers and
+ * counts those read exactly. Both are deterministic for a given seed.
+ */
+#ifndef COMPOSE_H
+#define COMPOSE_H
+
+#include <stdint.h>
+
+#include "model.h"
+#include "rng.h"
+
+#define COMPOSE_SCALE 3 /* canvas pixels per MNIST pixel */
+
+/* The digits pixels[which[i]·784 …], i < len, left to right, with gaps (in
+ * MNIST pixels, between ink bounding boxes) uniform in [gap_lo, gap_hi].
+ * *out is malloc'd, *w × *h bytes. Returns 0, or -1 for no memory or bad arguments. */
+int compose_number(const uint8_t *pixels, const int *which, int len, float gap_lo, float gap_hi, rng_t *r,
+                   uint8_t **out, int *w, int *h);
+
+/* Reads n_seq numbers of 2..8 digits drawn from the n images, gaps in
+ * [gap_lo, gap_hi]; returns how many were read exactly (every digit, nothing
+ * more), or -1. ws must allow a batch of 1. */
+int compose_evaluate(model_t *m, workspace_t *ws, const uint8_t *pixels, const uint8_t *labels, int n, int n_seq,
+                     float gap_lo, float gap_hi, uint64_t seed);
+
+/* the two settings `mnist eval` reports */
+#define COMPOSE_APART_LO 1.5f
+#define COMPOSE_APART_HI 8.0f
+#define COMPOSE_TOUCH_LO -2.0f
+#define COMPOSE_TOUCH_HI 0.0f
+
+#endif
