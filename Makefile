@@ -177,8 +177,9 @@ FUZZ_SECONDS ?= 15
 FUZZ_FLAGS   := $(CSTD) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
                 -fopenmp-simd -Wno-pass-failed $(INC)
 FUZZ_EXTRA_logreq := native/logreq.c
+FUZZ_EXTRA_image  := -fsanitize-ignorelist=tests/fuzz/ubsan-stb.ignore
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) $(LIB_HDR) native/logreq.c native/logreq.h | $(BUILD)/.test-deps
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) $(LIB_HDR) native/logreq.c native/logreq.h tests/fuzz/ubsan-stb.ignore | $(BUILD)/.test-deps
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) $< $(LIB_SRC) $(FUZZ_EXTRA_$*) -o $@ -lm
 
@@ -186,10 +187,11 @@ fuzz: $(addprefix $(BUILD)/fuzz/fuzz_,$(FUZZERS))
 	@for f in $(FUZZERS); do \
 	  mkdir -p $(BUILD)/fuzz/corpus-$$f && cp tests/fuzz/seeds/$$f/* $(BUILD)/fuzz/corpus-$$f/ && \
 	  echo "fuzz_$$f: $(FUZZ_SECONDS) s" && \
-	  $(BUILD)/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
-	    -print_final_stats=1 $(BUILD)/fuzz/corpus-$$f 2>$(BUILD)/fuzz/$$f.log | tail -3; \
+	  status=0; $(BUILD)/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
+	    -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/$$f- $(BUILD)/fuzz/corpus-$$f \
+	    2>$(BUILD)/fuzz/$$f.log || status=$$?; \
 	  grep -E "stat::number_of_executed_units|ERROR|SUMMARY" $(BUILD)/fuzz/$$f.log | tail -2; \
-	  grep -q "^==.*ERROR" $(BUILD)/fuzz/$$f.log && { tail -40 $(BUILD)/fuzz/$$f.log; exit 1; } || true; \
+	  if [ $$status -ne 0 ]; then tail -40 $(BUILD)/fuzz/$$f.log; echo "fuzz_$$f failed (exit $$status)" >&2; exit 1; fi; \
 	done
 
 # ---- end-to-end tests: the page in Chromium, the CGI under lighttpd, the CLI and the desktop app ------

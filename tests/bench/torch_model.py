@@ -4,6 +4,7 @@ Builds an nn.Sequential from this project's architecture string, loads the
 weights of a DIGITCNN model file into it, and can:
   train  ARCH BATCH STEPS   images/s of a training step (SGD, Nesterov), 2 threads
   export MODEL.bin OUT.onnx the model with its softmax (and temperature) as ONNX
+  infer  MODEL.bin N        mean ms of one single-image forward pass with softmax, 1 thread
   check  MODEL.bin          max |difference| between our forward pass and PyTorch's
 Runs under Debian's /usr/bin/python3 with python3-torch. Prints JSON lines.
 """
@@ -124,6 +125,20 @@ def main():
         torch.onnx.export(WithSoftmax(net, t), torch.zeros(1, 1, 28, 28), sys.argv[3], input_names=['x'],
                           output_names=['probs'], opset_version=13)
         print(json.dumps({'what': 'onnx_export', 'arch': arch, 'file': sys.argv[3]}))
+    elif cmd == 'infer':
+        arch, net, t = load(sys.argv[2])
+        n = int(sys.argv[3])
+        torch.set_num_threads(1)
+        x = torch.rand(1, 1, 28, 28)
+        with torch.inference_mode():
+            for _ in range(50):
+                torch.softmax(net(x) / t, dim=1)
+            t0 = time.perf_counter()
+            for _ in range(n):
+                torch.softmax(net(x) / t, dim=1)
+            dt = time.perf_counter() - t0
+        print(json.dumps({'what': 'torch_infer', 'arch': arch, 'threads': 1, 'torch': torch.__version__,
+                          'ms': round(dt * 1e3 / n, 4)}))
     elif cmd == 'check':
         arch, net, t = load(sys.argv[2])
         x = torch.rand(4, 1, 28, 28)
@@ -131,7 +146,7 @@ def main():
             print(json.dumps({'what': 'torch_probs', 'input': x.flatten().tolist(),
                               'probs': torch.softmax(net(x) / t, dim=1).flatten().tolist()}))
     else:
-        raise SystemExit('usage: torch_model.py train ARCH BATCH STEPS | export MODEL OUT | check MODEL')
+        raise SystemExit('usage: torch_model.py train ARCH BATCH STEPS | export MODEL OUT | infer MODEL N | check MODEL')
 
 
 if __name__ == '__main__':

@@ -120,6 +120,8 @@ test('bad files fail with a clear message, never a crash', () => {
     'truncated.png': good.subarray(0, 60),
     'garbage.png': Buffer.from('this is not an image at all, just text\n'),
     'zero-height.pgm': Buffer.from('P5\n3P5\n32 24\n255\n' + '\xff'.repeat(40), 'latin1'),
+    // found by fuzz_image: a PGM header number that overflows stb_image's parser (PNM is not read)
+    'huge-header.pgm': Buffer.from('P5\n32 27777777777777777777777777777777777777777777777777742\n', 'latin1'),
   };
   for (const [name, bytes] of Object.entries(cases)) {
     const f = path.join(tmp, name);

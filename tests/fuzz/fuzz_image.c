@@ -1,5 +1,5 @@
 /* libFuzzer harness: what `mnist classify` does with a file - decode it with
- * stb_image (PNG, BMP, PNM, ...), then segment and preprocess the canvas. */
+ * stb_image (PNG, BMP, GIF, JPEG, ...; PNM is left out), then segment and preprocess the canvas. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -16,6 +16,7 @@
 #define STBI_NO_HDR
 #define STBI_NO_LINEAR
 #define STBI_MAX_DIMENSIONS 4096
+#define STBI_NO_PNM /* as in native/mnist.c: stb's PNM header parser overflows a signed int */
 #include <stb/stb_image.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
