@@ -35,10 +35,22 @@ static int segment_cells(const uint8_t *gray, int w, int h, int stride, int bg, 
     memset(cells, 0, (size_t)ng);
     uint8_t is_ink[256]; /* a table instead of a branch per pixel */
     for (int v = 0; v < 256; v++) is_ink[v] = (dark ? bg - v : v - bg) >= PREPROCESS_INK_MIN;
+    /* on a pure black or white background (the page's canvas), 8 pixels at a time
+     * are skipped when none differs from it by 32 or more (ink needs PREPROCESS_INK_MIN) */
+    _Static_assert(PREPROCESS_INK_MIN >= 32, "the skip below assumes ink differs by 32 or more");
+    const int fast = (!dark && bg == 0) || (dark && bg == 255);
+    const uint64_t flip = dark ? ~(uint64_t)0 : 0, high = 0xE0E0E0E0E0E0E0E0ull;
     for (int y = 0; y < h; y++) {
         const uint8_t *row = gray + (long)y * stride;
         uint8_t *crow = cells + (long)(y / SEG_CELL) * gw;
-        for (int x = 0; x < w; x++) crow[x / SEG_CELL] |= is_ink[row[x]];
+        int x = 0;
+        for (; x + 8 <= w; x += 8) {
+            uint64_t chunk;
+            memcpy(&chunk, row + x, 8);
+            if (fast && ((chunk ^ flip) & high) == 0) continue;
+            for (int k = 0; k < 8; k++) crow[(x + k) / SEG_CELL] |= is_ink[row[x + k]];
+        }
+        for (; x < w; x++) crow[x / SEG_CELL] |= is_ink[row[x]];
     }
     int *lab = malloc(sizeof(int) * (size_t)ng), *parent = malloc(sizeof(int) * (size_t)ng);
     if (!lab || !parent) {
@@ -199,7 +211,7 @@ typedef struct {
     const uint8_t *cells; /* 1 + group of each cell, or 0 */
     int gw;
     const preprocess_info *box; /* the groups' boxes, left to right */
-    uint8_t *mask;              /* scratch, as large as the canvas */
+    uint8_t *mask;              /* scratch, as large as the groups' common box */
 } read_ctx;
 
 /* A piece: group g0 from column a on, the groups between, and group g1 up to
@@ -299,14 +311,27 @@ int reader_read_cuts(model_t *m, workspace_t *ws, const uint8_t *gray, int w, in
     int dark, bg = preprocess_background(gray, w, h, stride, &dark);
     if (bg < 0 || ws->max_batch < 1) return -1;
     const int gw = (w + SEG_CELL - 1) / SEG_CELL, gh = (h + SEG_CELL - 1) / SEG_CELL;
-    uint8_t *cells = malloc((size_t)gw * gh), *mask = malloc((size_t)w * h);
+    uint8_t *cells = malloc((size_t)gw * gh), *mask = NULL;
     node_t *node = malloc(sizeof(node_t) * (READER_MAX_DIGITS * (SPLIT_MAX_CUTS + 1) + 1));
     preprocess_info box[READER_MAX_DIGITS];
     int dropped, n = -1, rc = -1;
-    if (cells && mask && node) n = segment_cells(gray, w, h, stride, bg, dark, cells, gw, gh, box, READER_MAX_DIGITS, &dropped);
+    if (cells && node) n = segment_cells(gray, w, h, stride, bg, dark, cells, gw, gh, box, READER_MAX_DIGITS, &dropped);
     if (n < 0) goto done;
     rc = 0;
     if (n == 0) goto done;
+    {   /* every piece lies inside the groups' common box: its mask fits in that much */
+        long ux0 = w, uy0 = h, ux1 = 0, uy1 = 0;
+        for (int g = 0; g < n; g++) {
+            if (box[g].x0 < ux0) ux0 = box[g].x0;
+            if (box[g].y0 < uy0) uy0 = box[g].y0;
+            if (box[g].x1 > ux1) ux1 = box[g].x1;
+            if (box[g].y1 > uy1) uy1 = box[g].y1;
+        }
+        if (!(mask = malloc((size_t)((ux1 - ux0 + 1) * (uy1 - uy0 + 1))))) {
+            rc = -1;
+            goto done;
+        }
+    }
     const read_ctx c = {m, ws, gray, stride, bg, dark, cells, gw, box, mask};
     /* the boundaries, left to right: each group's start, its cut candidates; then the end */
     int nn = 0;
