@@ -24,7 +24,7 @@ export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
 LIB_SRC    := $(wildcard src/*.c)
 LIB_HDR    := $(wildcard src/*.h src/*.inc)
 CLI_SRC    := native/mnist.c native/report.c native/trainlog.c
-CLI_HDR    := native/report.h native/trainlog.h native/font5x7.h
+CLI_HDR    := native/report.h native/trainlog.h native/font5x7.h native/stb_image_impl.h
 TEST_SRC   := $(wildcard tests/*.c)
 
 # training recipe: the defaults of `mnist train` (see weights/MODEL.md).
@@ -179,7 +179,7 @@ FUZZ_FLAGS   := $(CSTD) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined -fno-
 FUZZ_EXTRA_logreq := native/logreq.c
 FUZZ_EXTRA_image  := -fsanitize-ignorelist=tests/fuzz/ubsan-stb.ignore
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) $(LIB_HDR) native/logreq.c native/logreq.h tests/fuzz/ubsan-stb.ignore | $(BUILD)/.test-deps
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) $(LIB_HDR) native/logreq.c native/logreq.h native/stb_image_impl.h tests/fuzz/ubsan-stb.ignore | $(BUILD)/.test-deps
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) $< $(LIB_SRC) $(FUZZ_EXTRA_$*) -o $@ -lm
 

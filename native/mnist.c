@@ -37,24 +37,7 @@
 #include "train.h"
 #include "trainlog.h"
 
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#endif
-#define STB_IMAGE_IMPLEMENTATION
-#define STBI_NO_HDR
-#define STBI_NO_LINEAR
-/* stb_image's PNM header parser overflows a signed int on long numbers (found
- * by tests/fuzz/fuzz_image.c): PNM is left out, a PNM file is "unknown type" */
-#define STBI_NO_PNM
-#define STBI_MAX_DIMENSIONS 16384 /* what preprocessing accepts */
-#include <stb/stb_image.h>
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
+#include "stb_image_impl.h"
 
 #define DEFAULT_ARCH "conv32k5,bn,relu,pool2,conv64k3,bn,relu,pool2,conv128k3,bn,relu,pool2,drop25,fc10"
 #define DEFAULT_MODEL "weights/model.bin"

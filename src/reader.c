@@ -220,16 +220,15 @@ typedef struct {
  * PREPROCESS_BLANK, or -1. */
 static int read_piece(const read_ctx *c, int g0, int a, int g1, int b, float *input, float *prob,
                       preprocess_info *info, float *logp) {
+    /* the region: the groups' rows; columns from the cut a (or further left, where a later group
+     * starts left of it) to the cut b (or further right, where an earlier group ends right of it) */
     int y0 = c->box[g0].y0, y1 = c->box[g0].y1, x0 = a, x1 = b - 1;
     for (int g = g0 + 1; g <= g1; g++) {
         if (c->box[g].y0 < y0) y0 = c->box[g].y0;
         if (c->box[g].y1 > y1) y1 = c->box[g].y1;
+        if (c->box[g].x0 < x0) x0 = c->box[g].x0;
+        if (c->box[g - 1].x1 > x1) x1 = c->box[g - 1].x1;
     }
-    for (int g = g0; g <= g1; g++) { /* a later group may start left of the first's cut */
-        if (g > g0 && c->box[g].x0 < x0 && g != g1) x0 = c->box[g].x0;
-        if (g < g1 && c->box[g].x1 > x1) x1 = c->box[g].x1;
-    }
-    if (g1 > g0 && c->box[g1].x0 < x0) x0 = c->box[g1].x0;
     const int rw = x1 - x0 + 1;
     for (int y = y0; y <= y1; y++) {
         const uint8_t *crow = c->cells + (long)(y / SEG_CELL) * c->gw;

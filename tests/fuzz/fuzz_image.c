@@ -6,18 +6,8 @@
 #include "preprocess.h"
 #include "reader.h"
 
-#if defined(__GNUC__)
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#endif
-#define STB_IMAGE_IMPLEMENTATION
-#define STBI_NO_HDR
-#define STBI_NO_LINEAR
-#define STBI_MAX_DIMENSIONS 4096
-#define STBI_NO_PNM /* as in native/mnist.c: stb's PNM header parser overflows a signed int */
-#include <stb/stb_image.h>
+#define STBI_MAX_DIMENSIONS 4096 /* keeps each run small */
+#include "stb_image_impl.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int w, h, ch;
