@@ -109,7 +109,7 @@ EMFLAGS    := $(CSTD) $(WARN) -O3 -msimd128 -flto -fopenmp-simd $(INC) -I$(SDL_W
               -I$(SDL_WASM)/include-config-minsizerel
 WEB_EXPORTS := main malloc free app_clear app_undo app_load_model app_features app_features_w app_features_h \
                app_conv_layers app_input app_error app_arch_json app_result_json app_classify_gray app_model_version app_forward \
-               app_set_multi app_multi
+               app_set_multi app_multi app_teach_input
 empty      :=
 space      := $(empty) $(empty)
 comma      := ,
@@ -117,7 +117,11 @@ EMLINK     := -sENVIRONMENT=web -sALLOW_MEMORY_GROWTH=1 -sFILESYSTEM=0 \
               -sEXPORTED_FUNCTIONS=$(subst $(space),$(comma),$(addprefix _,$(WEB_EXPORTS))) \
               -sEXPORTED_RUNTIME_METHODS=UTF8ToString
 SHELL_FILES := $(wildcard shell/*)
-DIST_FILES  := $(patsubst shell/%,dist/%,$(SHELL_FILES)) dist/digits.js dist/model.bin
+# teach mode: the fine-tuning module for the Web Worker (no SDL) and the MNIST replay sample it mixes in
+TEACH_EXPORTS := malloc free teach_error teach_load_model teach_load_replay teach_begin teach_steps teach_step_count \
+                 teach_predict teach_serialize teach_serialized_len
+REPLAY_FILES := dist/replay-images-idx3-ubyte dist/replay-labels-idx1-ubyte
+DIST_FILES  := $(patsubst shell/%,dist/%,$(SHELL_FILES)) dist/digits.js dist/model.bin dist/trainer.js $(REPLAY_FILES)
 
 $(BUILD)/.web-deps:
 	@.ci/deps.sh web
@@ -130,6 +134,17 @@ $(SDL_WASM)/libSDL2.a: .ci/sdl2-wasm.sh | $(BUILD)/.web-deps
 dist/digits.js: emscripten/app.c $(LIB_SRC) $(LIB_HDR) native/font5x7.h $(SDL_WASM)/libSDL2.a
 	@mkdir -p dist
 	$(EMCC) $(EMFLAGS) emscripten/app.c $(LIB_SRC) $(SDL_WASM)/libSDL2.a -o $@ $(EMLINK)
+
+dist/trainer.js: emscripten/trainer.c $(LIB_SRC) $(LIB_HDR) | $(BUILD)/.web-deps
+	@mkdir -p dist
+	$(EMCC) $(CSTD) $(WARN) -O3 -msimd128 -flto -fopenmp-simd $(INC) emscripten/trainer.c $(LIB_SRC) -o $@ \
+	  -sENVIRONMENT=worker -sALLOW_MEMORY_GROWTH=1 -sFILESYSTEM=0 -sEXPORTED_RUNTIME_METHODS=UTF8ToString \
+	  -sEXPORTED_FUNCTIONS=$(subst $(space),$(comma),$(addprefix _,$(TEACH_EXPORTS)))
+
+# the first 50 MNIST training images of each digit (replay-labels is made with it)
+dist/replay-images-idx3-ubyte: $(BUILD)/mnist $(BUILD)/.data-ok
+	$(BUILD)/mnist replay --dir dist
+dist/replay-labels-idx1-ubyte: dist/replay-images-idx3-ubyte
 
 dist/%: shell/%
 	@mkdir -p dist

@@ -266,6 +266,14 @@ EXPORT int app_conv_layers(void) { return n_conv(); }
 EXPORT const float *app_input(void) { return app.result.n ? app.result.input[app.selected] : NULL; }
 EXPORT const char *app_error(void) { return app.error; }
 
+/* Teach mode: the whole canvas as one digit, 28×28 values in 0..1 (NULL when
+ * blank) - what the page stores as a drawing to fine-tune on. */
+EXPORT const float *app_teach_input(void) {
+    static float x[IMG_PIXELS];
+    preprocess_info info;
+    return preprocess_canvas(x, app.ink, CANVAS_W, CANVAS_H, CANVAS_W, &info) == PREPROCESS_OK ? x : NULL;
+}
+
 /* which weights are loaded: the format version and the file's CRC-32 */
 static char model_version[48];
 EXPORT const char *app_model_version(void) { return model_version; }

@@ -59,7 +59,7 @@ static void die(const char *msg) {
 typedef struct {
     const char *data, *arch, *model, *log, *checkpoint, *report, *card, *opt;
     const char *extra_images, *extra_labels, *aug, *db, *out;
-    int epochs, batch, val, limit, threads, augment, report_on, quiet, all, quantize, multi, multi_n;
+    int epochs, batch, val, limit, threads, augment, report_on, quiet, all, quantize, multi, multi_n, per_class;
     float lr, wd, smoothing, clean_tail;
     unsigned long long seed;
 } options;
@@ -85,6 +85,7 @@ static void defaults(options *o) {
     o->seed = 1;
     o->quantize = 8;
     o->multi_n = 1000;
+    o->per_class = 50;
 }
 
 static int parse_int(const char *s, int lo, int hi, const char *name) {
@@ -148,6 +149,7 @@ static int parse_options(options *o, int argc, char **argv, int first) {
         else if (!strcmp(k, "val")) o->val = parse_int(v, 0, 59000, "--val");
         else if (!strcmp(k, "limit")) o->limit = parse_int(v, 1, 1000000, "--limit");
         else if (!strcmp(k, "multi-n")) o->multi_n = parse_int(v, 0, 1000000, "--multi-n");
+        else if (!strcmp(k, "per-class")) o->per_class = parse_int(v, 1, 5000, "--per-class");
         else if (!strcmp(k, "threads")) o->threads = parse_int(v, 1, 256, "--threads");
         else if (!strcmp(k, "quantize")) {
             o->quantize = parse_int(v, 0, 16, "--quantize");
@@ -817,6 +819,43 @@ static int cmd_export_log(int argc, char **argv) {
     return 0;
 }
 
+/* ---- replay: the MNIST sample the page's fine-tuning mixes in ------------------------------------ */
+
+static int cmd_replay(int argc, char **argv) {
+    options o;
+    defaults(&o);
+    o.out = "dist";
+    if (parse_options(&o, argc, argv, 2) != argc) die("replay takes no file arguments (see `mnist help`)");
+    char a[1200], b[1200], err[ERR_LEN];
+    path_join(a, sizeof a, o.data, "train-images-idx3-ubyte");
+    path_join(b, sizeof b, o.data, "train-labels-idx1-ubyte");
+    dataset_t d;
+    if (dataset_load(&d, a, b, err)) die(err);
+    /* the first per_class images of each digit, in file order */
+    int want = N_CLASSES * o.per_class, n = 0, count[N_CLASSES] = {0};
+    uint8_t *pix = malloc((size_t)want * IMG_PIXELS), *lab = malloc((size_t)want);
+    if (!pix || !lab) die("out of memory");
+    for (int i = 0; i < d.n && n < want; i++) {
+        int y = d.labels[i];
+        if (count[y] >= o.per_class) continue;
+        count[y]++;
+        memcpy(pix + (size_t)n * IMG_PIXELS, d.pixels + (size_t)i * IMG_PIXELS, IMG_PIXELS);
+        lab[n++] = (uint8_t)y;
+    }
+    if (n < want) die("the training set has fewer than --per-class images of some digit");
+    path_join(a, sizeof a, o.out, "x");
+    mkdirs(a);
+    path_join(a, sizeof a, o.out, "replay-images-idx3-ubyte");
+    if (idx_write_images(a, pix, n, IMG_SIDE, IMG_SIDE, err)) die(err);
+    path_join(a, sizeof a, o.out, "replay-labels-idx1-ubyte");
+    if (idx_write_labels(a, lab, n, err)) die(err);
+    printf("wrote %d MNIST training images (%d of each digit) to %s/replay-{images-idx3,labels-idx1}-ubyte\n", n,
+           o.per_class, o.out);
+    free(pix), free(lab);
+    dataset_free(&d);
+    return 0;
+}
+
 /* ---- info ------------------------------------------------------------------------------------------ */
 
 static int cmd_info(int argc, char **argv) {
@@ -850,7 +889,9 @@ static void usage(void) {
            "             touching digits apart, with each digit's box\n"
            "  info       the model's layers, parameters and FLOPs\n"
            "  export-log the logged drawings (--db FILE [build/serve/log.db]) as IDX files and a contact\n"
-           "             sheet in --dir DIR [build/log-export]; corrected ones only, or --all\n\n"
+           "             sheet in --dir DIR [build/log-export]; corrected ones only, or --all\n"
+           "  replay     the MNIST training sample the page's teach mode mixes in: the first\n"
+           "             --per-class N [50] images of each digit as IDX files in --dir DIR [dist]\n\n"
            "options (defaults in brackets):\n"
            "  --data DIR        MNIST IDX files [" DEFAULT_DATA "]\n"
            "  --model FILE      weights to write (train) or read [" DEFAULT_MODEL "]\n"
@@ -877,6 +918,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "classify")) return cmd_classify(argc, argv);
     if (!strcmp(argv[1], "info")) return cmd_info(argc, argv);
     if (!strcmp(argv[1], "export-log")) return cmd_export_log(argc, argv);
+    if (!strcmp(argv[1], "replay")) return cmd_replay(argc, argv);
     fprintf(stderr, "mnist: unknown command '%s' (try `mnist help`)\n", argv[1]);
     return 2;
 }

@@ -25,25 +25,44 @@
     status.textContent = msg;
   }
 
-  // the weights are fetched while the wasm compiles, and handed to C once
+  // the weights are fetched while the wasm compiles, and handed to C once; a
+  // personal model taught on this device (teach.js, IndexedDB) is used instead when there is one
   const model = fetch('model.bin').then((r) => {
     if (!r.ok) throw new Error('model.bin: HTTP ' + r.status);
     return r.arrayBuffer();
   });
+  const stored = window.digitTeach ? window.digitTeach.stored() : Promise.resolve(null);
 
   window.Module = {
     canvas: canvas,
     print: (t) => console.log(t),
     printErr: (t) => console.warn(t),
-    onRuntimeInitialized: () => model.then(load, (e) => fail('Could not load the model: ' + e.message)),
+    onRuntimeInitialized: () => Promise.all([model, stored]).then(load, (e) => fail('Could not load the model: ' + e.message)),
   };
 
-  function load(buf) {
+  // loads model bytes into the reader; returns null, or what is wrong with them
+  function useModel(buf) {
     const p = Module._malloc(buf.byteLength);
+    if (!p) return 'out of memory';
     Module.HEAPU8.set(new Uint8Array(buf), p);
     const rc = Module._app_load_model(p, buf.byteLength);
     Module._free(p);
-    if (rc !== 0) return fail(Module.UTF8ToString(Module._app_error()));
+    if (rc !== 0) return Module.UTF8ToString(Module._app_error());
+    body.dataset.modelVersion = Module.UTF8ToString(Module._app_model_version());
+    return null;
+  }
+
+  function load([shipped, personal]) {
+    if (personal) {
+      const err = useModel(personal.bytes);
+      if (err) console.warn('the stored personal model is unusable (' + err + '); using the shipped one');
+      if (err) personal = null;
+    }
+    if (!personal) {
+      const err = useModel(shipped);
+      if (err) return fail(err);
+    }
+    if (window.digitTeach) window.digitTeach.ready({ shipped: shipped, personal: personal, useModel: useModel });
     hint.textContent = multi.getAttribute('aria-pressed') === 'true' ? 'Write a number here' : 'Draw a digit here';
     buildInside();
     body.dataset.readyMs = String(Math.round(performance.now())); // for the benchmark: when reading becomes possible
@@ -83,7 +102,8 @@
     });
     drawInput();
     if ($('#inside').open) drawFeatures();
-    if (window.digitLog) window.digitLog.reading(r);
+    // drawings made while teaching are not logged
+    if (window.digitLog && !(body.dataset.teach && body.dataset.teach !== 'off')) window.digitLog.reading(r);
   }
 
   function drawInput() {

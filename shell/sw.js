@@ -1,7 +1,8 @@
 // sw.js - keeps the site's own files so the page works offline once loaded.
 'use strict';
-const CACHE = 'digit-reader-v1';
-const FILES = ['./', 'index.html', 'style.css', 'main.js', 'log.js', 'digits.js', 'digits.wasm', 'model.bin'];
+const CACHE = 'digit-reader-v2';
+// what a first visit loads; teach mode's worker, trainer and replay sample are cached when first used
+const FILES = ['./', 'index.html', 'style.css', 'main.js', 'log.js', 'teach.js', 'digits.js', 'digits.wasm', 'model.bin'];
 
 self.addEventListener('install', (e) => {
   e.waitUntil(caches.open(CACHE).then((c) => c.addAll(FILES)).then(() => self.skipWaiting()));

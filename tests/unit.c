@@ -20,7 +20,7 @@ const char *test_model_path(void) {
 #define TESTS(X) \
     X(gemm) X(conv) X(winograd) X(fc) X(gradients) X(model_gradient) X(batch_consistency) X(arch) X(quantize) X(model_file) \
     X(model_corrupt) X(idx) X(preprocess) X(augment) X(optimizer) X(temperature) X(segment) X(compose) \
-    X(read_numbers) X(train_smoke) X(shipped)
+    X(read_numbers) X(finetune) X(train_smoke) X(shipped)
 
 #define DECLARE(name) void test_##name(void);
 TESTS(DECLARE)

@@ -4,6 +4,9 @@
  *   bench train ARCH BATCH STEPS     images/s of train_step on synthetic data
  *   bench infer MODEL N              mean ms per single image (forward + softmax)
  *   bench gemm                       GFLOP/s: ours vs cblas_sgemm, same shapes, same threads
+ *   bench finetune MODEL IMAGES LABELS STEPS
+ *                                    seconds of teach mode's fine-tuning (src/finetune.c):
+ *                                    the first 50 images as the person's drawings, the rest replay
  * Prints one JSON object per line, for tests/bench/run.js.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -13,7 +16,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "finetune.h"
 #include "gemm.h"
+#include "idx.h"
 #include "model.h"
 #include "parallel.h"
 #include "rng.h"
@@ -72,6 +77,27 @@ static int bench_infer(const char *path, int n) {
     return 0;
 }
 
+static int bench_finetune(const char *path, const char *images, const char *labels, int steps) {
+    char err[ERR_LEN];
+    model_t m;
+    dataset_t d;
+    if (model_load(&m, path, err) || dataset_load(&d, images, labels, err)) return fprintf(stderr, "%s\n", err), 1;
+    if (d.n <= 50) return fprintf(stderr, "%s: need more than 50 images\n", images), 1;
+    finetune_params p;
+    finetune_defaults(&p);
+    p.steps = steps;
+    finetune_t f;
+    double t0 = now();
+    if (finetune_begin(&f, &m, d.pixels, d.labels, 50, d.pixels + 50 * IMG_PIXELS, d.labels + 50, d.n - 50, &p, err))
+        return fprintf(stderr, "%s\n", err), 1;
+    while (f.step < steps) finetune_step(&f);
+    finetune_end(&f);
+    double dt = now() - t0;
+    printf("{\"what\":\"finetune\",\"threads\":%d,\"steps\":%d,\"batch\":%d,\"s\":%.3f}\n", par_max_threads(), steps, p.batch, dt);
+    dataset_free(&d), model_free(&m);
+    return 0;
+}
+
 static double time_gemm(int blas, int ta, int tb, int M, int N, int K, const float *A, const float *B, float *C) {
     int lda = ta ? M : K, ldb = tb ? K : N, reps = 0;
     double t0 = now(), dt;
@@ -117,6 +143,7 @@ int main(int argc, char **argv) {
     if (argc >= 5 && !strcmp(argv[1], "train")) return bench_train(argv[2], atoi(argv[3]), atoi(argv[4]));
     if (argc >= 4 && !strcmp(argv[1], "infer")) return bench_infer(argv[2], atoi(argv[3]));
     if (argc >= 2 && !strcmp(argv[1], "gemm")) return bench_gemm();
+    if (argc >= 6 && !strcmp(argv[1], "finetune")) return bench_finetune(argv[2], argv[3], argv[4], atoi(argv[5]));
     fprintf(stderr, "usage: bench train ARCH BATCH STEPS | infer MODEL N | gemm\n");
     return 2;
 }

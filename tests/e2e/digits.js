@@ -37,9 +37,33 @@ function spline(pts, per = 8) {
   return out;
 }
 
-// digit d as canvas strokes in the box (x, y, w, h)
-function digitStrokes(d, x, y, w, h) {
-  return KEY[d].map((s) => spline(s).map(([u, v]) => [x + u * w, y + v * h]));
+// A deliberately unusual style, for teaching the page someone's handwriting:
+// a 1 with an arrowhead flag, and a 7 with a crossbar and a foot (a Z). The
+// shipped model reads the first as a 7 and the second as a 2 or a 7.
+const UNUSUAL = {
+  1: [[[0.1, 0.35], [0.5, 0.0], [0.9, 0.35]], [[0.5, 0.0], [0.5, 0.5], [0.5, 1.0]]],
+  7: [[[0.08, 0.02], [0.92, 0.02], [0.2, 0.95], [0.9, 0.95]], [[0.25, 0.5], [0.75, 0.5]]],
+};
+
+// a small seeded generator (mulberry32), so that jittered drawings repeat
+function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
 
-module.exports = { digitStrokes };
+// digit d as canvas strokes in the box (x, y, w, h); options: unusual (the
+// style above, for 1 and 7), rand and jitter (each key point moved by up to
+// ±jitter of the box, so no two drawings are the same)
+function digitStrokes(d, x, y, w, h, { unusual = false, rand = null, jitter = 0 } = {}) {
+  const keys = unusual && UNUSUAL[d] ? UNUSUAL[d] : KEY[d];
+  const j = () => (rand ? (2 * rand() - 1) * jitter : 0);
+  return keys.map((s) => spline(s.map(([u, v]) => [u + j(), v + j()])).map(([u, v]) => [x + u * w, y + v * h]));
+}
+
+module.exports = { digitStrokes, rng, UNUSUAL };

@@ -1,0 +1,128 @@
+/* test_finetune.c - teaching the shipped model an unusual style.
+ *
+ * The style is a mirrored 7 (MNIST training 7s flipped left to right), which
+ * the shipped model does not read as a 7. Five drawings of each digit (the 7s
+ * mirrored) are mixed with a replay sample, as the page does; accuracy on
+ * other mirrored 7s must rise well above where it was, and accuracy on
+ * ordinary digits must stay where it was. All images are MNIST *training*
+ * images, from disjoint ranges. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "finetune.h"
+#include "idx.h"
+#include "test.h"
+
+#define N_HELD 100
+#define N_KEEP 1000
+
+static void mirror(uint8_t *dst, const uint8_t *src) {
+    for (int y = 0; y < IMG_SIDE; y++)
+        for (int x = 0; x < IMG_SIDE; x++) dst[y * IMG_SIDE + x] = src[y * IMG_SIDE + IMG_SIDE - 1 - x];
+}
+
+static double accuracy(model_t *m, const uint8_t *px, const uint8_t *lbl, int n, char *err) {
+    workspace_t ws;
+    if (workspace_init(&ws, m, 50, 0, err)) return -1.0;
+    int c = evaluate(m, &ws, px, lbl, n, NULL);
+    workspace_free(&ws);
+    return (double)c / n;
+}
+
+void test_finetune(void) {
+    char a[512], b[512], err[ERR_LEN];
+    snprintf(a, sizeof a, "%s/train-images-idx3-ubyte", test_data_dir());
+    snprintf(b, sizeof b, "%s/train-labels-idx1-ubyte", test_data_dir());
+    dataset_t d;
+    if (dataset_load(&d, a, b, err)) {
+        CHECK(0, "MNIST: %s", err);
+        return;
+    }
+    model_t m;
+    if (model_load(&m, test_model_path(), err)) {
+        CHECK(0, "%s", err);
+        dataset_free(&d);
+        return;
+    }
+    /* the replay sample: the first 30 of each digit among images 0..29999 */
+    enum { PER = 30, N_USER_PER = 5 };
+    uint8_t *rpx = malloc((size_t)10 * PER * IMG_PIXELS), rlb[10 * PER];
+    uint8_t *upx = malloc((size_t)10 * N_USER_PER * IMG_PIXELS), ulb[10 * N_USER_PER];
+    uint8_t *hpx = malloc((size_t)N_HELD * IMG_PIXELS), hlb[N_HELD];
+    uint8_t *kpx = d.pixels + (size_t)56000 * IMG_PIXELS, *klb = d.labels + 56000;
+    CHECK(rpx && upx && hpx, "out of memory");
+    if (!rpx || !upx || !hpx) goto done;
+    int nr = 0, nu = 0, nh = 0, count[10] = {0};
+    for (int i = 0; i < 30000 && nr < 10 * PER; i++)
+        if (count[d.labels[i]] < PER) {
+            count[d.labels[i]]++;
+            memcpy(rpx + (size_t)nr * IMG_PIXELS, d.pixels + (size_t)i * IMG_PIXELS, IMG_PIXELS);
+            rlb[nr++] = d.labels[i];
+        }
+    /* the person's drawings: five of each digit from 50000.., their 7s mirrored */
+    memset(count, 0, sizeof count);
+    for (int i = 50000; i < 52000 && nu < 10 * N_USER_PER; i++) {
+        int y = d.labels[i];
+        if (count[y] >= N_USER_PER) continue;
+        count[y]++;
+        const uint8_t *src = d.pixels + (size_t)i * IMG_PIXELS;
+        if (y == 7) mirror(upx + (size_t)nu * IMG_PIXELS, src);
+        else memcpy(upx + (size_t)nu * IMG_PIXELS, src, IMG_PIXELS);
+        ulb[nu++] = (uint8_t)y;
+    }
+    /* held back: other mirrored 7s, from 52000.. */
+    for (int i = 52000; i < 56000 && nh < N_HELD; i++)
+        if (d.labels[i] == 7) mirror(hpx + (size_t)nh * IMG_PIXELS, d.pixels + (size_t)i * IMG_PIXELS), hlb[nh++] = 7;
+    CHECK(nr == 10 * PER && nu == 10 * N_USER_PER && nh == N_HELD, "samples %d %d %d", nr, nu, nh);
+
+    double held0 = accuracy(&m, hpx, hlb, nh, err), keep0 = accuracy(&m, kpx, klb, N_KEEP, err);
+    finetune_params p;
+    finetune_defaults(&p);
+    const char *s = getenv("FT_STEPS");
+    p.steps = s ? atoi(s) : 100;
+    finetune_t f;
+    if (finetune_begin(&f, &m, upx, ulb, nu, rpx, rlb, nr, &p, err)) {
+        CHECK(0, "finetune_begin: %s", err);
+        goto done;
+    }
+    float first = finetune_step(&f), loss = 0.0f;
+    while (f.step < p.steps) loss = finetune_step(&f);
+    finetune_end(&f);
+    double held1 = accuracy(&m, hpx, hlb, nh, err), keep1 = accuracy(&m, kpx, klb, N_KEEP, err);
+    printf("  mirrored 7s held back: %.0f%% -> %.0f%%; other digits: %.1f%% -> %.1f%%; loss %.3f -> %.3f (%d steps)\n",
+           100 * held0, 100 * held1, 100 * keep0, 100 * keep1, first, loss, p.steps);
+    CHECK(held0 < 0.5, "the shipped model already reads mirrored 7s (%.0f%%): not an unusual style", 100 * held0);
+    CHECK(held1 >= held0 + 0.3 && held1 >= 0.7, "held-back mirrored 7s: %.0f%% -> %.0f%%", 100 * held0, 100 * held1);
+    CHECK(keep1 >= keep0 - 0.01, "ordinary digits forgotten: %.1f%% -> %.1f%%", 100 * keep0, 100 * keep1);
+
+    /* bad arguments are refused with a message, and nothing is allocated */
+    CHECK(finetune_begin(&f, &m, upx, ulb, 0, rpx, rlb, nr, &p, err) == -1 && strstr(err, "drawings"), "no drawings: %s", err);
+    ulb[3] = 12;
+    CHECK(finetune_begin(&f, &m, upx, ulb, nu, rpx, rlb, nr, &p, err) == -1 && strstr(err, "label 12"), "bad label: %s", err);
+    ulb[3] = 0;
+    p.steps = 0;
+    CHECK(finetune_begin(&f, &m, upx, ulb, nu, rpx, rlb, nr, &p, err) == -1 && strstr(err, "out of range"), "no steps: %s", err);
+
+    /* the same seed gives the same weights */
+    p.steps = 4;
+    model_t m1, m2;
+    if (model_load(&m1, test_model_path(), err) == 0 && model_load(&m2, test_model_path(), err) == 0) {
+        model_t *ms[2] = {&m1, &m2};
+        for (int k = 0; k < 2; k++) {
+            if (finetune_begin(&f, ms[k], upx, ulb, nu, NULL, NULL, 0, &p, err)) {
+                CHECK(0, "%s", err);
+                continue;
+            }
+            while (f.step < p.steps) finetune_step(&f);
+            finetune_end(&f);
+        }
+        CHECK(!memcmp(m1.params, m2.params, sizeof(float) * (m1.n_params + m1.n_stats)), "fine-tuning is not reproducible");
+        model_free(&m1), model_free(&m2);
+    } else {
+        CHECK(0, "%s", err);
+    }
+done:
+    free(rpx), free(upx), free(hpx);
+    model_free(&m);
+    dataset_free(&d);
+}
