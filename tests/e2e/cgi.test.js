@@ -333,6 +333,19 @@ test('the page logs a correction and a finished drawing; a failing endpoint does
     await page.waitForTimeout(500);
     rows = sql(db, 'SELECT predicted, label FROM drawings ORDER BY id');
     assert.deepStrictEqual(rows, [{ predicted: 7, label: 1 }, { predicted: 3, label: null }]);
+    // drawings made in teach mode are not logged: teach the 5 alone, then cancel the fine-tuning
+    await page.click('#teach');
+    for (let d = 0; d <= 9; d++) if (d !== 5) await page.click(`#teach-digits [data-choice="${d}"]`);
+    await page.click('#teach-start');
+    while ((await page.getAttribute('body', 'data-teach')) === 'collect') {
+      await h.drawStrokes(page, digitStrokes(5, 150, 40, 180, 280), { fast: true });
+      await h.settle(page);
+      assert.strictEqual(await page.isVisible('#correct'), false, 'no correction control while teaching');
+      await page.click('#teach-next');
+    }
+    await page.click('[data-step="training"] .teach-cancel');
+    await page.waitForTimeout(500);
+    assert.strictEqual(sql(db, 'SELECT count(*) AS n FROM drawings')[0].n, 2, 'teach-mode drawings were logged');
     await context.close();
   } finally {
     await s.stop();
