@@ -178,27 +178,33 @@ int reader_segment(const uint8_t *gray, int w, int h, int stride, uint8_t *label
  * keeps the split whose pieces the network is surest of: the sum over pieces
  * of the log of the top probability - of the uncalibrated softmax, which label
  * smoothing keeps below 1, so that each extra piece costs something - less
- * SPLIT_PENALTY per piece, less SPLIT_WIDE_COST per unit that a piece is wider
- * than SPLIT_WIDE_RATIO × its height (two digits read as one are wide), less
- * MERGE_PENALTY for each gap a piece bridges. A single digit costs one forward
+ * SPLIT_PENALTY per piece (none: that cost is enough), less SPLIT_WIDE_COST per
+ * unit that a piece is wider than SPLIT_WIDE_RATIO × its height (two digits read
+ * as one are wide), less MERGE_PENALTY for each gap a piece bridges, less
+ * SHORT_COST per unit that a piece is shorter than SHORT_RATIO × the tallest
+ * group (a speck, or the tail of a 9 cut off and read as a 1). A single digit costs one forward
  * pass; a number of n digits apart a few per digit. The constants were chosen
  * on numbers composed from MNIST training digits (compose.h). */
 #ifdef READER_TUNE
 #include <stdio.h>
 static float tune(const char *k, float d) { const char *v = getenv(k); return v ? (float)atof(v) : d; }
 #define SPLIT_MIN_RATIO tune("MINR", 0.6f)
-#define SPLIT_PENALTY tune("PEN", 0.1f)
+#define SPLIT_PENALTY tune("PEN", 0.0f)
 #define SPLIT_WIDE_RATIO tune("WR", 1.0f)
 #define SPLIT_WIDE_COST tune("WC", 1.0f)
 #define MERGE_PENALTY tune("MP", 0.5f)
 #define MERGE_GAP tune("MG", 0.5f)
+#define SHORT_RATIO tune("SR", 0.6f)
+#define SHORT_COST tune("SC", 2.0f)
 #else
 #define SPLIT_MIN_RATIO 0.6f
-#define SPLIT_PENALTY 0.1f
+#define SPLIT_PENALTY 0.0f
 #define SPLIT_WIDE_RATIO 1.0f
 #define SPLIT_WIDE_COST 1.0f
 #define MERGE_PENALTY 0.5f
 #define MERGE_GAP 0.5f /* groups at most this × their height apart may be one digit */
+#define SHORT_RATIO 0.6f /* pieces shorter than this × the tallest group cost */
+#define SHORT_COST 2.0f  /* this much per unit they fall short */
 #endif
 #define SPLIT_MAX_CUTS 16    /* cut candidates per group */
 #define SPLIT_MAX_PIECE 1.4f /* a piece at most this × its height wide */
@@ -332,6 +338,8 @@ int reader_read_cuts(model_t *m, workspace_t *ws, const uint8_t *gray, int w, in
         }
     }
     const read_ctx c = {m, ws, gray, stride, bg, dark, cells, gw, box, mask};
+    int tallest = 1;
+    for (int g = 0; g < n; g++) tallest = box[g].y1 - box[g].y0 + 1 > tallest ? box[g].y1 - box[g].y0 + 1 : tallest;
     /* the boundaries, left to right: each group's start, its cut candidates; then the end */
     int nn = 0;
     for (int g = 0; g < n; g++) {
@@ -386,6 +394,8 @@ int reader_read_cuts(model_t *m, workspace_t *ws, const uint8_t *gray, int w, in
             float ratio = (float)(info->x1 - info->x0 + 1) / (float)(info->y1 - info->y0 + 1);
             float score = node[i].best + lp - SPLIT_PENALTY - MERGE_PENALTY * (float)gaps -
                           SPLIT_WIDE_COST * fmaxf(0.0f, ratio - SPLIT_WIDE_RATIO) - (too_wide ? 10.0f : 0.0f);
+            /* a piece much shorter than the number's tallest group: a speck, or a stroke cut off a digit */
+            score -= SHORT_COST * fmaxf(0.0f, SHORT_RATIO - (float)(info->y1 - info->y0 + 1) / (float)tallest);
             if (score > node[j].best) node[j].best = score, node[j].from = i, piece[j] = scratch;
         }
     /* path: the boundaries of the best split, right to left */

@@ -12,7 +12,7 @@
 /* regression guards, below what the shipped model reads on 300 such numbers
  * (about 96% apart and 73% touching) so that seed noise cannot fail them */
 #define READ_APART_MIN 90
-#define READ_TOUCH_MIN 55
+#define READ_TOUCH_MIN 65
 
 static void rect(uint8_t *c, int w, int x0, int y0, int x1, int y1, uint8_t v) {
     for (int y = y0; y <= y1; y++)
