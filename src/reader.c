@@ -194,6 +194,8 @@ static float tune(const char *k, float d) { const char *v = getenv(k); return v 
 #define SPLIT_WIDE_COST tune("WC", 1.0f)
 #define MERGE_PENALTY tune("MP", 0.5f)
 #define MERGE_GAP tune("MG", 0.5f)
+#define SLIVER ((int)tune("SLV", 8.0f))
+#define PLATEAU_LAST ((int)tune("PL", 1.0f))
 #define SHORT_RATIO tune("SR", 0.6f)
 #define SHORT_COST tune("SC", 2.0f)
 #else
@@ -203,6 +205,8 @@ static float tune(const char *k, float d) { const char *v = getenv(k); return v 
 #define SPLIT_WIDE_COST 1.0f
 #define MERGE_PENALTY 0.5f
 #define MERGE_GAP 0.5f /* groups at most this × their height apart may be one digit */
+#define PLATEAU_LAST 1
+#define SLIVER 8 /* cut pieces narrower than 1/SLIVER of their height are not tried */
 #define SHORT_RATIO 0.6f /* pieces shorter than this × the tallest group cost */
 #define SHORT_COST 2.0f  /* this much per unit they fall short */
 #endif
@@ -272,16 +276,19 @@ static int cut_candidates(const read_ctx *c, int g, int *cand) {
             profile[x - b->x0] += ink >= PREPROCESS_INK_MIN && crow[x / SEG_CELL] == g + 1;
         }
     }
-    const int minw = bh / 8 > 2 ? bh / 8 : 2, radius = bh / 10 > 1 ? bh / 10 : 1;
+    const int minw = bh / SLIVER > 2 ? bh / SLIVER : 2, radius = bh / 10 > 1 ? bh / 10 : 1;
     int nc = 0;
     for (int x = minw; x <= bw - minw; x++) {
-        int lo = 1;
-        for (int k = -radius; k <= radius && lo; k++) {
+        /* a minimum: a plateau's first column, and its last (where a flat stretch - the bar of a 4 - meets
+         * the next digit) */
+        int first = 1, last = PLATEAU_LAST;
+        for (int k = -radius; k <= radius && (first || last); k++) {
             int xx = x + k;
             if (xx < 0 || xx >= bw || k == 0) continue;
-            lo = k < 0 ? profile[x] < profile[xx] : profile[x] <= profile[xx]; /* a plateau's first column */
+            first &= k < 0 ? profile[x] < profile[xx] : profile[x] <= profile[xx];
+            last &= k < 0 ? profile[x] <= profile[xx] : profile[x] < profile[xx];
         }
-        if (!lo) continue;
+        if (!first && !last) continue;
         if (nc < SPLIT_MAX_CUTS) cand[nc++] = x;
         else { /* keep the lowest */
             int worst = 0;
@@ -381,7 +388,7 @@ int reader_read_cuts(model_t *m, workspace_t *ws, const uint8_t *gray, int w, in
              * (a scribble, or touching digits on the one-digit canvas): there is always a split */
             const int too_wide = b - a > SPLIT_MAX_PIECE * hh;
             if (too_far || (too_wide && !(whole && g0 == g1))) continue;
-            if (!whole && b - a < (hh / 8 > 2 ? hh / 8 : 2)) continue; /* a sliver */
+            if (!whole && b - a < (hh / SLIVER > 2 ? hh / SLIVER : 2)) continue; /* a sliver */
             float lp;
             int pr = read_piece(&c, g0, a, g1, b, scratch.input, scratch.prob, &scratch.info, &lp);
             if (pr < 0) {
