@@ -118,8 +118,8 @@ EMLINK     := -sENVIRONMENT=web -sALLOW_MEMORY_GROWTH=1 -sFILESYSTEM=0 \
               -sEXPORTED_RUNTIME_METHODS=UTF8ToString
 SHELL_FILES := $(wildcard shell/*)
 # teach mode: the fine-tuning module for the Web Worker (no SDL) and the MNIST replay sample it mixes in
-TEACH_EXPORTS := malloc free teach_error teach_load_model teach_load_replay teach_begin teach_steps teach_step_count \
-                 teach_predict teach_serialize teach_serialized_len
+TEACH_EXPORTS := malloc free teach_error teach_load_model teach_load_replay teach_begin teach_steps teach_predict \
+                 teach_serialize teach_serialized_len
 REPLAY_FILES := dist/replay-images-idx3-ubyte dist/replay-labels-idx1-ubyte
 DIST_FILES  := $(patsubst shell/%,dist/%,$(SHELL_FILES)) dist/digits.js dist/model.bin dist/trainer.js $(REPLAY_FILES)
 

@@ -20,6 +20,7 @@
 #include "finetune.h"
 #include "idx.h"
 #include "model.h"
+#include "train.h"
 
 #ifdef __EMSCRIPTEN__
 #include <emscripten.h>
@@ -103,30 +104,33 @@ EXPORT float teach_steps(int k) {
     return done ? (float)(sum / done) : 0.0f;
 }
 
-EXPORT int teach_step_count(void) { return T.running ? (int)T.ft.step : -1; }
-
-/* the digit read in each of n 28×28 drawings, into out; returns n */
+/* the digit read in each of n 28×28 drawings, into out, one at a time as the page reads; returns n */
 EXPORT int teach_predict(const uint8_t *px, int n, uint8_t *out) {
     if (!T.model_ok || n < 0) {
         snprintf(T.error, sizeof T.error, "no model loaded");
         return -1;
     }
     workspace_t ws;
-    float *x = malloc(sizeof(float) * IMG_PIXELS);
-    if (!x || workspace_init(&ws, &T.model, 1, 0, T.error)) {
-        if (!x) snprintf(T.error, sizeof T.error, "out of memory");
-        free(x);
+    float *logits = malloc(sizeof(float) * N_CLASSES * (size_t)(n ? n : 1));
+    if (!logits || workspace_init(&ws, &T.model, 1, 0, T.error)) {
+        if (!logits) snprintf(T.error, sizeof T.error, "out of memory");
+        free(logits);
+        return -1;
+    }
+    int rc = evaluate(&T.model, &ws, px, NULL, n, logits);
+    workspace_free(&ws);
+    if (rc < 0) {
+        snprintf(T.error, sizeof T.error, "out of memory");
+        free(logits);
         return -1;
     }
     for (int i = 0; i < n; i++) {
-        for (int j = 0; j < IMG_PIXELS; j++) x[j] = px[(size_t)i * IMG_PIXELS + j] * (1.0f / 255.0f);
-        const float *pr = model_predict(&T.model, &ws, x, 1);
+        const float *z = logits + (size_t)i * N_CLASSES;
         int best = 0;
-        for (int c = 1; c < N_CLASSES; c++) best = pr[c] > pr[best] ? c : best;
+        for (int c = 1; c < N_CLASSES; c++) best = z[c] > z[best] ? c : best;
         out[i] = (uint8_t)best;
     }
-    workspace_free(&ws);
-    free(x);
+    free(logits);
     return n;
 }
 

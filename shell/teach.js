@@ -89,8 +89,7 @@
   let plan = [];      // { digit, held } in the order asked
   let drawings = [];  // { digit, held, pixels: Uint8Array(784) }
   let worker = null;
-  let result = null;  // the fine-tuned model waiting for keep / discard
-  let inUseBefore = null;
+  let result = null;  // the fine-tuned model waiting for keep / discard (personal is still the one before it)
 
   function setStep(step) {
     body.dataset.teach = step;
@@ -185,7 +184,6 @@
     progress.max = STEPS;
     progress.value = 0;
     $('#teach-train-status').textContent = 'Learning from your ' + learn.length + ' drawings…';
-    inUseBefore = personal;
     worker = new Worker('teach-worker.js');
     worker.onmessage = (e) => {
       const m = e.data;
@@ -248,7 +246,7 @@
 
   $('#teach-discard').addEventListener('click', () => {
     result = null;
-    const err = useModel(inUseBefore ? inUseBefore.bytes : shipped);
+    const err = useModel(personal ? personal.bytes : shipped);
     if (err) say(err);
     setStep('off');
   });

@@ -26,8 +26,12 @@ extern int test_failures, test_checks;
         CHECK(fabs(a_ - b_) <= (tol) * s_, "%s: %.8g vs %.8g", what, a_, b_); \
     } while (0)
 
+#include "idx.h"
+
 /* the data directory with MNIST, and the shipped model */
 const char *test_data_dir(void);
 const char *test_model_path(void);
+/* MNIST's training (test = 0) or test set; a failed CHECK and -1 when it cannot be read */
+int test_load_mnist(dataset_t *d, int test);
 
 #endif

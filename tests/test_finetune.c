@@ -30,14 +30,9 @@ static double accuracy(model_t *m, const uint8_t *px, const uint8_t *lbl, int n,
 }
 
 void test_finetune(void) {
-    char a[512], b[512], err[ERR_LEN];
-    snprintf(a, sizeof a, "%s/train-images-idx3-ubyte", test_data_dir());
-    snprintf(b, sizeof b, "%s/train-labels-idx1-ubyte", test_data_dir());
+    char err[ERR_LEN];
     dataset_t d;
-    if (dataset_load(&d, a, b, err)) {
-        CHECK(0, "MNIST: %s", err);
-        return;
-    }
+    if (test_load_mnist(&d, 0)) return;
     model_t m;
     if (model_load(&m, test_model_path(), err)) {
         CHECK(0, "%s", err);

@@ -107,14 +107,9 @@ void test_compose(void) {
 
 /* numbers of MNIST training digits, read with the shipped model */
 void test_read_numbers(void) {
-    char a[512], b[512], err[ERR_LEN];
-    snprintf(a, sizeof a, "%s/train-images-idx3-ubyte", test_data_dir());
-    snprintf(b, sizeof b, "%s/train-labels-idx1-ubyte", test_data_dir());
+    char err[ERR_LEN];
     dataset_t d;
-    if (dataset_load(&d, a, b, err)) {
-        CHECK(0, "MNIST: %s", err);
-        return;
-    }
+    if (test_load_mnist(&d, 0)) return;
     model_t m;
     if (model_load(&m, test_model_path(), err)) {
         CHECK(0, "%s", err);

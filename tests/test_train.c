@@ -63,21 +63,10 @@ void test_temperature(void) {
     free(z), free(y);
 }
 
-static int load_mnist(dataset_t *d, int test) {
-    char a[512], b[512], err[ERR_LEN];
-    snprintf(a, sizeof a, "%s/%s-images-idx3-ubyte", test_data_dir(), test ? "t10k" : "train");
-    snprintf(b, sizeof b, "%s/%s-labels-idx1-ubyte", test_data_dir(), test ? "t10k" : "train");
-    if (dataset_load(d, a, b, err)) {
-        CHECK(0, "MNIST: %s", err);
-        return -1;
-    }
-    return 0;
-}
-
 /* 300 steps of batch 32 on 9,600 training images reach 95% on 2,000 others */
 void test_train_smoke(void) {
     dataset_t d;
-    if (load_mnist(&d, 0)) return;
+    if (test_load_mnist(&d, 0)) return;
     char err[ERR_LEN];
     model_t m;
     model_init(&m, "conv8k5,bn,relu,pool2,conv16k3,bn,relu,pool2,fc10", err);
@@ -122,7 +111,7 @@ void test_shipped(void) {
         return;
     }
     dataset_t d;
-    if (load_mnist(&d, 1)) {
+    if (test_load_mnist(&d, 1)) {
         model_free(&m);
         return;
     }

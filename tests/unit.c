@@ -17,6 +17,17 @@ const char *test_model_path(void) {
     return m ? m : "weights/model.bin";
 }
 
+int test_load_mnist(dataset_t *d, int test) {
+    char a[512], b[512], err[ERR_LEN];
+    snprintf(a, sizeof a, "%s/%s-images-idx3-ubyte", test_data_dir(), test ? "t10k" : "train");
+    snprintf(b, sizeof b, "%s/%s-labels-idx1-ubyte", test_data_dir(), test ? "t10k" : "train");
+    if (dataset_load(d, a, b, err)) {
+        CHECK(0, "MNIST: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
 #define TESTS(X) \
     X(gemm) X(conv) X(winograd) X(fc) X(gradients) X(model_gradient) X(batch_consistency) X(arch) X(quantize) X(model_file) \
     X(model_corrupt) X(idx) X(preprocess) X(augment) X(optimizer) X(temperature) X(segment) X(compose) \
