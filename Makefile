@@ -216,7 +216,7 @@ $(BUILD)/.test-deps:
 	@mkdir -p $(BUILD) && touch $@
 
 test-e2e: web $(BUILD)/mnist $(BUILD)/cgi/log.cgi $(BUILD)/app data | $(BUILD)/.test-deps
-	node --test --test-concurrency=1 tests/e2e/
+	node --test --test-concurrency=1 --test-timeout=900000 --test-force-exit tests/e2e/
 
 test: test-unit fuzz test-e2e
 

@@ -16,7 +16,9 @@ const CGI = path.join(CGI_DIR, 'log.cgi');
 let server;
 
 function sql(db, query) {
-  const r = spawnSync('sqlite3', ['-json', db, query], { encoding: 'utf8' });
+  // the CGI may hold the write lock at any moment (and, after a kill -9, its
+  // orphaned children a little longer): wait for it as the CGI itself does
+  const r = spawnSync('sqlite3', ['-cmd', '.timeout 10000', '-json', db, query], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error('sqlite3: ' + r.stderr);
   return r.stdout.trim() ? JSON.parse(r.stdout) : [];
 }
@@ -250,10 +252,18 @@ test('kill -9 of the server under load: integrity ok and every acknowledged row 
   const db = path.join(s.state, 'log.db');
   let killed = false;
   const running = load(s.url, 16, 500, () => killed);
-  // let a few hundred posts through, then pull the plug
-  while (count(db) < 300) await new Promise((r) => setTimeout(r, 50));
-  s.proc.kill('SIGKILL');
-  killed = true;
+  try {
+    // let a few hundred posts through, then pull the plug
+    const deadline = Date.now() + 60000;
+    while (count(db) < 300) {
+      assert.ok(Date.now() < deadline, `only ${count(db)} rows after 60 s of load`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    s.proc.kill('SIGKILL');
+  } finally {
+    killed = true;
+    await s.stop(); // resolves at once if the kill above happened
+  }
   const { acked } = await running;
   await new Promise((r) => setTimeout(r, 1500)); // CGI children that were mid-request finish or die
   assert.ok(acked.length >= 300, `${acked.length} acknowledged before the kill`);

@@ -21,6 +21,11 @@ function get(url) {
 }
 
 // lighttpd on 127.0.0.1 with the repository's config; resolves to { url, stop, state }
+// every server a test file starts dies with it, even when a test fails
+// before its stop() (a live child would keep the file's process running)
+const servers = new Set();
+process.on('exit', () => { for (const p of servers) p.kill('SIGKILL'); });
+
 async function startServer({ root = path.join(ROOT, 'dist'), cgiDir, db } = {}) {
   const state = fs.mkdtempSync('/tmp/digit-web-');
   cgiDir = cgiDir || path.join(state, 'cgi');
@@ -33,7 +38,8 @@ async function startServer({ root = path.join(ROOT, 'dist'), cgiDir, db } = {}) 
     });
     const proc = spawn('lighttpd', ['-D', '-f', path.join(ROOT, 'native', 'lighttpd.conf')], { env, stdio: 'ignore' });
     let exited = false;
-    proc.on('exit', () => { exited = true; });
+    servers.add(proc);
+    proc.on('exit', () => { exited = true; servers.delete(proc); });
     const url = `http://127.0.0.1:${port}/`;
     for (let i = 0; i < 50 && !exited; i++) {
       try {
