@@ -82,6 +82,11 @@ EXPORT int teach_begin(const uint8_t *px, const uint8_t *labels, int n, int step
         return -1;
     }
     end_run();
+    for (int i = 0; i < n; i++)
+        if (labels[i] > 9) { /* the page teaches digits */
+            snprintf(T.error, sizeof T.error, "drawing %d has label %d (not a digit)", i, labels[i]);
+            return -1;
+        }
     finetune_params p;
     finetune_defaults(&p);
     p.steps = steps;

@@ -24,6 +24,7 @@
 #include "augment.h"
 #include "crc32.h"
 #include "fileio.h"
+#include "finetune.h"
 #include "gemm.h"
 #include "idx.h"
 #include "layers.h"
@@ -61,7 +62,8 @@ typedef struct {
     const char *data, *arch, *model, *log, *checkpoint, *report, *card, *opt;
     const char *extra_images, *extra_labels, *aug, *db, *out;
     int epochs, batch, val, limit, threads, augment, report_on, quiet, all, quantize, multi, multi_n, per_class;
-    float lr, wd, smoothing, clean_tail;
+    int mine, mine_steps;
+    float lr, wd, smoothing, clean_tail, mine_lr;
     unsigned long long seed;
 } options;
 
@@ -87,6 +89,9 @@ static void defaults(options *o) {
     o->quantize = 8;
     o->multi_n = 1000;
     o->per_class = 50;
+    o->mine = 3000;
+    o->mine_steps = 2000;
+    o->mine_lr = 0.005f;
 }
 
 static int parse_int(const char *s, int lo, int hi, const char *name) {
@@ -150,6 +155,9 @@ static int parse_options(options *o, int argc, char **argv, int first) {
         else if (!strcmp(k, "val")) o->val = parse_int(v, 0, 59000, "--val");
         else if (!strcmp(k, "limit")) o->limit = parse_int(v, 1, 1000000, "--limit");
         else if (!strcmp(k, "multi-n")) o->multi_n = parse_int(v, 0, 1000000, "--multi-n");
+        else if (!strcmp(k, "mine")) o->mine = parse_int(v, 0, 1000000, "--mine");
+        else if (!strcmp(k, "mine-steps")) o->mine_steps = parse_int(v, 1, 1000000, "--mine-steps");
+        else if (!strcmp(k, "mine-lr")) o->mine_lr = parse_float(v, 1e-6f, 1.0f, "--mine-lr");
         else if (!strcmp(k, "per-class")) o->per_class = parse_int(v, 1, 5000, "--per-class");
         else if (!strcmp(k, "threads")) o->threads = parse_int(v, 1, 256, "--threads");
         else if (!strcmp(k, "quantize")) {
@@ -204,12 +212,16 @@ static void fmt_time(char *b, size_t n, double s) {
     else snprintf(b, n, "%d:%02d", t / 60, t % 60);
 }
 
+static void fill_bar(char bar[21], long done, long total) {
+    long fill = total ? 20 * done / total : 20;
+    for (int i = 0; i < 20; i++) bar[i] = i < fill ? '#' : '.';
+    bar[20] = 0;
+}
+
 static void progress(int epoch, int epochs, int batch, int batches, double loss, double acc, double ips,
                      double eta, int tty) {
     char bar[21], e[32];
-    int fill = batches ? 20 * batch / batches : 20;
-    for (int i = 0; i < 20; i++) bar[i] = i < fill ? '#' : '.';
-    bar[20] = 0;
+    fill_bar(bar, batch, batches);
     fmt_time(e, sizeof e, eta);
     fprintf(stderr, "%sepoch %d/%d [%s] batch %d/%d  loss %.4f  acc %.2f%%  %.0f img/s  ETA %s%s", tty ? "\r" : "",
             epoch, epochs, bar, batch, batches, loss, 100 * acc, ips, e, tty ? "\033[K" : "\n");
@@ -342,6 +354,79 @@ static void on_signal(int sig) {
     interrupted = 1;
 }
 
+/* After the epochs: hard negatives for the reader (compose.h). The model
+ * reads o->mine numbers composed of training digits; the pieces its search
+ * tried that are not one digit make a quarter of each batch, with a uniform
+ * target, the training images the rest, for o->mine_steps steps of the usual
+ * batch at a learning rate falling from o->mine_lr along half a cosine (the
+ * fine-tuning loop of teach mode, finetune.h). Returns 0, or 130 when interrupted. */
+static int hard_negatives(const options *o, model_t *m, const uint8_t *pixels, const uint8_t *labels,
+                          const int *train_idx, int n_train, const augment_params *aug, workspace_t *ev,
+                          const uint8_t *val_pix, const uint8_t *val_lab, train_log *log, int tty) {
+    char err[ERR_LEN], v[64];
+    double t0 = now();
+    fprintf(stderr, "hard negatives: reading %d numbers composed of training digits ...", o->mine);
+    uint8_t *neg;
+    int n_neg;
+    if (compose_mine(m, pixels, train_idx, n_train, o->mine, o->seed * 0x9E3779B97F4A7C15ull + 0x6e6567, &neg, &n_neg))
+        die("out of memory mining hard negatives");
+    fprintf(stderr, " %d pieces that are not one digit (%.0f s)\n", n_neg, now() - t0);
+    if (n_neg == 0) {
+        free(neg);
+        return 0;
+    }
+    uint8_t *rp = malloc((size_t)n_train * IMG_PIXELS), *rl = malloc((size_t)n_train), *nl = malloc((size_t)n_neg);
+    if (!rp || !rl || !nl) die("out of memory for the hard-negative phase");
+    for (int i = 0; i < n_train; i++) {
+        memcpy(rp + (size_t)i * IMG_PIXELS, pixels + (size_t)train_idx[i] * IMG_PIXELS, IMG_PIXELS);
+        rl[i] = labels[train_idx[i]];
+    }
+    memset(nl, NOT_A_DIGIT, (size_t)n_neg);
+    finetune_params p;
+    finetune_defaults(&p);
+    p.steps = o->mine_steps, p.batch = o->batch, p.user_frac = 0.25f, p.lr = o->mine_lr;
+    p.weight_decay = o->wd, p.smoothing = o->smoothing, p.seed = o->seed, p.aug = *aug;
+    const int before = o->val ? evaluate(m, ev, val_pix, val_lab, o->val, NULL) : 0;
+    finetune_t f;
+    if (finetune_begin(&f, m, neg, nl, n_neg, rp, rl, n_train, &p, err)) die(err);
+    free(rp), free(rl), free(nl), free(neg); /* finetune_begin copied them */
+    double loss = 0.0, t1 = now(), t_print = 0.0;
+    long k = 0;
+    while (f.step < p.steps && !interrupted) {
+        loss += finetune_step(&f), k++;
+        double t = now();
+        if (!isfinite(f.last_loss)) die("the loss became NaN or infinite: lower --mine-lr");
+        if (!o->quiet && (t - t_print > (tty ? 0.25 : 30.0) || f.step == p.steps)) {
+            char bar[21], e[32];
+            fill_bar(bar, f.step, p.steps);
+            double ips = (double)f.step * p.batch / (t - t1);
+            fmt_time(e, sizeof e, (double)(p.steps - f.step) * p.batch / ips);
+            fprintf(stderr, "%shard negatives [%s] step %ld/%d  loss %.4f  %.0f img/s  ETA %s%s", tty ? "\r" : "", bar,
+                    f.step, p.steps, loss / (double)k, ips, e, tty ? "\033[K" : "\n");
+            t_print = t;
+        }
+    }
+    finetune_end(&f);
+    if (interrupted) return 130;
+    const int after = o->val ? evaluate(m, ev, val_pix, val_lab, o->val, NULL) : 0;
+    if (!o->quiet && tty) fprintf(stderr, "\r\033[K");
+    fprintf(stderr, "hard negatives: %d steps, mean loss %.4f (%.0f s): validation %d -> %d right of %d\n", p.steps,
+            loss / (double)k, now() - t0, before, after, o->val);
+    snprintf(v, sizeof v, "%d", o->mine);
+    trainlog_set(log, "mine_numbers", v);
+    snprintf(v, sizeof v, "%d", n_neg);
+    trainlog_set(log, "mine_pieces", v);
+    snprintf(v, sizeof v, "%d", p.steps);
+    trainlog_set(log, "mine_steps", v);
+    snprintf(v, sizeof v, "%g", (double)p.lr);
+    trainlog_set(log, "mine_lr", v);
+    snprintf(v, sizeof v, "%d->%d/%d", before, after, o->val); /* no spaces: the log keeps key=value words */
+    trainlog_set(log, "mine_val_right", v);
+    snprintf(v, sizeof v, "%.1f", now() - t0);
+    trainlog_set(log, "mine_seconds", v);
+    return 0;
+}
+
 static int cmd_train(int argc, char **argv) {
     options o;
     defaults(&o);
@@ -418,7 +503,8 @@ static int cmd_train(int argc, char **argv) {
              o.aug ? o.aug : "default", o.clean_tail, o.limit, extra.n, o.quantize);
     double prior = 0.0;
     int start = load_checkpoint(o.checkpoint, config, &prior, &m, &opt, log);
-    if (start >= o.epochs) start = 0, prior = 0.0, log->n = 0;
+    /* a checkpoint of the last epoch: the hard-negative phase was interrupted, and is run again */
+    if (start > o.epochs) start = 0, prior = 0.0, log->n = 0;
     if (start > 0) fprintf(stderr, "mnist: resuming after epoch %d of %d from %s\n", start, o.epochs, o.checkpoint);
     else {
         memset(log, 0, sizeof *log);
@@ -499,8 +585,9 @@ static int cmd_train(int argc, char **argv) {
             fprintf(stderr, "mnist: warning: checkpoint not saved: %s\n", err);
     }
     int rc = 0;
+    if (!interrupted && o.mine) rc = hard_negatives(&o, &m, pixels, labels, train_idx, n_train, &aug, &ev, val_pix, val_lab, log, tty);
     if (interrupted) {
-        fprintf(stderr, "\nmnist: interrupted; run the same command again to resume from the last finished epoch\n");
+        fprintf(stderr, "\nmnist: interrupted; run the same command again to resume after the last finished epoch\n");
         rc = 130;
     } else {
         /* weights to 8-bit precision (still float32): a third of the download, gzipped */
@@ -911,6 +998,9 @@ static void usage(void) {
            "  --no-augment  --aug rotate=10,shift=2,...  (see src/augment.h)  --threads N  --quiet\n"
            "  --quantize BITS   round the final weights to BITS-bit precision, 0 = off [8]\n"
            "  --clean-tail F    train the last fraction F of the epochs without augmentation [0]\n"
+           "  --mine N          after the epochs, read N numbers of training digits and train on the\n"
+           "                    pieces tried that are not one digit, 0 = skip [3000]\n"
+           "  --mine-steps N [2000]  --mine-lr X [0.005]   that phase's steps and learning rate\n"
            "  --log FILE [weights/train_log.csv]  --checkpoint FILE [build/train/checkpoint.bin]\n"
            "  --report DIR [weights/report]  --card FILE [weights/MODEL.md]  --no-report\n"
            "  --extra-images F --extra-labels F   IDX files of logged drawings: train adds them to the\n"

@@ -391,6 +391,17 @@ int report_model_card(const char *path, const model_t *m, const eval_result *r, 
     OUT("- Augmentation on every training image: random rotation, scale, aspect, shear and shift, an elastic "
         "distortion (half the images) and stroke thickening or thinning (see `report/augmentation.png`).\n");
     OUT("- He-normal initialisation; batch normalization after each convolution.\n");
+    {
+        char t[256];
+        if (!trainlog_get(log, "mine_pieces", t, sizeof t))
+            OUT("- Hard negatives for reading numbers: after the last epoch the model read %s numbers composed of "
+                "training digits (half apart, half touching); the %s pieces its search tried that are not one digit "
+                "(a part of a digit, a digit with a slice of its neighbour, two digits) then made a quarter of each "
+                "batch, with the uniform distribution as their target, for %s steps at a learning rate from %s down "
+                "a half cosine. Validation images right before and after: %s.\n",
+                meta(log, "mine_numbers", v1), t, meta(log, "mine_steps", v2), meta(log, "mine_lr", v3),
+                meta(log, "mine_val_right", v4));
+    }
     OUT("- After training, every conv and fc weight is rounded to %s-bit precision (each output channel: integers "
         "times one power of two), so that the float32 file compresses about threefold under gzip for the page; "
         "validation after rounding: %s right. The accuracy above is that of these rounded weights.\n",

@@ -14,7 +14,7 @@ typedef struct {
 } placed;
 
 int compose_number(const uint8_t *pixels, const int *which, int len, float gap_lo, float gap_hi, rng_t *r,
-                   uint8_t **out, int *w, int *h) {
+                   uint8_t **out, int *w, int *h, int *spans) {
     *out = NULL;
     if (!pixels || !which || len < 1 || len > 64 || gap_hi < gap_lo) return -1;
     placed p[64];
@@ -60,6 +60,8 @@ int compose_number(const uint8_t *pixels, const int *which, int len, float gap_l
                 if (b > *d) *d = b;
             }
     }
+    if (spans)
+        for (int i = 0; i < len; i++) spans[2 * i] = p[i].x, spans[2 * i + 1] = p[i].x + p[i].w - 1;
     *out = c, *w = W, *h = H;
     return 0;
 }
@@ -78,7 +80,7 @@ int compose_evaluate(model_t *m, workspace_t *ws, const uint8_t *pixels, const u
         truth[len] = 0;
         uint8_t *canvas;
         int w, h;
-        if (compose_number(pixels, which, len, gap_lo, gap_hi, &r, &canvas, &w, &h) ||
+        if (compose_number(pixels, which, len, gap_lo, gap_hi, &r, &canvas, &w, &h, NULL) ||
             reader_read(m, ws, canvas, w, h, w, rd)) {
             free(canvas), free(rd);
             return -1;
@@ -88,4 +90,90 @@ int compose_evaluate(model_t *m, workspace_t *ws, const uint8_t *pixels, const u
     }
     free(rd);
     return right;
+}
+
+/* ---- hard negatives ---------------------------------------------------------------- */
+
+typedef struct {
+    const int *spans; /* each digit's first and last column */
+    int len;
+    uint8_t *px; /* the pieces kept, 28×28 bytes each */
+    int n, cap, failed;
+} miner_t;
+
+static void mine_piece(void *ctx, const preprocess_info *info, const float *input, const float *prob) {
+    miner_t *mn = ctx;
+    (void)prob;
+    for (int i = 0; i < mn->len; i++) {
+        int a0 = mn->spans[2 * i], a1 = mn->spans[2 * i + 1];
+        int inter = (info->x1 < a1 ? info->x1 : a1) - (info->x0 > a0 ? info->x0 : a0) + 1;
+        int uni = (info->x1 > a1 ? info->x1 : a1) - (info->x0 < a0 ? info->x0 : a0) + 1;
+        if (inter > 0 && (float)inter >= COMPOSE_MINE_IOU * (float)uni) return; /* (close to) a digit */
+    }
+    if (mn->failed) return;
+    if (mn->n == mn->cap) {
+        int cap = mn->cap ? 2 * mn->cap : 64;
+        uint8_t *p = realloc(mn->px, (size_t)cap * IMG_PIXELS);
+        if (!p) {
+            mn->failed = 1;
+            return;
+        }
+        mn->px = p, mn->cap = cap;
+    }
+    uint8_t *d = mn->px + (size_t)mn->n++ * IMG_PIXELS;
+    for (int k = 0; k < IMG_PIXELS; k++) {
+        float v = input[k] * 255.0f;
+        d[k] = (uint8_t)(v <= 0.0f ? 0 : v >= 255.0f ? 255 : lroundf(v));
+    }
+}
+
+int compose_mine(model_t *m, const uint8_t *pixels, const int *idx, int n, int n_seq, uint64_t seed, uint8_t **out,
+                 int *n_out) {
+    *out = NULL, *n_out = 0;
+    if (!m || !pixels || !idx || n < 1 || n_seq < 1) return -1;
+    miner_t *per = calloc((size_t)n_seq, sizeof *per); /* one per number, joined in order at the end */
+    if (!per) return -1;
+    int failed = 0;
+#pragma omp parallel reduction(| : failed)
+    {
+        workspace_t ws;
+        memset(&ws, 0, sizeof ws);
+        reading *rd = malloc(sizeof *rd);
+        char err[ERR_LEN];
+        if (!rd || workspace_init(&ws, m, 1, 0, err)) failed = 1;
+#pragma omp for schedule(dynamic)
+        for (int s = 0; s < n_seq; s++) {
+            if (failed) continue;
+            rng_t r = rng_derive(seed, (uint64_t)s);
+            int len = 2 + (int)rng_below(&r, 7), which[8], spans[16];
+            for (int i = 0; i < len; i++) which[i] = idx[rng_below(&r, (uint32_t)n)];
+            const int touch = s & 1;
+            uint8_t *canvas;
+            int w, h;
+            if (compose_number(pixels, which, len, touch ? COMPOSE_TOUCH_LO : COMPOSE_APART_LO,
+                               touch ? COMPOSE_TOUCH_HI : COMPOSE_APART_HI, &r, &canvas, &w, &h, spans)) {
+                failed = 1;
+                continue;
+            }
+            per[s].spans = spans, per[s].len = len;
+            if (reader_read_pieces(m, &ws, canvas, w, h, w, 1, mine_piece, &per[s], rd) || per[s].failed) failed = 1;
+            free(canvas);
+        }
+        workspace_free(&ws);
+        free(rd);
+    }
+    long total = 0;
+    for (int s = 0; s < n_seq; s++) total += per[s].n;
+    uint8_t *all = failed || total > INT32_MAX / IMG_PIXELS ? NULL : malloc((size_t)(total ? total : 1) * IMG_PIXELS);
+    if (all) {
+        size_t at = 0;
+        for (int s = 0; s < n_seq; s++) {
+            if (per[s].n) memcpy(all + at, per[s].px, (size_t)per[s].n * IMG_PIXELS);
+            at += (size_t)per[s].n * IMG_PIXELS;
+        }
+        *out = all, *n_out = (int)total;
+    }
+    for (int s = 0; s < n_seq; s++) free(per[s].px);
+    free(per);
+    return all ? 0 : -1;
 }

@@ -27,7 +27,8 @@ int finetune_begin(finetune_t *f, model_t *m, const uint8_t *user_px, const uint
         return set_error(err, "fine-tuning parameters out of range (steps %d, batch %d, lr %g, user share %g)", p->steps,
                          p->batch, (double)p->lr, (double)p->user_frac);
     for (int i = 0; i < n_user; i++)
-        if (user_lbl[i] > 9) return set_error(err, "drawing %d has label %d (not a digit)", i, user_lbl[i]);
+        if (user_lbl[i] > 9 && user_lbl[i] != NOT_A_DIGIT)
+            return set_error(err, "drawing %d has label %d (not a digit)", i, user_lbl[i]);
     for (int i = 0; i < n_replay; i++)
         if (replay_lbl[i] > 9) return set_error(err, "replay image %d has label %d (not a digit)", i, replay_lbl[i]);
     f->m = m;

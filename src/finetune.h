@@ -26,8 +26,10 @@
 #include "rng.h"
 #include "train.h"
 
-#define FINETUNE_MAX_USER 4096
-#define FINETUNE_MAX_REPLAY 60000
+/* sanity bounds: teach mode passes a few dozen drawings and 500 replay
+ * images; training's hard-negative phase some 70,000 pieces and the training set */
+#define FINETUNE_MAX_USER (1 << 20)
+#define FINETUNE_MAX_REPLAY (1 << 20)
 
 typedef struct {
     int steps;          /* optimizer steps [200] */
@@ -58,7 +60,8 @@ typedef struct {
 
 void finetune_defaults(finetune_params *p);
 /* Copies the drawings and the replay sample; the model is changed in place by
- * the steps. n_user >= 1, n_replay >= 0, labels 0..9. Returns 0 or -1 with a message. */
+ * the steps. n_user >= 1, n_replay >= 0; labels 0..9, and the drawings may
+ * also be NOT_A_DIGIT (train.h). Returns 0 or -1 with a message. */
 int finetune_begin(finetune_t *f, model_t *m, const uint8_t *user_px, const uint8_t *user_lbl, int n_user,
                    const uint8_t *replay_px, const uint8_t *replay_lbl, int n_replay, const finetune_params *p, char *err);
 /* One step; returns its loss (also in f->last_loss). */

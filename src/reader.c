@@ -178,18 +178,26 @@ int reader_segment(const uint8_t *gray, int w, int h, int stride, uint8_t *label
  * keeps the split whose pieces the network is surest of: the sum over pieces
  * of the log of the top probability - of the uncalibrated softmax, which label
  * smoothing keeps below 1, so that each extra piece costs something - less
- * SPLIT_PENALTY per piece (none: that cost is enough), less SPLIT_WIDE_COST per
+ * SPLIT_PENALTY per piece (negative: a reward, since the model trained on hard
+ * negatives, below, doubts two touching digits enough that merging them is the
+ * likelier mistake than splitting one), less SPLIT_WIDE_COST per
  * unit that a piece is wider than SPLIT_WIDE_RATIO × its height (two digits read
  * as one are wide), less MERGE_PENALTY for each gap a piece bridges, less
  * SHORT_COST per unit that a piece is shorter than SHORT_RATIO × the tallest
  * group (a speck, or the tail of a 9 cut off and read as a 1). A single digit costs one forward
  * pass; a number of n digits apart a few per digit. The constants were chosen
- * on numbers composed from MNIST training digits (compose.h). */
+ * on numbers composed from MNIST training digits (compose.h).
+ *
+ * The search is only as good as the network's doubt about pieces that are not
+ * digits: a net trained on single digits alone is often sure of half a 0 or of
+ * a 4 with a 1 against it. Training therefore ends with a phase on exactly
+ * such pieces - the ones this search tries on numbers of training digits,
+ * with a uniform target (compose_mine() in compose.h, `mnist train --mine`). */
 #ifdef READER_TUNE
 #include <stdio.h>
 static float tune(const char *k, float d) { const char *v = getenv(k); return v ? (float)atof(v) : d; }
 #define SPLIT_MIN_RATIO tune("MINR", 0.6f)
-#define SPLIT_PENALTY tune("PEN", 0.0f)
+#define SPLIT_PENALTY tune("PEN", -0.3f)
 #define SPLIT_WIDE_RATIO tune("WR", 1.0f)
 #define SPLIT_WIDE_COST tune("WC", 1.0f)
 #define MERGE_PENALTY tune("MP", 0.5f)
@@ -200,7 +208,7 @@ static float tune(const char *k, float d) { const char *v = getenv(k); return v 
 #define SHORT_COST tune("SC", 2.0f)
 #else
 #define SPLIT_MIN_RATIO 0.6f
-#define SPLIT_PENALTY 0.0f
+#define SPLIT_PENALTY -0.3f /* a reward per piece */
 #define SPLIT_WIDE_RATIO 1.0f
 #define SPLIT_WIDE_COST 1.0f
 #define MERGE_PENALTY 0.5f
@@ -319,6 +327,11 @@ int reader_read(model_t *m, workspace_t *ws, const uint8_t *gray, int w, int h, 
 
 int reader_read_cuts(model_t *m, workspace_t *ws, const uint8_t *gray, int w, int h, int stride, int cuts,
                      reading *out) {
+    return reader_read_pieces(m, ws, gray, w, h, stride, cuts, NULL, NULL, out);
+}
+
+int reader_read_pieces(model_t *m, workspace_t *ws, const uint8_t *gray, int w, int h, int stride, int cuts,
+                       reader_piece_fn piece_fn, void *ctx, reading *out) {
     memset(out, 0, sizeof *out);
     int dark, bg = preprocess_background(gray, w, h, stride, &dark);
     if (bg < 0 || ws->max_batch < 1) return -1;
@@ -397,6 +410,7 @@ int reader_read_cuts(model_t *m, workspace_t *ws, const uint8_t *gray, int w, in
                 goto done;
             }
             if (pr != PREPROCESS_OK) continue;
+            if (piece_fn) piece_fn(ctx, &scratch.info, scratch.input, scratch.prob);
             const preprocess_info *info = &scratch.info;
             float ratio = (float)(info->x1 - info->x0 + 1) / (float)(info->y1 - info->y0 + 1);
             float score = node[i].best + lp - SPLIT_PENALTY - MERGE_PENALTY * (float)gaps -

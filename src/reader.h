@@ -47,4 +47,13 @@ int reader_read(model_t *m, workspace_t *ws, const uint8_t *gray, int w, int h, 
 int reader_read_cuts(model_t *m, workspace_t *ws, const uint8_t *gray, int w, int h, int stride, int cuts,
                      reading *out);
 
+/* Every piece the search classifies, as it is classified: its ink box on the
+ * canvas, the 28×28 input the model saw and the model's probabilities. */
+typedef void (*reader_piece_fn)(void *ctx, const preprocess_info *info, const float *input, const float *prob);
+
+/* reader_read_cuts() that also calls piece(ctx, …) for every piece tried
+ * (piece may be NULL): training mines pieces that are not one digit. */
+int reader_read_pieces(model_t *m, workspace_t *ws, const uint8_t *gray, int w, int h, int stride, int cuts,
+                       reader_piece_fn piece, void *ctx, reading *out);
+
 #endif

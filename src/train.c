@@ -102,8 +102,10 @@ void batch_prepare(float *x, float *targets, int *labels, const uint8_t *pixels,
             for (int j = 0; j < IMG_PIXELS; j++) dst[j] = src[j] * (1.0f / 255.0f);
         }
         int y = all_labels[idx[i]];
-        labels[i] = y;
-        for (int j = 0; j < N_CLASSES; j++) targets[i * N_CLASSES + j] = smoothing / N_CLASSES + (j == y ? 1.0f - smoothing : 0.0f);
+        labels[i] = y < N_CLASSES ? y : -1;
+        for (int j = 0; j < N_CLASSES; j++) /* NOT_A_DIGIT: uniform, "none of these" */
+            targets[i * N_CLASSES + j] = y < N_CLASSES ? smoothing / N_CLASSES + (j == y ? 1.0f - smoothing : 0.0f)
+                                                       : 1.0f / N_CLASSES;
     }
 }
 

@@ -49,7 +49,10 @@ step_result train_step(model_t *m, workspace_t *ws, optimizer_t *o, float *grads
  * (B,1,28,28) in [0,1], redrawn through augment_image() when aug is not NULL
  * (image i with an rng derived from seed and idx[i], so the result does not
  * depend on the number of threads); targets (B,10) are one-hot, smoothed by
- * `smoothing` (Szegedy et al. 2016); labels (B) as ints. */
+ * `smoothing` (Szegedy et al. 2016); labels (B) as ints. An image labelled
+ * NOT_A_DIGIT (a piece of a number that is not one whole digit) gets the
+ * uniform target and label -1. */
+#define NOT_A_DIGIT 255
 void batch_prepare(float *x, float *targets, int *labels, const uint8_t *pixels, const uint8_t *all_labels,
                    const int *idx, int B, const augment_params *aug, float smoothing, uint64_t seed);
 

@@ -27,11 +27,14 @@ extern int test_failures, test_checks;
     } while (0)
 
 #include "idx.h"
+#include "model.h"
 
 /* the data directory with MNIST, and the shipped model */
 const char *test_data_dir(void);
 const char *test_model_path(void);
 /* MNIST's training (test = 0) or test set; a failed CHECK and -1 when it cannot be read */
 int test_load_mnist(dataset_t *d, int test);
+/* MNIST's training set and the shipped model, or a failed CHECK and -1 (nothing left to free) */
+int test_load_shipped(dataset_t *d, model_t *m);
 
 #endif

@@ -32,13 +32,8 @@ static double accuracy(model_t *m, const uint8_t *px, const uint8_t *lbl, int n,
 void test_finetune(void) {
     char err[ERR_LEN];
     dataset_t d;
-    if (test_load_mnist(&d, 0)) return;
     model_t m;
-    if (model_load(&m, test_model_path(), err)) {
-        CHECK(0, "%s", err);
-        dataset_free(&d);
-        return;
-    }
+    if (test_load_shipped(&d, &m)) return;
     /* the replay sample: the first 30 of each digit among images 0..29999 */
     enum { PER = 30, N_USER_PER = 5 };
     uint8_t *rpx = malloc((size_t)10 * PER * IMG_PIXELS), rlb[10 * PER];

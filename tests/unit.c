@@ -28,10 +28,21 @@ int test_load_mnist(dataset_t *d, int test) {
     return 0;
 }
 
+int test_load_shipped(dataset_t *d, model_t *m) {
+    char err[ERR_LEN];
+    if (test_load_mnist(d, 0)) return -1;
+    if (model_load(m, test_model_path(), err)) {
+        CHECK(0, "shipped model: %s", err);
+        dataset_free(d);
+        return -1;
+    }
+    return 0;
+}
+
 #define TESTS(X) \
     X(gemm) X(conv) X(winograd) X(fc) X(gradients) X(model_gradient) X(batch_consistency) X(arch) X(quantize) X(model_file) \
     X(model_corrupt) X(idx) X(preprocess) X(augment) X(optimizer) X(temperature) X(segment) X(compose) \
-    X(read_numbers) X(finetune) X(train_smoke) X(shipped)
+    X(read_numbers) X(mine) X(finetune) X(train_smoke) X(shipped)
 
 #define DECLARE(name) void test_##name(void);
 TESTS(DECLARE)

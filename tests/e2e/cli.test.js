@@ -163,17 +163,17 @@ test('bad files fail with a clear message, never a crash', () => {
   assert.match(r.stderr, /--epochs must be an integer/);
 });
 
-test('an interrupted training run resumes from its checkpoint', async () => {
+test('an interrupted training run resumes from its checkpoint, also in the hard-negative phase', async () => {
   const out = path.join(tmp, 'resume.bin'), ckp = path.join(tmp, 'resume.ckp'), log = path.join(tmp, 'resume.csv');
   const args = ['train', '--arch', 'conv8k5,bn,relu,pool2,fc10', '--limit', '12800', '--val', '500', '--epochs', '3',
-    '--out', out, '--checkpoint', ckp, '--log', log, '--threads', '2'];
-  // first run: stop it (SIGINT, as Ctrl+C) once the first epoch is done
-  await new Promise((resolve) => {
+    '--mine', '60', '--mine-steps', '40', '--out', out, '--checkpoint', ckp, '--log', log, '--threads', '2'];
+  // stop a run (SIGINT, as Ctrl+C) once `when` matches what it printed
+  const interrupt = (when) => new Promise((resolve) => {
     const p = spawn(MNIST, args, { cwd: h.ROOT });
     let err = '', sent = false;
     p.stderr.on('data', (c) => {
       err += c;
-      if (!sent && /epoch  1\/3  train/.test(err)) {
+      if (!sent && when.test(err)) {
         sent = true;
         p.kill('SIGINT');
       }
@@ -181,23 +181,36 @@ test('an interrupted training run resumes from its checkpoint', async () => {
     p.on('exit', (code, signal) => {
       assert.strictEqual(code, 130, `exit ${code} signal ${signal}: ${err}`);
       assert.match(err, /interrupted/);
-      resolve();
+      resolve(err);
     });
   });
+  await interrupt(/epoch  1\/3  train/);
   assert.ok(fs.existsSync(ckp), 'checkpoint written');
   assert.ok(!fs.existsSync(out), 'no final weights yet');
+  // the second run resumes, finishes the epochs and is stopped while it mines hard negatives
+  const second = await interrupt(/hard negatives: reading/);
+  assert.match(second, /resuming after epoch 1 of 3/);
+  assert.ok(!fs.existsSync(out), 'no final weights after an interrupted hard-negative phase');
+  // the third goes straight to that phase
   const r = run(args);
   assert.strictEqual(r.status, 0, r.stderr);
-  assert.match(r.stderr, /resuming after epoch [12] of 3/);
+  assert.match(r.stderr, /resuming after epoch 3 of 3/);
+  assert.doesNotMatch(r.stderr, /epoch  \d\/3  train/);
+  const mined = r.stderr.match(/(\d+) pieces that are not one digit/);
+  assert.ok(mined && +mined[1] > 0, r.stderr);
+  assert.match(r.stderr, /hard negatives: 40 steps, mean loss [\d.]+ .*validation \d+ -> \d+ right of 500/);
   assert.ok(fs.existsSync(out));
   assert.ok(!fs.existsSync(ckp), 'checkpoint removed once done');
-  const rows = fs.readFileSync(log, 'utf8').trim().split('\n').filter((l) => /^\d/.test(l));
+  const csv = fs.readFileSync(log, 'utf8');
+  const rows = csv.trim().split('\n').filter((l) => /^\d/.test(l));
   assert.deepStrictEqual(rows.map((l) => l.split(',')[0]), ['1', '2', '3']);
+  assert.match(csv, new RegExp(`mine_pieces=${mined[1]}\\b`));
   // a damaged checkpoint is ignored with a message, not trusted
   fs.writeFileSync(ckp, 'DIGITCKP garbage');
-  const again = run([...args.slice(0, -2), '--threads', '1', '--epochs', '1']);
+  const again = run([...args.slice(0, -2), '--threads', '1', '--epochs', '1', '--mine', '0']);
   assert.strictEqual(again.status, 0, again.stderr);
   assert.match(again.stderr, /ignoring checkpoint/);
+  assert.doesNotMatch(again.stderr, /hard negatives/);
 });
 
 test('the wasm and native builds give the same probabilities (within 1e-5)', async () => {
