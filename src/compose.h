@@ -39,7 +39,9 @@ int compose_evaluate(model_t *m, workspace_t *ws, const uint8_t *pixels, const u
  * composes them), and keeps each piece the search tried whose columns match
  * no digit's - the intersection over union of their column ranges is below
  * COMPOSE_MINE_IOU for every digit - as a 28×28 byte image, the input the
- * model saw. Training on them with a uniform target (NOT_A_DIGIT; "outlier
+ * model saw. (Which pieces are tried depends on the ink alone, not on the
+ * model: the model only decides which reading wins.) Training on them with a
+ * uniform target (NOT_A_DIGIT; "outlier
  * exposure", Hendrycks et al. 2019) teaches the model to be unsure of them,
  * and the reader's search then prefers the pieces that are digits.
  * *out (malloc'd) gets *n_out images. The result depends on the seed, not on
