@@ -6,7 +6,7 @@ const assert = require('node:assert');
 const fs = require('node:fs');
 const path = require('node:path');
 const h = require('./helpers');
-const { digitStrokes } = require('./digits');
+const { digitStrokes, rng } = require('./digits');
 
 const SHOTS = path.join(h.ROOT, 'build', 'test', 'screenshots');
 let server, browser;
@@ -167,6 +167,31 @@ test('writing a number on the wide canvas: boxes, labels and #number while drawi
   await page.click('#multi');
   await page.waitForFunction(() => document.querySelector('#canvas').width === 480);
   assert.strictEqual((await h.settle(page)).number, '');
+  await context.close();
+});
+
+test('numbers written small with the thick brush, close or touching, and a long one', async () => {
+  // the brush does not shrink with the digits: half of a small thick 0 looks like a 1, and the reader
+  // must still not cut it in two; the long number has 1s right against their neighbours
+  const { page, context } = await fresh();
+  await page.click('#multi');
+  await page.waitForFunction(() => document.querySelector('#canvas').width === 960);
+  const cases = [
+    ['2025', [300, 375, 450, 525], 55, 90],
+    ['90210', [300, 370, 440, 510, 560], 55, 90],
+    ['2025', [300, 360, 420, 480], 55, 90],
+    ['31415926', [40, 140, 200, 300, 360, 460, 560, 660], 90, 150],
+  ];
+  for (const [number, xs, w, hgt] of cases) {
+    await page.keyboard.press('Escape');
+    for (const [k, x] of xs.entries()) {
+      const d = +number[k];
+      await h.drawStrokes(page, digitStrokes(d, x, 80, w, hgt, { rand: rng(d + x), jitter: 0.03 }), { fast: true });
+    }
+    const r = await h.settle(page);
+    if (r.number !== number) await page.screenshot({ path: path.join(SHOTS, `number-${number}-misread.png`) });
+    assert.strictEqual(r.number, number, `${number} written ${w} px wide read as ${r.number}`);
+  }
   await context.close();
 });
 
