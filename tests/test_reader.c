@@ -148,6 +148,20 @@ void test_read_numbers(void) {
     dataset_free(&d);
 }
 
+/* how many of n 28×28 byte images the model is sure of (calibrated top probability >= UNSURE_BELOW) */
+static int count_sure(model_t *m, workspace_t *ws, const uint8_t *px, int n) {
+    int sure = 0;
+    float x[IMG_PIXELS];
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < IMG_PIXELS; k++) x[k] = px[(size_t)i * IMG_PIXELS + k] / 255.0f;
+        const float *p = model_predict(m, ws, x, 1);
+        float top = 0;
+        for (int j = 0; j < N_CLASSES; j++) top = p[j] > top ? p[j] : top;
+        sure += top >= UNSURE_BELOW;
+    }
+    return sure;
+}
+
 /* hard negatives (compose_mine): the same pieces whatever the number of
  * threads, and the shipped model - trained on such pieces - unsure of them
  * while sure of digits */
@@ -184,23 +198,8 @@ void test_mine(void) {
         /* how sure the shipped model is of them, against digits */
         workspace_t ws;
         if (workspace_init(&ws, &m, 1, 0, err) == 0) {
-            int sure_piece = 0, sure_digit = 0;
-            float x[IMG_PIXELS];
-            for (int i = 0; i < na; i++) {
-                for (int k = 0; k < IMG_PIXELS; k++) x[k] = a[(size_t)i * IMG_PIXELS + k] / 255.0f;
-                const float *p = model_predict(&m, &ws, x, 1);
-                float top = 0;
-                for (int j = 0; j < N_CLASSES; j++) top = p[j] > top ? p[j] : top;
-                sure_piece += top >= UNSURE_BELOW;
-            }
-            for (int i = 0; i < na; i++) {
-                const uint8_t *g = d.pixels + (size_t)(N_IDX + i) * IMG_PIXELS;
-                for (int k = 0; k < IMG_PIXELS; k++) x[k] = g[k] / 255.0f;
-                const float *p = model_predict(&m, &ws, x, 1);
-                float top = 0;
-                for (int j = 0; j < N_CLASSES; j++) top = p[j] > top ? p[j] : top;
-                sure_digit += top >= UNSURE_BELOW;
-            }
+            int sure_piece = count_sure(&m, &ws, a, na);
+            int sure_digit = count_sure(&m, &ws, d.pixels + (size_t)N_IDX * IMG_PIXELS, na);
             printf("  hard negatives: %d pieces from %d numbers; the shipped model is sure (>= %.2f) of %d%% of them "
                    "and of %d%% of as many training digits\n",
                    na, N_SEQ, UNSURE_BELOW, 100 * sure_piece / na, 100 * sure_digit / na);
