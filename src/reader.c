@@ -221,7 +221,9 @@ static float tune(const char *k, float d) { const char *v = getenv(k); return v 
 #define SHORT_COST 2.0f  /* this much per unit they fall short */
 #endif
 #define SPLIT_MAX_CUTS 16    /* cut candidates per group */
-#define SPLIT_MAX_PIECE 1.4f /* a piece at most this × its height wide */
+/* a piece at most this × its height wide: 1.3% of MNIST's training digits are
+ * wider than 1.4 × their height (flat 2s and 5s), 0.06% wider than 1.8 */
+#define SPLIT_MAX_PIECE 1.8f
 
 typedef struct {
     model_t *m;
