@@ -77,7 +77,7 @@ static void defaults(options *o) {
     o->report = "weights/report";
     o->card = "weights/MODEL.md";
     o->opt = "sgd";
-    o->epochs = 56;
+    o->epochs = 50;
     o->batch = 64;
     o->val = 5000;
     o->augment = 1;
@@ -993,7 +993,7 @@ static void usage(void) {
            "  --data DIR        MNIST IDX files [" DEFAULT_DATA "]\n"
            "  --model FILE      weights to write (train) or read [" DEFAULT_MODEL "]\n"
            "  --arch S          architecture [" DEFAULT_ARCH "]\n"
-           "  --epochs N [56]  --batch N [64]  --lr X [0.08]  --opt sgd|adamw [sgd]  --wd X [5e-4]\n"
+           "  --epochs N [50]  --batch N [64]  --lr X [0.08]  --opt sgd|adamw [sgd]  --wd X [5e-4]\n"
            "  --smoothing X [0.1]  --seed N [1]  --val N held-out images [5000]  --limit N training images\n"
            "  --no-augment  --aug rotate=10,shift=2,...  (see src/augment.h)  --threads N  --quiet\n"
            "  --quantize BITS   round the final weights to BITS-bit precision, 0 = off [8]\n"

@@ -14,7 +14,7 @@
 #include "train.h"
 
 /* regression guards, below what the shipped model reads on these 100
- * numbers of each kind (97% apart and 83% touching) so that noise cannot fail
+ * numbers of each kind (99% apart and 86% touching) so that noise cannot fail
  * them; before hard negatives and the reward per piece it read 94% and 74% */
 #define READ_APART_MIN 90
 #define READ_TOUCH_MIN 75
@@ -24,7 +24,7 @@
 #define WIDE_N 200
 #define WIDE_MIN 90
 /* the shipped model may be sure of at most this % of the mined pieces that are
- * not one digit: it is of 5%; the model before the hard-negative phase was of 38% */
+ * not one digit: it is of 4%; the model before the hard-negative phase was of 38% */
 #define MINED_SURE_MAX 20
 
 static void rect(uint8_t *c, int w, int x0, int y0, int x1, int y1, uint8_t v) {
