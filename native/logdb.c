@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#define LOGDB_BUSY_MS 15000 /* how long a request waits for the database */
+
 static int exec(sqlite3 *db, const char *sql, char *err) {
     char *msg = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
@@ -23,15 +25,19 @@ static int user_version(sqlite3 *db, int *v, char *err) {
     return rc == SQLITE_ROW ? 0 : set_error(err, "%s", sqlite3_errmsg(db));
 }
 
-int logdb_open(const char *path, sqlite3 **db, char *err) {
+/* One attempt; *busy is set when it failed because another process held a lock
+ * in a way SQLite's busy handler does not wait for (switching a new file to WAL
+ * while others open it). */
+static int open_once(const char *path, sqlite3 **db, char *err, int *busy) {
     *db = NULL;
+    *busy = 0;
     if (sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
         set_error(err, "cannot open the log database: %s", *db ? sqlite3_errmsg(*db) : "out of memory");
         sqlite3_close(*db);
         *db = NULL;
         return -1;
     }
-    sqlite3_busy_timeout(*db, 15000);
+    sqlite3_busy_timeout(*db, LOGDB_BUSY_MS);
     int v = 0;
     if (user_version(*db, &v, err)) goto fail;
     if (v > LOGDB_SCHEMA_VERSION) {
@@ -62,11 +68,27 @@ int logdb_open(const char *path, sqlite3 **db, char *err) {
     if (exec(*db, "PRAGMA synchronous=FULL", err)) goto fail;
     return 0;
 rollback:
+    *busy = (sqlite3_errcode(*db) & 0xff) == SQLITE_BUSY;
     sqlite3_exec(*db, "ROLLBACK", NULL, NULL, NULL);
+    goto close;
 fail:
+    *busy = (sqlite3_errcode(*db) & 0xff) == SQLITE_BUSY;
+close:
     sqlite3_close(*db);
     *db = NULL;
     return -1;
+}
+
+int logdb_open(const char *path, sqlite3 **db, char *err) {
+    /* Many first requests at once race to create the file and switch it to WAL;
+     * a loser sees "database is locked" at once. It tries again, for as long as the
+     * busy timeout would have waited. */
+    int busy;
+    for (int waited = 0;; waited += 20) {
+        if (open_once(path, db, err, &busy) == 0) return 0;
+        if (!busy || waited >= LOGDB_BUSY_MS) return -1;
+        sqlite3_sleep(20);
+    }
 }
 
 int logdb_insert(sqlite3 *db, const log_request *r, long long *id, char *err) {
