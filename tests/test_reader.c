@@ -152,13 +152,11 @@ void test_read_numbers(void) {
      * images) is one digit, not cut in two */
     int wide = 0, whole = 0;
     for (int i = 0; i < d.n && wide < WIDE_N; i++) {
-        int x0 = IMG_SIDE, x1 = -1, y0 = IMG_SIDE, y1 = -1;
-        for (int p = 0; p < IMG_PIXELS; p++)
-            if (d.pixels[(size_t)i * IMG_PIXELS + p] >= PREPROCESS_INK_MIN) {
-                int x = p % IMG_SIDE, y = p / IMG_SIDE;
-                x0 = x < x0 ? x : x0, x1 = x > x1 ? x : x1, y0 = y < y0 ? y : y0, y1 = y > y1 ? y : y1;
-            }
-        if (x1 < 0 || (x1 - x0 + 1) * 10 <= (y1 - y0 + 1) * 14) continue;
+        float in[IMG_PIXELS];
+        preprocess_info box; /* the ink box, as the reader sees ink */
+        if (preprocess_canvas(in, d.pixels + (size_t)i * IMG_PIXELS, IMG_SIDE, IMG_SIDE, IMG_SIDE, &box) != PREPROCESS_OK ||
+            (box.x1 - box.x0 + 1) * 10 <= (box.y1 - box.y0 + 1) * 14)
+            continue;
         wide++;
         r = rng_derive(13, (uint64_t)i);
         if (compose_number(d.pixels, &i, 1, 0, 0, &r, &c, &w, &h, NULL)) continue;
