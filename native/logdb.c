@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #define LOGDB_BUSY_MS 15000 /* how long a request waits for the database */
 
@@ -84,9 +85,10 @@ int logdb_open(const char *path, sqlite3 **db, char *err) {
      * a loser sees "database is locked" at once. It tries again, for as long as the
      * busy timeout would have waited. */
     int busy;
-    for (int waited = 0;; waited += 20) {
+    const time_t start = time(NULL); /* the attempts themselves may wait: count the clock, not the sleeps */
+    for (;;) {
         if (open_once(path, db, err, &busy) == 0) return 0;
-        if (!busy || waited >= LOGDB_BUSY_MS) return -1;
+        if (!busy || difftime(time(NULL), start) * 1000.0 >= LOGDB_BUSY_MS) return -1;
         sqlite3_sleep(20);
     }
 }
