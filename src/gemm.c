@@ -3,13 +3,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Blocking. A tile of C is MC×NC; K is walked in equal steps of at most KC
- * (K = 288 is one step, not 256 + 32). The packed blocks live on the stack
- * (KC·(MC+NC)·4 = 432 KB), so gemm() allocates nothing and any number of
- * threads may call it at once. */
+/* Blocking. C is cut into equal tiles of at most about MC×NC (M = 128 is one
+ * tile of 128 rows, not 96 + 32), each rounded up to whole micro-tiles; K is
+ * walked in equal steps of at most KC (K = 288 is one step, not 256 + 32). The
+ * packed blocks live on the stack (KC·(MC+NC+40)·4, under 0.6 MB), so gemm()
+ * allocates nothing and any number of threads may call it at once. */
 #define KC 384
-#define MC 96  /* a multiple of every kernel's MR */
-#define NC 192 /* a multiple of every kernel's NR */
+#define MC 128
+#define NC 192
+#define MC_BUF (MC + 8)  /* MC rounded up to any kernel's MR */
+#define NC_BUF (NC + 32) /* likewise for NR */
 
 /* ---- micro-kernels ---------------------------------------------------------- */
 
@@ -99,49 +102,98 @@ int gemm_select(const char *name) {
 
 /* ---- packing ---------------------------------------------------------------- */
 
-/* rows [i0, i0+mc) and steps [p0, p0+kc) of op(A) into panels of mr rows:
- * panel r holds kc steps of mr floats; rows past mc are zero. */
-static void pack_a(int ta, const float *A, int lda, int i0, int mc, int p0, int kc, int mr, float *ap) {
-    for (int ir = 0; ir < mc; ir += mr) {
-        int rows = mc - ir < mr ? mc - ir : mr;
-        for (int p = 0; p < kc; p++) {
-            for (int i = 0; i < rows; i++) {
-                long r = i0 + ir + i, k = p0 + p;
-                ap[i] = ta ? A[k * lda + r] : A[r * lda + k];
-            }
-            for (int i = rows; i < mr; i++) ap[i] = 0.0f;
-            ap += mr;
+/* Packing copies a block of op(A) or op(B) into panels of `width` (= mr or
+ * nr) lanes: step p of a panel holds the lanes' values for that step side by
+ * side, lanes past the matrix's edge are zero. Each lane is a row of op(A) or
+ * a column of op(B), and in memory it runs one of two ways:
+ *   across: lane i's steps are contiguous (src[i·ld + p]) - op(A) = A, op(B) = Bᵀ;
+ *   along:  a step's lanes are contiguous (src[p·ld + i]) - op(A) = Aᵀ, op(B) = B.
+ * "along" is a row copy per step. "across" is a transpose, done 4×4 in registers:
+ * element by element it was a strided load per float, and it cost the weight-
+ * gradient products (both operands run across) more than their arithmetic. */
+
+typedef float v4 __attribute__((vector_size(16)));
+typedef float v4u __attribute__((vector_size(16), aligned(4)));
+#ifdef __clang__
+#define SHUF(a, b, i, j, k, l) __builtin_shufflevector(a, b, i, j, k, l)
+#else
+typedef int v4i __attribute__((vector_size(16)));
+#define SHUF(a, b, i, j, k, l) __builtin_shuffle(a, b, (v4i){i, j, k, l})
+#endif
+
+static void pack_across(float *restrict dst, int width, const float *restrict src, long ld, int lanes, int kc) {
+    int i = 0;
+    for (; i + 4 <= lanes; i += 4) {
+        const float *s0 = src + i * ld, *s1 = s0 + ld, *s2 = s1 + ld, *s3 = s2 + ld;
+        int p = 0;
+        for (; p + 4 <= kc; p += 4) {
+            const v4 r0 = *(const v4u *)(s0 + p), r1 = *(const v4u *)(s1 + p);
+            const v4 r2 = *(const v4u *)(s2 + p), r3 = *(const v4u *)(s3 + p);
+            const v4 t0 = SHUF(r0, r1, 0, 4, 1, 5), t1 = SHUF(r0, r1, 2, 6, 3, 7);
+            const v4 t2 = SHUF(r2, r3, 0, 4, 1, 5), t3 = SHUF(r2, r3, 2, 6, 3, 7);
+            float *d = dst + (long)p * width + i;
+            *(v4u *)d = SHUF(t0, t2, 0, 1, 4, 5);
+            *(v4u *)(d + width) = SHUF(t0, t2, 2, 3, 6, 7);
+            *(v4u *)(d + 2 * width) = SHUF(t1, t3, 0, 1, 4, 5);
+            *(v4u *)(d + 3 * width) = SHUF(t1, t3, 2, 3, 6, 7);
         }
+        for (; p < kc; p++) {
+            float *d = dst + (long)p * width + i;
+            d[0] = s0[p], d[1] = s1[p], d[2] = s2[p], d[3] = s3[p];
+        }
+    }
+    for (; i < lanes; i++)
+        for (int p = 0; p < kc; p++) dst[(long)p * width + i] = src[i * ld + p];
+    for (; i < width; i++)
+        for (int p = 0; p < kc; p++) dst[(long)p * width + i] = 0.0f;
+}
+
+static void pack_along(float *restrict dst, int width, const float *restrict src, long ld, int lanes, int kc) {
+    /* constant sizes, so that the compiler inlines each row's copy as a few vector moves */
+#define ROWS(W)                                                                                     \
+    for (int p = 0; p < kc; p++) memcpy(dst + (long)p * (W), src + p * ld, sizeof(float) * (W)); \
+    return
+    if (lanes == width) switch (width) {
+        case 32: ROWS(32);
+        case 16: ROWS(16);
+        case 8: ROWS(8);
+        case 6: ROWS(6);
+        }
+#undef ROWS
+    for (int p = 0; p < kc; p++) {
+        float *d = dst + (long)p * width;
+        memcpy(d, src + p * ld, sizeof(float) * (size_t)lanes);
+        for (int i = lanes; i < width; i++) d[i] = 0.0f;
+    }
+}
+
+/* rows [i0, i0+mc) and steps [p0, p0+kc) of op(A) into panels of mr rows */
+static void pack_a(int ta, const float *A, int lda, int i0, int mc, int p0, int kc, int mr, float *ap) {
+    for (int ir = 0; ir < mc; ir += mr, ap += (long)mr * kc) {
+        int rows = mc - ir < mr ? mc - ir : mr;
+        long r = i0 + ir;
+        if (ta) pack_along(ap, mr, A + (long)p0 * lda + r, lda, rows, kc);
+        else pack_across(ap, mr, A + r * lda + p0, lda, rows, kc);
     }
 }
 
 /* steps [p0, p0+kc) and columns [j0, j0+nc) of op(B) into panels of nr columns */
 static void pack_b(int tb, const float *B, int ldb, int p0, int kc, int j0, int nc, int nr, float *bp) {
-    for (int jr = 0; jr < nc; jr += nr) {
+    for (int jr = 0; jr < nc; jr += nr, bp += (long)nr * kc) {
         int cols = nc - jr < nr ? nc - jr : nr;
-        for (int p = 0; p < kc; p++) {
-            long k = p0 + p;
-            if (!tb && cols == nr) {
-                memcpy(bp, B + k * ldb + j0 + jr, sizeof(float) * (size_t)nr);
-            } else {
-                for (int j = 0; j < cols; j++) {
-                    long col = j0 + jr + j;
-                    bp[j] = tb ? B[col * ldb + k] : B[k * ldb + col];
-                }
-                for (int j = cols; j < nr; j++) bp[j] = 0.0f;
-            }
-            bp += nr;
-        }
+        long c = j0 + jr;
+        if (tb) pack_across(bp, nr, B + c * ldb + p0, ldb, cols, kc);
+        else pack_along(bp, nr, B + (long)p0 * ldb + c, ldb, cols, kc);
     }
 }
 
 /* ---- driver ----------------------------------------------------------------- */
 
-/* One MC×NC tile of C: all of K, in KC steps. */
+/* One mc×nc tile of C: all of K, in KC steps. */
 static void gemm_tile(const kernel_t *kn, int ta, int tb, int i0, int mc, int j0, int nc, int K, const float *A,
                       int lda, const float *B, int ldb, float beta, float *C, int ldc) {
-    _Alignas(64) float ap[MC * KC];
-    _Alignas(64) float bp[NC * KC];
+    _Alignas(64) float ap[MC_BUF * KC];
+    _Alignas(64) float bp[NC_BUF * KC];
     _Alignas(64) float edge[8 * 32];
     const int mr = kn->mr, nr = kn->nr;
     const int steps = (K + KC - 1) / KC, step = (K + steps - 1) / steps;
@@ -178,14 +230,18 @@ void gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const fl
         return;
     }
     const kernel_t *kn = kernel_get();
+    /* tile sides: the fewest tiles of at most MC (NC), evened out and rounded up to whole micro-tiles */
     int mt = (M + MC - 1) / MC, nt = (N + NC - 1) / NC;
+    int tm = (M + mt - 1) / mt, tn = (N + nt - 1) / nt;
+    tm = (tm + kn->mr - 1) / kn->mr * kn->mr, tn = (tn + kn->nr - 1) / kn->nr * kn->nr;
+    mt = (M + tm - 1) / tm, nt = (N + tn - 1) / tn;
     int tiles = mt * nt;
     double flops = 2.0 * M * N * K;
     (void)flops;
 #pragma omp parallel for schedule(static) if (tiles > 1 && flops > 4e6)
     for (int t = 0; t < tiles; t++) {
-        int i0 = (t / nt) * MC, j0 = (t % nt) * NC;
-        int mc = M - i0 < MC ? M - i0 : MC, nc = N - j0 < NC ? N - j0 : NC;
+        int i0 = (t / nt) * tm, j0 = (t % nt) * tn;
+        int mc = M - i0 < tm ? M - i0 : tm, nc = N - j0 < tn ? N - j0 : tn;
         gemm_tile(kn, ta, tb, i0, mc, j0, nc, K, A, lda, B, ldb, beta, C, ldc);
     }
 }

@@ -5,7 +5,6 @@
 
 #include "gemm.h"
 #include "parallel.h"
-#include "rng.h"
 
 /* ---- helpers ------------------------------------------------------------------ */
 
@@ -317,7 +316,8 @@ void flatten_backward(float *din, const float *dout, int B, int C, int HW) {
 /* ---- batch normalization ---------------------------------------------------------- */
 
 void batchnorm_forward_train(float *out, float *mean, float *rstd, float *run_mean, float *run_var, const float *in,
-                             const float *gamma, const float *beta, int C, size_t n, float momentum, float eps) {
+                             const float *gamma, const float *beta, int C, size_t n, float momentum, float eps,
+                             int relu) {
 #pragma omp parallel for schedule(static) if ((size_t)C * n > PAR_MIN_WORK)
     for (int c = 0; c < C; c++) {
         const float *x = in + (size_t)c * n;
@@ -336,8 +336,16 @@ void batchnorm_forward_train(float *out, float *mean, float *rstd, float *run_me
         mean[c] = mu;
         rstd[c] = r;
         const float scale = gamma[c] * r, shift = beta[c] - mu * scale;
+        if (relu) {
 #pragma omp simd
-        for (size_t i = 0; i < n; i++) y[i] = x[i] * scale + shift;
+            for (size_t i = 0; i < n; i++) {
+                const float v = x[i] * scale + shift;
+                y[i] = v > 0.0f ? v : 0.0f;
+            }
+        } else {
+#pragma omp simd
+            for (size_t i = 0; i < n; i++) y[i] = x[i] * scale + shift;
+        }
         /* running statistics keep the unbiased variance, as PyTorch does */
         run_mean[c] += momentum * (mu - run_mean[c]);
         run_var[c] += momentum * ((float)(n > 1 ? var * (double)n / (double)(n - 1) : var) - run_var[c]);
@@ -448,19 +456,24 @@ void maxpool_forward(float *out, const float *in, size_t planes, int H, int W, i
 }
 
 void maxpool_backward(float *din, const float *dout, const float *in, const float *out, size_t planes, int H, int W,
-                      int s) {
+                      int s, int relu) {
     const int OH = H / s, OW = W / s;
 #pragma omp parallel for schedule(static) if (planes * H * W > PAR_MIN_WORK)
     for (size_t pl = 0; pl < planes; pl++) {
         const float *x = in + pl * H * W, *y = out + pl * OH * OW, *g = dout + pl * OH * OW;
         float *d = din + pl * H * W;
-        if (H % s || W % s) memset(d, 0, sizeof(float) * (size_t)H * W); /* rows/cols no window covers */
+        /* rows and columns no window covers get no gradient */
+        for (int r = OH * s; r < H; r++) memset(d + (size_t)r * W, 0, sizeof(float) * (size_t)W);
+        if (W % s)
+            for (int r = 0; r < OH * s; r++)
+                for (int c = OW * s; c < W; c++) d[(size_t)r * W + c] = 0.0f;
         if (s == 2) { /* without branches: which of a, b, c, d is the first to equal the max */
             for (int oy = 0; oy < OH; oy++) {
                 const float *r0 = x + (size_t)2 * oy * W, *r1 = r0 + W;
                 float *d0 = d + (size_t)2 * oy * W, *d1 = d0 + W;
                 for (int ox = 0; ox < OW; ox++) {
-                    const float m = y[oy * OW + ox], v = g[oy * OW + ox];
+                    const float m = y[oy * OW + ox], gv = g[oy * OW + ox];
+                    const float v = (!relu | (m > 0.0f)) ? gv : 0.0f; /* bitwise: stays a vector select */
                     const int ea = r0[2 * ox] == m, eb = !ea & (r0[2 * ox + 1] == m);
                     const int ec = !ea & !eb & (r1[2 * ox] == m), ed = !ea & !eb & !ec;
                     d0[2 * ox] = ea ? v : 0.0f;
@@ -473,7 +486,7 @@ void maxpool_backward(float *din, const float *dout, const float *in, const floa
         }
         for (int oy = 0; oy < OH; oy++)
             for (int ox = 0; ox < OW; ox++) {
-                const float m = y[oy * OW + ox], v = g[oy * OW + ox];
+                const float m = y[oy * OW + ox], v = relu && !(m > 0.0f) ? 0.0f : g[oy * OW + ox];
                 int found = 0;
                 for (int dy = 0; dy < s; dy++)
                     for (int dx = 0; dx < s; dx++) {
@@ -500,11 +513,19 @@ void gap_backward(float *din, const float *dout, size_t planes, int HW) {
 /* ---- dropout ------------------------------------------------------------------------ */
 
 void dropout_forward(float *out, float *mask, const float *in, size_t n, float p, uint64_t seed) {
-    rng_t r;
-    rng_seed(&r, seed);
-    const float keep = 1.0f / (1.0f - p);
+    /* value i is dropped when the i-th rng_uniform() of an rng seeded with `seed`
+     * falls below p. That generator (SplitMix64) is a counter through a mixer,
+     * so the i-th draw is computed here directly, in a loop without a carried
+     * state that the compiler can vectorize; (z >> 40) < p·2^24 is exactly
+     * rng_uniform() < p, both sides being exact in float. */
+    const float keep = 1.0f / (1.0f - p), limit = p * 16777216.0f;
+#pragma omp simd
     for (size_t i = 0; i < n; i++) {
-        mask[i] = rng_uniform(&r) < p ? 0.0f : keep;
+        uint64_t z = seed + (uint64_t)(i + 1) * 0x9e3779b97f4a7c15ull;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        z ^= z >> 31;
+        mask[i] = (float)(z >> 40) < limit ? 0.0f : keep;
         out[i] = in[i] * mask[i];
     }
 }

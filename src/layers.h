@@ -63,9 +63,11 @@ void flatten_backward(float *din, const float *dout, int B, int C, int HW);
 /* ---- batch normalization: in (C, B·HW) --------------------------------------
  * Training normalizes with the batch's mean and variance, keeps mean[C] and
  * rstd[C] (1/sqrt(var+eps)) for backward, and moves the running statistics
- * toward the batch's by `momentum`. Inference uses the running statistics. */
+ * toward the batch's by `momentum`. Inference uses the running statistics.
+ * With relu set, a ReLU follows in the same pass: out = max(0, normalized). */
 void batchnorm_forward_train(float *out, float *mean, float *rstd, float *run_mean, float *run_var, const float *in,
-                             const float *gamma, const float *beta, int C, size_t n, float momentum, float eps);
+                             const float *gamma, const float *beta, int C, size_t n, float momentum, float eps,
+                             int relu);
 void batchnorm_forward_infer(float *out, const float *in, const float *gamma, const float *beta,
                              const float *run_mean, const float *run_var, int C, size_t n, float eps);
 /* batch norm at inference is an affine map per channel, so it folds into the
@@ -84,10 +86,13 @@ void relu_backward(float *din, const float *dout, const float *out, size_t n);
  * columns past the last whole window are dropped): out is planes × (H/s, W/s).
  * Backward sends each output's gradient to the first position (row by row)
  * in its window that holds the maximum, found again from in and out rather
- * than stored: forward stays a plain max the compiler can vectorize. */
+ * than stored: forward stays a plain max the compiler can vectorize.
+ * With relu set, `in` is a ReLU's output and the gradient goes on through that
+ * ReLU in the same pass: only to maxima above zero (one pass over the large
+ * pre-pool planes instead of two). */
 void maxpool_forward(float *out, const float *in, size_t planes, int H, int W, int s);
 void maxpool_backward(float *din, const float *dout, const float *in, const float *out, size_t planes, int H, int W,
-                      int s);
+                      int s, int relu);
 
 /* ---- global average pooling: in (planes, HW), out (planes) -------------------- */
 void gap_forward(float *out, const float *in, size_t planes, int HW);

@@ -572,10 +572,14 @@ const float *model_forward(model_t *m, workspace_t *ws, const float *x, int B, i
             break;
         case LAYER_BN: {
             float *rm = m->stats + l->stat, *rv = rm + l->in_c;
-            if (training)
-                batchnorm_forward_train(out, ws->bn_mean[i], ws->bn_rstd[i], rm, rv, in, P + l->w, P + l->b, l->in_c,
-                                        n / (size_t)l->in_c, BN_MOMENTUM, BN_EPS);
-            else
+            if (training) {
+                /* a ReLU right after runs in the same pass and writes its own output;
+                 * nothing reads the norm's output but that ReLU */
+                const int relu = i + 1 < m->n_layers && m->layer[i + 1].kind == LAYER_RELU;
+                if (relu) out = ws->act[++i];
+                batchnorm_forward_train(out, ws->bn_mean[i - relu], ws->bn_rstd[i - relu], rm, rv, in, P + l->w,
+                                        P + l->b, l->in_c, n / (size_t)l->in_c, BN_MOMENTUM, BN_EPS, relu);
+            } else
                 batchnorm_forward_infer(out, in, P + l->w, P + l->b, rm, rv, l->in_c, n / (size_t)l->in_c, BN_EPS);
             break;
         }
@@ -614,7 +618,7 @@ void model_backward(const model_t *m, workspace_t *ws, const float *dlogits, flo
     for (int i = m->n_layers - 1; i >= 0; i--) {
         const layer_t *l = &m->layer[i];
         const float *in = i ? ws->act[i - 1] : ws->input, *P = m->params;
-        float *din = i ? ws->grad[i % 2] : NULL; /* never the buffer g is in */
+        float *din = i ? ws->grad[g == ws->grad[0]] : NULL; /* never the buffer g is in */
         const int HW = l->in_h * l->in_w;
         const size_t n = (size_t)B * l->in_c * HW;
         double t0 = ws->profile ? seconds() : 0.0;
@@ -641,7 +645,17 @@ void model_backward(const model_t *m, workspace_t *ws, const float *dlogits, flo
             if (din) relu_backward(din, g, ws->act[i], n);
             break;
         case LAYER_POOL:
-            if (din) maxpool_backward(din, g, in, ws->act[i], (size_t)B * l->in_c, l->in_h, l->in_w, l->k);
+            if (din) {
+                /* on through a ReLU right before, in the same pass */
+                const int relu = i >= 2 && m->layer[i - 1].kind == LAYER_RELU;
+                maxpool_backward(din, g, in, ws->act[i], (size_t)B * l->in_c, l->in_h, l->in_w, l->k, relu);
+                if (relu) {
+                    if (ws->profile) ws->t_bwd[i] += seconds() - t0;
+                    g = din;
+                    i--;
+                    continue;
+                }
+            }
             break;
         case LAYER_GAP:
             if (din) gap_backward(din, g, (size_t)B * l->in_c, HW);

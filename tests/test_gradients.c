@@ -36,7 +36,7 @@ static double loss(gctx *c) {
         break;
     case G_BN:
         batchnorm_forward_train(c->out, c->mean, c->rstd, c->rm, c->rv, c->in, c->w, c->b, c->C,
-                                (size_t)c->B * c->H * c->W, 0.1f, 1e-5f);
+                                (size_t)c->B * c->H * c->W, 0.1f, 1e-5f, 0);
         break;
     case G_RELU:
         relu_forward(c->out, c->in, c->nin);
@@ -170,7 +170,7 @@ void test_gradients(void) {
         c.R = buf(&r, c.nout, -1, 1), c.out = malloc(sizeof(float) * c.nout);
         float *din = malloc(sizeof(float) * c.nin);
         loss(&c);
-        maxpool_backward(din, c.R, c.in, c.out, (size_t)c.B * c.C, c.H, c.W, s);
+        maxpool_backward(din, c.R, c.in, c.out, (size_t)c.B * c.C, c.H, c.W, s, 0);
         check(&c, s == 2 ? "maxpool2 dx" : "maxpool3 dx", c.in, din, c.nin, &r);
         free(din), free(c.in), free(c.R), free(c.out);
     }

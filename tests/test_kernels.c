@@ -119,3 +119,59 @@ void test_fc(void) {
         free(in), free(w), free(b), free(out), free(out2);
     }
 }
+
+/* The passes that do two layers' work at once against the two layers one after
+ * the other: the results must be identical, not merely close, for the shipped
+ * weights to come out of `make train` unchanged. */
+void test_fused(void) {
+    rng_t r;
+    rng_seed(&r, 17);
+    for (int trial = 0; trial < 12; trial++) {
+        /* batch norm then ReLU */
+        int C = 1 + (int)rng_below(&r, 9);
+        size_t n = 1 + rng_below(&r, 5000);
+        float *in = rand_buf(&r, C * n), *gamma = rand_buf(&r, (size_t)C), *beta = rand_buf(&r, (size_t)C);
+        float *y1 = malloc(sizeof(float) * C * n), *y2 = malloc(sizeof(float) * C * n);
+        float st[4][9] = {{0}}, ms[4][9] = {{0}};
+        for (int c = 0; c < C; c++) st[0][c] = st[2][c] = 0.0f, st[1][c] = st[3][c] = 1.0f;
+        batchnorm_forward_train(y1, ms[0], ms[1], st[0], st[1], in, gamma, beta, C, n, 0.1f, 1e-5f, 0);
+        relu_forward(y1, y1, C * n);
+        batchnorm_forward_train(y2, ms[2], ms[3], st[2], st[3], in, gamma, beta, C, n, 0.1f, 1e-5f, 1);
+        CHECK(!memcmp(y1, y2, sizeof(float) * C * n) && !memcmp(st[0], st[2], sizeof st[0]) &&
+                  !memcmp(st[1], st[3], sizeof st[1]) && !memcmp(ms[0], ms[2], sizeof ms[0]),
+              "batch norm + ReLU in one pass differs from the two passes (C=%d n=%zu)", C, n);
+        free(in), free(gamma), free(beta), free(y1), free(y2);
+
+        /* max-pool backward, then ReLU backward; the pooled input is a ReLU's output,
+         * with whole windows of zeros (a maximum of 0 passes no gradient) */
+        int planes = 1 + (int)rng_below(&r, 6), H = 2 + (int)rng_below(&r, 12), W = 2 + (int)rng_below(&r, 12);
+        int s = 2 + (trial % 4 == 3);
+        if (H < s) H = s;
+        if (W < s) W = s;
+        size_t np = (size_t)planes * H * W, no = (size_t)planes * (H / s) * (W / s);
+        float *x = rand_buf(&r, np), *g = rand_buf(&r, no), *pooled = malloc(sizeof(float) * no);
+        for (size_t i = 0; i < np; i++) x[i] = (i / 7) % 3 == 0 || x[i] < 0.0f ? 0.0f : x[i];
+        float *d1 = malloc(sizeof(float) * np), *d2 = malloc(sizeof(float) * np);
+        maxpool_forward(pooled, x, (size_t)planes, H, W, s);
+        maxpool_backward(d1, g, x, pooled, (size_t)planes, H, W, s, 0);
+        relu_backward(d1, d1, x, np);
+        maxpool_backward(d2, g, x, pooled, (size_t)planes, H, W, s, 1);
+        CHECK(!memcmp(d1, d2, sizeof(float) * np), "max-pool + ReLU backward in one pass differs (%dx%d, s=%d)", H, W, s);
+        free(x), free(g), free(pooled), free(d1), free(d2);
+    }
+    /* dropout's vectorized draws are rng_uniform()'s */
+    size_t n = 3000;
+    float *in = malloc(sizeof(float) * n), *out = malloc(sizeof(float) * n), *mask = malloc(sizeof(float) * n);
+    for (size_t i = 0; i < n; i++) in[i] = 1.0f;
+    dropout_forward(out, mask, in, n, 0.25f, 12345);
+    rng_t d;
+    rng_seed(&d, 12345);
+    int same = 1, dropped = 0;
+    for (size_t i = 0; i < n; i++) {
+        const int drop = rng_uniform(&d) < 0.25f;
+        same &= mask[i] == (drop ? 0.0f : 1.0f / 0.75f) && out[i] == mask[i];
+        dropped += drop;
+    }
+    CHECK(same && dropped > 600 && dropped < 900, "dropout masks differ from rng_uniform() draws (%d dropped)", dropped);
+    free(in), free(out), free(mask);
+}

@@ -119,9 +119,11 @@ static int bench_gemm(void) {
         const char *what;
         int ta, tb, M, N, K;
     } shapes[] = {
-        {"conv1 forward", 0, 0, 32, 64 * 784, 25},      {"conv2 forward", 0, 0, 48, 64 * 196, 288},
-        {"conv2 weight grad", 0, 1, 48, 288, 64 * 196}, {"conv2 input grad", 1, 0, 288, 64 * 196, 48},
-        {"conv3 forward", 0, 0, 64, 64 * 49, 432},      {"square 512", 0, 0, 512, 512, 512},
+        {"conv1 forward", 0, 0, 32, 64 * 784, 25},       {"conv1 weight grad", 0, 1, 32, 25, 64 * 784},
+        {"conv2 forward", 0, 0, 64, 64 * 196, 288},      {"conv2 weight grad", 0, 1, 64, 288, 64 * 196},
+        {"conv2 input grad", 1, 0, 288, 64 * 196, 64},   {"conv3 forward", 0, 0, 128, 64 * 49, 576},
+        {"conv3 weight grad", 0, 1, 128, 576, 64 * 49},  {"conv3 input grad", 1, 0, 576, 64 * 49, 128},
+        {"square 512", 0, 0, 512, 512, 512},
     };
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int M = shapes[s].M, N = shapes[s].N, K = shapes[s].K;
