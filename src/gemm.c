@@ -1,5 +1,7 @@
 #include "gemm.h"
 
+#include "parallel.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -189,35 +191,48 @@ static void pack_b(int tb, const float *B, int ldb, int p0, int kc, int j0, int 
 
 /* ---- driver ----------------------------------------------------------------- */
 
-/* One mc×nc tile of C: all of K, in KC steps. */
-static void gemm_tile(const kernel_t *kn, int ta, int tb, int i0, int mc, int j0, int nc, int K, const float *A,
-                      int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+/* Tiles t0..t1-1 of C, numbered row by row (nt tiles of tn columns to a row of
+ * tiles tm rows high). Each K step packs a block of A once for all the tiles
+ * of the same row it is given, and a block of B per tile: packing A per tile
+ * cost as much again as the arithmetic on the conv layers' shapes, where one
+ * row of tiles spans the whole product. Every element of C still sums its K
+ * steps in order, so the result does not depend on how tiles are shared out. */
+static void gemm_tiles(const kernel_t *kn, int ta, int tb, int t0, int t1, int nt, int tm, int tn, int M, int N,
+                       int K, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     _Alignas(64) float ap[MC_BUF * KC];
     _Alignas(64) float bp[NC_BUF * KC];
     _Alignas(64) float edge[8 * 32];
     const int mr = kn->mr, nr = kn->nr;
     const int steps = (K + KC - 1) / KC, step = (K + steps - 1) / steps;
-    for (int p0 = 0; p0 < K; p0 += step) {
-        int kc = K - p0 < step ? K - p0 : step;
-        int accumulate = p0 > 0 || beta != 0.0f;
-        pack_a(ta, A, lda, i0, mc, p0, kc, mr, ap);
-        pack_b(tb, B, ldb, p0, kc, j0, nc, nr, bp);
-        for (int jr = 0; jr < nc; jr += nr) {
-            int cols = nc - jr < nr ? nc - jr : nr;
-            for (int ir = 0; ir < mc; ir += mr) {
-                int rows = mc - ir < mr ? mc - ir : mr;
-                float *c = C + (long)(i0 + ir) * ldc + j0 + jr;
-                const float *a = ap + (long)ir * kc, *b = bp + (long)jr * kc;
-                if (rows == mr && cols == nr) {
-                    kn->fn(kc, a, b, c, ldc, accumulate);
-                } else { /* partial tile: compute into a full-size scratch tile, copy the valid part */
-                    kn->fn(kc, a, b, edge, nr, 0);
-                    for (int i = 0; i < rows; i++)
-                        for (int j = 0; j < cols; j++)
-                            c[(long)i * ldc + j] = accumulate ? c[(long)i * ldc + j] + edge[i * nr + j] : edge[i * nr + j];
+    while (t0 < t1) {
+        const int row = t0 / nt, end = (row + 1) * nt < t1 ? (row + 1) * nt : t1; /* this row's tiles: [t0, end) */
+        const int i0 = row * tm, mc = M - i0 < tm ? M - i0 : tm;
+        for (int p0 = 0; p0 < K; p0 += step) {
+            const int kc = K - p0 < step ? K - p0 : step, accumulate = p0 > 0 || beta != 0.0f;
+            pack_a(ta, A, lda, i0, mc, p0, kc, mr, ap);
+            for (int t = t0; t < end; t++) {
+                const int j0 = (t % nt) * tn, nc = N - j0 < tn ? N - j0 : tn;
+                pack_b(tb, B, ldb, p0, kc, j0, nc, nr, bp);
+                for (int jr = 0; jr < nc; jr += nr) {
+                    const int cols = nc - jr < nr ? nc - jr : nr;
+                    for (int ir = 0; ir < mc; ir += mr) {
+                        const int rows = mc - ir < mr ? mc - ir : mr;
+                        float *c = C + (long)(i0 + ir) * ldc + j0 + jr;
+                        const float *a = ap + (long)ir * kc, *b = bp + (long)jr * kc;
+                        if (rows == mr && cols == nr) {
+                            kn->fn(kc, a, b, c, ldc, accumulate);
+                        } else { /* partial tile: compute into a full-size scratch tile, copy the valid part */
+                            kn->fn(kc, a, b, edge, nr, 0);
+                            for (int i = 0; i < rows; i++)
+                                for (int j = 0; j < cols; j++)
+                                    c[(long)i * ldc + j] =
+                                        accumulate ? c[(long)i * ldc + j] + edge[i * nr + j] : edge[i * nr + j];
+                        }
+                    }
                 }
             }
         }
+        t0 = end;
     }
 }
 
@@ -235,14 +250,13 @@ void gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const fl
     int tm = (M + mt - 1) / mt, tn = (N + nt - 1) / nt;
     tm = (tm + kn->mr - 1) / kn->mr * kn->mr, tn = (tn + kn->nr - 1) / kn->nr * kn->nr;
     mt = (M + tm - 1) / tm, nt = (N + tn - 1) / tn;
-    int tiles = mt * nt;
-    double flops = 2.0 * M * N * K;
-    (void)flops;
-#pragma omp parallel for schedule(static) if (tiles > 1 && flops > 4e6)
-    for (int t = 0; t < tiles; t++) {
-        int i0 = (t / nt) * tm, j0 = (t % nt) * tn;
-        int mc = M - i0 < tm ? M - i0 : tm, nc = N - j0 < tn ? N - j0 : tn;
-        gemm_tile(kn, ta, tb, i0, mc, j0, nc, K, A, lda, B, ldb, beta, C, ldc);
+    const int tiles = mt * nt;
+    /* each thread takes a run of consecutive tiles */
+#pragma omp parallel if (tiles > 1 && 2.0 * M * N * K > 4e6)
+    {
+        const int t = par_thread_id(), n = par_num_threads();
+        gemm_tiles(kn, ta, tb, (int)((long)tiles * t / n), (int)((long)tiles * (t + 1) / n), nt, tm, tn, M, N, K, A,
+                   lda, B, ldb, beta, C, ldc);
     }
 }
 
