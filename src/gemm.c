@@ -111,8 +111,8 @@ int gemm_select(const char *name) {
  *   across: lane i's steps are contiguous (src[i·ld + p]) - op(A) = A, op(B) = Bᵀ;
  *   along:  a step's lanes are contiguous (src[p·ld + i]) - op(A) = Aᵀ, op(B) = B.
  * "along" is a row copy per step. "across" is a transpose, done 4×4 in registers:
- * element by element it was a strided load per float, and it cost the weight-
- * gradient products (both operands run across) more than their arithmetic. */
+ * element by element it was a strided load per float, which slowed the weight-
+ * gradient products most (both of their operands run across). */
 
 typedef float v4 __attribute__((vector_size(16)));
 typedef float v4u __attribute__((vector_size(16), aligned(4)));
