@@ -63,7 +63,7 @@ typedef struct {
     const char *extra_images, *extra_labels, *aug, *db, *out;
     int epochs, batch, val, limit, threads, augment, report_on, quiet, all, quantize, multi, multi_n, per_class;
     int mine, mine_steps;
-    float lr, wd, smoothing, clean_tail, mine_lr;
+    float lr, wd, smoothing, clean_tail, mine_lr, ema;
     unsigned long long seed;
 } options;
 
@@ -169,6 +169,7 @@ static int parse_options(options *o, int argc, char **argv, int first) {
         else if (!strcmp(k, "wd")) o->wd = parse_float(v, 0.0f, 1.0f, "--wd");
         else if (!strcmp(k, "smoothing")) o->smoothing = parse_float(v, 0.0f, 0.5f, "--smoothing");
         else if (!strcmp(k, "clean-tail")) o->clean_tail = parse_float(v, 0.0f, 1.0f, "--clean-tail");
+        else if (!strcmp(k, "ema")) o->ema = parse_float(v, 0.0f, 0.99999f, "--ema");
         else {
             fprintf(stderr, "mnist: unknown option --%s (see `mnist help`)\n", k);
             exit(2);
@@ -501,6 +502,8 @@ static int cmd_train(int argc, char **argv) {
              "augment=%d aug=%s clean_tail=%g limit=%d extra=%d quantize=%d",
              o.arch, o.epochs, o.batch, o.opt, o.lr, o.wd, o.smoothing, o.seed, o.val, o.augment,
              o.aug ? o.aug : "default", o.clean_tail, o.limit, extra.n, o.quantize);
+    if (o.ema > 0) /* named only when used: the default run's settings (and checkpoints) stay as they were */
+        snprintf(config + strlen(config), sizeof config - strlen(config), " ema=%g", o.ema);
     double prior = 0.0;
     int start = load_checkpoint(o.checkpoint, config, &prior, &m, &opt, log);
     /* a checkpoint of the last epoch: the hard-negative phase was interrupted, and is run again */
@@ -529,6 +532,17 @@ static int cmd_train(int argc, char **argv) {
     signal(SIGTERM, on_signal);
 
     const long total_steps = (long)o.epochs * batches;
+    /* --ema: an exponential moving average of the parameters and batch-norm statistics,
+     * validated after each epoch beside the weights themselves and put in their place
+     * after the last epoch (Polyak averaging). It is not in the checkpoint: a resumed
+     * run starts its average again from the weights it resumes with. */
+    const size_t n_all_p = m.n_params + m.n_stats;
+    float *ema = NULL, *keep = NULL;
+    if (o.ema > 0) {
+        ema = malloc(sizeof(float) * n_all_p), keep = malloc(sizeof(float) * n_all_p);
+        if (!ema || !keep) die("out of memory");
+        memcpy(ema, m.params, sizeof(float) * n_all_p);
+    }
     const double t_run = now();
     long steps_this_run = 0;
     for (int epoch = start; epoch < o.epochs && !interrupted; epoch++) {
@@ -554,6 +568,10 @@ static int cmd_train(int argc, char **argv) {
                           augment ? &aug : NULL, o.smoothing, seed);
             step_result sr = train_step(&m, &ws, &opt, grads, x, targets, ylab, o.batch, lr, seed);
             if (!isfinite(sr.loss)) die("the loss became NaN or infinite: lower --lr");
+            if (ema) { /* the decay ramps up over the first steps, so the start does not weigh for long */
+                const float dk = fminf(o.ema, (1.0f + (float)step) / (10.0f + (float)step));
+                for (size_t q = 0; q < n_all_p; q++) ema[q] = dk * ema[q] + (1.0f - dk) * m.params[q];
+            }
             loss_sum += sr.loss * o.batch;
             correct += sr.correct;
             seen += o.batch;
@@ -581,6 +599,20 @@ static int cmd_train(int argc, char **argv) {
         if (!o.quiet && tty) fprintf(stderr, "\r\033[K");
         fprintf(stderr, "epoch %2d/%d  train loss %.4f acc %.2f%%  val loss %.4f acc %.2f%%  (%.0f s)\n", epoch + 1,
                 o.epochs, row->train_loss, 100 * row->train_acc, row->val_loss, 100 * row->val_acc, row->seconds);
+        if (ema) {
+            memcpy(keep, m.params, sizeof(float) * n_all_p);
+            memcpy(m.params, ema, sizeof(float) * n_all_p);
+            model_touch(&m);
+            const int ec = o.val ? evaluate(&m, &ev, val_pix, val_lab, o.val, NULL) : 0;
+            fprintf(stderr, "  moving average of the weights: validation %d/%d right\n", ec, o.val);
+            if (epoch + 1 < o.epochs) { /* back to the weights themselves; after the last epoch the average stays */
+                memcpy(m.params, keep, sizeof(float) * n_all_p);
+                model_touch(&m);
+            } else {
+                snprintf(v, sizeof v, "%d/%d", ec, o.val);
+                trainlog_set(log, "ema_val_right", v);
+            }
+        }
         if (save_checkpoint(o.checkpoint, config, epoch + 1, prior + now() - t_start, &m, &opt, log, err))
             fprintf(stderr, "mnist: warning: checkpoint not saved: %s\n", err);
     }
@@ -641,7 +673,7 @@ static int cmd_train(int argc, char **argv) {
         fmt_time(wt, sizeof wt, wall);
         fprintf(stderr, "mnist: wrote %s and %s; training took %s (wall, %.0f s)\n", o.model, o.log, wt, wall);
     }
-    free(x), free(targets), free(grads), free(val_logits), free(ylab), free(log);
+    free(x), free(targets), free(grads), free(val_logits), free(ylab), free(log), free(ema), free(keep);
     free(pixels), free(labels), free(perm), free(val_pix), free(val_lab);
     workspace_free(&ws), workspace_free(&ev), optimizer_free(&opt), model_free(&m);
     dataset_free(&d), dataset_free(&extra);
@@ -998,6 +1030,8 @@ static void usage(void) {
            "  --no-augment  --aug rotate=10,shift=2,...  (see src/augment.h)  --threads N  --quiet\n"
            "  --quantize BITS   round the final weights to BITS-bit precision, 0 = off [8]\n"
            "  --clean-tail F    train the last fraction F of the epochs without augmentation [0]\n"
+           "  --ema D           keep a moving average of the weights (decay D per step, e.g. 0.9998) and\n"
+           "                    ship it instead of the last weights [off]\n"
            "  --mine N          after the epochs, read N numbers of training digits and train on the\n"
            "                    pieces tried that are not one digit, 0 = skip [3000]\n"
            "  --mine-steps N [2000]  --mine-lr X [0.005]   that phase's steps and learning rate\n"

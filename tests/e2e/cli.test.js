@@ -213,6 +213,27 @@ test('an interrupted training run resumes from its checkpoint, also in the hard-
   assert.doesNotMatch(again.stderr, /hard negatives/);
 });
 
+test('--ema validates a moving average of the weights after each epoch and ships it', () => {
+  const out = path.join(tmp, 'ema.bin'), log = path.join(tmp, 'ema.csv');
+  const r = run(['train', '--arch', 'conv8k5,bn,relu,pool2,fc10', '--limit', '6400', '--val', '500', '--epochs', '2',
+    '--mine', '0', '--ema', '0.99', '--out', out, '--checkpoint', path.join(tmp, 'ema.ckp'), '--log', log]);
+  assert.strictEqual(r.status, 0, r.stderr);
+  const avg = [...r.stderr.matchAll(/moving average of the weights: validation (\d+)\/500 right/g)].map((m) => +m[1]);
+  assert.strictEqual(avg.length, 2, r.stderr);
+  // what gets rounded and written is the average: its validation count is the last one printed
+  const rounded = r.stderr.match(/weights rounded to 8 bits \(largest change [^)]*\): validation (\d+) ->/);
+  assert.ok(rounded, r.stderr);
+  assert.strictEqual(+rounded[1], avg[1]);
+  const csv = fs.readFileSync(log, 'utf8');
+  assert.match(csv, /\bema=0\.99\b/);
+  assert.match(csv, new RegExp(`ema_val_right=${avg[1]}/500\\b`));
+  assert.ok(fs.existsSync(out));
+  // a decay of 1 or more would never move
+  const bad = run(['train', '--ema', '1']);
+  assert.strictEqual(bad.status, 2);
+  assert.match(bad.stderr, /--ema/);
+});
+
 test('the wasm and native builds give the same probabilities (within 1e-5)', async () => {
   const server = await h.startServer();
   const browser = await h.launch();
