@@ -462,11 +462,7 @@ void maxpool_backward(float *din, const float *dout, const float *in, const floa
     for (size_t pl = 0; pl < planes; pl++) {
         const float *x = in + pl * H * W, *y = out + pl * OH * OW, *g = dout + pl * OH * OW;
         float *d = din + pl * H * W;
-        /* rows and columns no window covers get no gradient */
-        for (int r = OH * s; r < H; r++) memset(d + (size_t)r * W, 0, sizeof(float) * (size_t)W);
-        if (W % s)
-            for (int r = 0; r < OH * s; r++)
-                for (int c = OW * s; c < W; c++) d[(size_t)r * W + c] = 0.0f;
+        if (H % s || W % s) memset(d, 0, sizeof(float) * (size_t)H * W); /* rows/cols no window covers */
         if (s == 2) { /* without branches: which of a, b, c, d is the first to equal the max */
             for (int oy = 0; oy < OH; oy++) {
                 const float *r0 = x + (size_t)2 * oy * W, *r1 = r0 + W;
@@ -486,7 +482,8 @@ void maxpool_backward(float *din, const float *dout, const float *in, const floa
         }
         for (int oy = 0; oy < OH; oy++)
             for (int ox = 0; ox < OW; ox++) {
-                const float m = y[oy * OW + ox], v = relu && !(m > 0.0f) ? 0.0f : g[oy * OW + ox];
+                const float m = y[oy * OW + ox], gv = g[oy * OW + ox];
+                const float v = (!relu | (m > 0.0f)) ? gv : 0.0f;
                 int found = 0;
                 for (int dy = 0; dy < s; dy++)
                     for (int dx = 0; dx < s; dx++) {
