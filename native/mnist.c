@@ -428,6 +428,16 @@ static int hard_negatives(const options *o, model_t *m, const uint8_t *pixels, c
     return 0;
 }
 
+/* a seeded split of MNIST's training images: the first `val` of this permutation validate */
+static void split_perm(int *perm, int n, unsigned long long seed) {
+    rng_t r = rng_derive(seed, 0xda7a);
+    for (int i = 0; i < n; i++) perm[i] = i;
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)rng_below(&r, (uint32_t)i + 1), t = perm[i];
+        perm[i] = perm[j], perm[j] = t;
+    }
+}
+
 static int cmd_train(int argc, char **argv) {
     options o;
     defaults(&o);
@@ -456,13 +466,7 @@ static int cmd_train(int argc, char **argv) {
         memcpy(labels + d.n, extra.labels, (size_t)extra.n);
     }
 
-    /* a seeded split of MNIST's training images: the first `val` of a permutation validate */
-    rng_t r = rng_derive(o.seed, 0xda7a);
-    for (int i = 0; i < d.n; i++) perm[i] = i;
-    for (int i = d.n - 1; i > 0; i--) {
-        int j = (int)rng_below(&r, (uint32_t)i + 1), t = perm[i];
-        perm[i] = perm[j], perm[j] = t;
-    }
+    split_perm(perm, d.n, o.seed);
     for (int i = d.n; i < n_all; i++) perm[i] = i;
     const int *val_idx = perm;
     int *train_idx = perm + o.val;
@@ -1009,6 +1013,65 @@ static int cmd_info(int argc, char **argv) {
     return 0;
 }
 
+/* the held-out validation images of a training run (same --seed and --val): how many each
+ * model gets right, which it gets wrong, and, given several, what the average of their
+ * calibrated probabilities gets right */
+static int cmd_val(int argc, char **argv) {
+    options o;
+    defaults(&o);
+    int first = parse_options(&o, argc, argv, 2);
+    if (first == argc) die("val needs at least one model file");
+    if (o.val < 1) die("--val must be at least 1");
+    char err[ERR_LEN];
+    dataset_t d;
+    load_mnist(&d, o.data, 0);
+    if (o.val > d.n) die("--val is larger than the training set");
+    const int n = o.val, n_models = argc - first;
+    int *perm = malloc(sizeof(int) * (size_t)d.n);
+    uint8_t *pix = malloc((size_t)n * IMG_PIXELS), *lab = malloc((size_t)n);
+    float *logits = malloc(sizeof(float) * (size_t)n * N_CLASSES), *avg = calloc((size_t)n * N_CLASSES, sizeof(float));
+    if (!perm || !pix || !lab || !logits || !avg) die("out of memory");
+    split_perm(perm, d.n, o.seed);
+    for (int i = 0; i < n; i++) {
+        memcpy(pix + (size_t)i * IMG_PIXELS, d.pixels + (size_t)perm[i] * IMG_PIXELS, IMG_PIXELS);
+        lab[i] = d.labels[perm[i]];
+    }
+    for (int k = first; k < argc; k++) {
+        model_t m;
+        workspace_t ws;
+        if (model_load(&m, argv[k], err)) die(err);
+        if (workspace_init(&ws, &m, 100, 0, err)) die(err);
+        const int right = evaluate(&m, &ws, pix, lab, n, logits);
+        if (right < 0) die("out of memory");
+        printf("%s: %d/%d right; wrong (training image: label>read):", argv[k], right, n);
+        for (int i = 0; i < n; i++) {
+            const float *z = logits + (size_t)i * N_CLASSES;
+            float p[N_CLASSES];
+            softmax_forward(p, z, 1, N_CLASSES, m.temperature);
+            for (int c = 0; c < N_CLASSES; c++) avg[(size_t)i * N_CLASSES + c] += p[c] / (float)n_models;
+            const int a = argmax10(z);
+            if (a != lab[i]) printf(" %d:%d>%d", perm[i], lab[i], a);
+        }
+        printf("\n");
+        workspace_free(&ws);
+        model_free(&m);
+    }
+    if (n_models > 1) {
+        int right = 0;
+        printf("average of the %d models' probabilities: ", n_models);
+        for (int i = 0; i < n; i++) right += argmax10(avg + (size_t)i * N_CLASSES) == lab[i];
+        printf("%d/%d right; wrong:", right, n);
+        for (int i = 0; i < n; i++) {
+            const int a = argmax10(avg + (size_t)i * N_CLASSES);
+            if (a != lab[i]) printf(" %d:%d>%d", perm[i], lab[i], a);
+        }
+        printf("\n");
+    }
+    free(perm), free(pix), free(lab), free(logits), free(avg);
+    dataset_free(&d);
+    return 0;
+}
+
 static void usage(void) {
     printf("usage: mnist COMMAND [options]\n\n"
            "  train      train from scratch; an interrupted run resumes from its checkpoint\n"
@@ -1017,6 +1080,9 @@ static void usage(void) {
            "             dark-on-light or light-on-dark; --multi: as the page's number canvas, cutting\n"
            "             touching digits apart, with each digit's box\n"
            "  info       the model's layers, parameters and FLOPs\n"
+           "  val        MODEL ...: each model on the validation images a training run with the same\n"
+           "             --seed and --val held out: how many right, which wrong; given several, the\n"
+           "             average of their probabilities too\n"
            "  export-log the logged drawings (--db FILE [build/serve/log.db]) as IDX files and a contact\n"
            "             sheet in --dir DIR [build/log-export]; corrected ones only, or --all\n"
            "  replay     the MNIST training sample the page's teach mode mixes in: the first\n"
@@ -1051,6 +1117,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "eval")) return cmd_eval(argc, argv);
     if (!strcmp(argv[1], "classify")) return cmd_classify(argc, argv);
     if (!strcmp(argv[1], "info")) return cmd_info(argc, argv);
+    if (!strcmp(argv[1], "val")) return cmd_val(argc, argv);
     if (!strcmp(argv[1], "export-log")) return cmd_export_log(argc, argv);
     if (!strcmp(argv[1], "replay")) return cmd_replay(argc, argv);
     fprintf(stderr, "mnist: unknown command '%s' (try `mnist help`)\n", argv[1]);

@@ -516,7 +516,7 @@ void dropout_forward(float *out, float *mask, const float *in, size_t n, float p
      * state that the compiler can vectorize; (z >> 40) < p·2^24 is exactly
      * rng_uniform() < p, both sides being exact in float. */
     const float keep = 1.0f / (1.0f - p), limit = p * 16777216.0f;
-#pragma omp simd
+#pragma omp parallel for simd schedule(static) if (n > PAR_MIN_WORK)
     for (size_t i = 0; i < n; i++) {
         uint64_t z = seed + (uint64_t)(i + 1) * 0x9e3779b97f4a7c15ull;
         z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;

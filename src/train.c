@@ -67,7 +67,7 @@ float lr_one_cycle(long step, long total, float peak, float warmup) {
     return lo + (peak - lo) * 0.5f * (1.0f + cosf(3.14159265f * t));
 }
 
-static int argmax10(const float *v) {
+int argmax10(const float *v) {
     int best = 0;
     for (int j = 1; j < N_CLASSES; j++)
         if (v[j] > v[best]) best = j;

@@ -56,6 +56,8 @@ step_result train_step(model_t *m, workspace_t *ws, optimizer_t *o, float *grads
 void batch_prepare(float *x, float *targets, int *labels, const uint8_t *pixels, const uint8_t *all_labels,
                    const int *idx, int B, const augment_params *aug, float smoothing, uint64_t seed);
 
+/* the index of the largest of 10 values (the first, on a tie) */
+int argmax10(const float *v);
 /* Logits (n,10) of n 28×28 byte images, run in batches of ws->max_batch.
  * Returns how many argmaxes match labels (labels may be NULL: returns 0). */
 int evaluate(model_t *m, workspace_t *ws, const uint8_t *pixels, const uint8_t *labels, int n, float *logits);

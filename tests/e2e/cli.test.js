@@ -234,6 +234,34 @@ test('--ema validates a moving average of the weights after each epoch and ships
   assert.match(bad.stderr, /--ema/);
 });
 
+test('val recounts the shipped weights on the validation images their training run held out', () => {
+  // the training log records what the rounded weights got right on validation; a fresh count must agree
+  const log = fs.readFileSync(path.join(h.ROOT, 'weights', 'train_log.csv'), 'utf8');
+  const logged = log.match(/val_quantized_right=(\d+)\/(\d+)/);
+  assert.ok(logged, 'train_log.csv records val_quantized_right');
+  const r = run(['val', MODEL]);
+  assert.strictEqual(r.status, 0, r.stderr);
+  const m = r.stdout.match(/: (\d+)\/(\d+) right; wrong \(training image: label>read\):((?: \d+:\d>\d)*)\n/);
+  assert.ok(m, r.stdout);
+  assert.strictEqual(`${m[1]}/${m[2]}`, `${logged[1]}/${logged[2]}`);
+  const wrong = m[3].trim().split(' ').filter(Boolean);
+  assert.strictEqual(wrong.length, +m[2] - +m[1]);
+  for (const w of wrong) {
+    const [idx, lab, read] = w.split(/[:>]/).map(Number);
+    assert.ok(idx >= 0 && idx < 60000 && lab !== read, w);
+  }
+  // two copies of one model average to the same count; another seed holds out other images
+  const two = run(['val', MODEL, MODEL]);
+  assert.strictEqual(two.status, 0, two.stderr);
+  assert.match(two.stdout, new RegExp(`average of the 2 models' probabilities: ${m[1]}/${m[2]} right`));
+  const other = run(['val', '--seed', '2', MODEL]);
+  assert.strictEqual(other.status, 0, other.stderr);
+  assert.notStrictEqual(other.stdout.split(': ')[1], r.stdout.split(': ')[1]);
+  const none = run(['val']);
+  assert.strictEqual(none.status, 1);
+  assert.match(none.stderr, /val needs at least one model file/);
+});
+
 test('the wasm and native builds give the same probabilities (within 1e-5)', async () => {
   const server = await h.startServer();
   const browser = await h.launch();
