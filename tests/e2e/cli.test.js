@@ -260,6 +260,11 @@ test('val recounts the shipped weights on the validation images their training r
   const none = run(['val']);
   assert.strictEqual(none.status, 1);
   assert.match(none.stderr, /val needs at least one model file/);
+  const truncated = path.join(tmp, 'val-truncated.bin');
+  fs.writeFileSync(truncated, fs.readFileSync(MODEL).subarray(0, 1000));
+  const bad = run(['val', truncated]);
+  assert.strictEqual(bad.status, 1);
+  assert.match(bad.stderr, /val-truncated\.bin: truncated: 1000 bytes/);
 });
 
 test('the wasm and native builds give the same probabilities (within 1e-5)', async () => {
