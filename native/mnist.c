@@ -361,6 +361,14 @@ static void on_signal(int sig) {
  * target, the training images the rest, for o->mine_steps steps of the usual
  * batch at a learning rate falling from o->mine_lr along half a cosine (the
  * fine-tuning loop of teach mode, finetune.h). Returns 0, or 130 when interrupted. */
+/* images idx[0..n) of pixels/labels, one after another, into pix/lab */
+static void gather(uint8_t *pix, uint8_t *lab, const uint8_t *pixels, const uint8_t *labels, const int *idx, int n) {
+    for (int i = 0; i < n; i++) {
+        memcpy(pix + (size_t)i * IMG_PIXELS, pixels + (size_t)idx[i] * IMG_PIXELS, IMG_PIXELS);
+        lab[i] = labels[idx[i]];
+    }
+}
+
 static int hard_negatives(const options *o, model_t *m, const uint8_t *pixels, const uint8_t *labels,
                           const int *train_idx, int n_train, const augment_params *aug, workspace_t *ev,
                           const uint8_t *val_pix, const uint8_t *val_lab, train_log *log, int tty) {
@@ -378,10 +386,7 @@ static int hard_negatives(const options *o, model_t *m, const uint8_t *pixels, c
     }
     uint8_t *rp = malloc((size_t)n_train * IMG_PIXELS), *rl = malloc((size_t)n_train), *nl = malloc((size_t)n_neg);
     if (!rp || !rl || !nl) die("out of memory for the hard-negative phase");
-    for (int i = 0; i < n_train; i++) {
-        memcpy(rp + (size_t)i * IMG_PIXELS, pixels + (size_t)train_idx[i] * IMG_PIXELS, IMG_PIXELS);
-        rl[i] = labels[train_idx[i]];
-    }
+    gather(rp, rl, pixels, labels, train_idx, n_train);
     memset(nl, NOT_A_DIGIT, (size_t)n_neg);
     finetune_params p;
     finetune_defaults(&p);
@@ -476,10 +481,7 @@ static int cmd_train(int argc, char **argv) {
     if (batches < 1) die("fewer training images than one batch");
     uint8_t *val_pix = malloc((size_t)(o.val ? o.val : 1) * IMG_PIXELS), *val_lab = malloc((size_t)(o.val ? o.val : 1));
     if (!val_pix || !val_lab) die("out of memory");
-    for (int i = 0; i < o.val; i++) {
-        memcpy(val_pix + (size_t)i * IMG_PIXELS, pixels + (size_t)val_idx[i] * IMG_PIXELS, IMG_PIXELS);
-        val_lab[i] = labels[val_idx[i]];
-    }
+    gather(val_pix, val_lab, pixels, labels, val_idx, o.val);
 
     model_t m;
     if (model_init(&m, o.arch, err)) die(err);
@@ -1013,6 +1015,15 @@ static int cmd_info(int argc, char **argv) {
     return 0;
 }
 
+/* the images whose highest of 10 scores is not their label, as " index:label>read", then a newline */
+static void print_wrong(const float *scores, const uint8_t *lab, const int *idx, int n) {
+    for (int i = 0; i < n; i++) {
+        const int a = argmax10(scores + (size_t)i * N_CLASSES);
+        if (a != lab[i]) printf(" %d:%d>%d", idx[i], lab[i], a);
+    }
+    printf("\n");
+}
+
 /* the held-out validation images of a training run (same --seed and --val): how many each
  * model gets right, which it gets wrong, and, given several, what the average of their
  * calibrated probabilities gets right */
@@ -1032,10 +1043,7 @@ static int cmd_val(int argc, char **argv) {
     float *logits = malloc(sizeof(float) * (size_t)n * N_CLASSES), *avg = calloc((size_t)n * N_CLASSES, sizeof(float));
     if (!perm || !pix || !lab || !logits || !avg) die("out of memory");
     split_perm(perm, d.n, o.seed);
-    for (int i = 0; i < n; i++) {
-        memcpy(pix + (size_t)i * IMG_PIXELS, d.pixels + (size_t)perm[i] * IMG_PIXELS, IMG_PIXELS);
-        lab[i] = d.labels[perm[i]];
-    }
+    gather(pix, lab, d.pixels, d.labels, perm, n);
     for (int k = first; k < argc; k++) {
         model_t m;
         workspace_t ws;
@@ -1043,29 +1051,21 @@ static int cmd_val(int argc, char **argv) {
         if (workspace_init(&ws, &m, 100, 0, err)) die(err);
         const int right = evaluate(&m, &ws, pix, lab, n, logits);
         if (right < 0) die("out of memory");
-        printf("%s: %d/%d right; wrong (training image: label>read):", argv[k], right, n);
         for (int i = 0; i < n; i++) {
-            const float *z = logits + (size_t)i * N_CLASSES;
             float p[N_CLASSES];
-            softmax_forward(p, z, 1, N_CLASSES, m.temperature);
+            softmax_forward(p, logits + (size_t)i * N_CLASSES, 1, N_CLASSES, m.temperature);
             for (int c = 0; c < N_CLASSES; c++) avg[(size_t)i * N_CLASSES + c] += p[c] / (float)n_models;
-            const int a = argmax10(z);
-            if (a != lab[i]) printf(" %d:%d>%d", perm[i], lab[i], a);
         }
-        printf("\n");
+        printf("%s: %d/%d right; wrong (training image: label>read):", argv[k], right, n);
+        print_wrong(logits, lab, perm, n);
         workspace_free(&ws);
         model_free(&m);
     }
     if (n_models > 1) {
         int right = 0;
-        printf("average of the %d models' probabilities: ", n_models);
         for (int i = 0; i < n; i++) right += argmax10(avg + (size_t)i * N_CLASSES) == lab[i];
-        printf("%d/%d right; wrong:", right, n);
-        for (int i = 0; i < n; i++) {
-            const int a = argmax10(avg + (size_t)i * N_CLASSES);
-            if (a != lab[i]) printf(" %d:%d>%d", perm[i], lab[i], a);
-        }
-        printf("\n");
+        printf("average of the %d models' probabilities: %d/%d right; wrong:", n_models, right, n);
+        print_wrong(avg, lab, perm, n);
     }
     free(perm), free(pix), free(lab), free(logits), free(avg);
     dataset_free(&d);
