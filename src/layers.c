@@ -114,92 +114,6 @@ void conv2d_forward_fused(float *out, const float *in, const float *w, const flo
     }
 }
 
-size_t conv3x3_winograd_floats(int B, int C, int H, int W, int OC) {
-    size_t T = (size_t)B * ((H + 1) / 2) * ((W + 1) / 2);
-    return 16 * ((size_t)C * T + (size_t)OC * T) + (size_t)(2 * ((H + 1) / 2) + 2) * (2 * ((W + 1) / 2) + 2);
-}
-
-void conv3x3_winograd_weights(float *U, const float *w, int C, int OC) {
-    /* U = G g Gᵀ, G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1]; U[ξ] is OC×C */
-    for (int o = 0; o < OC; o++)
-        for (int c = 0; c < C; c++) {
-            const float *g = w + ((size_t)o * C + c) * 9;
-            float t[4][3], u[4][4];
-            for (int j = 0; j < 3; j++) {
-                t[0][j] = g[j];
-                t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
-                t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
-                t[3][j] = g[6 + j];
-            }
-            for (int i = 0; i < 4; i++) {
-                u[i][0] = t[i][0];
-                u[i][1] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
-                u[i][2] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
-                u[i][3] = t[i][2];
-            }
-            for (int x = 0; x < 16; x++) U[((size_t)x * OC + o) * C + c] = u[x / 4][x % 4];
-        }
-}
-
-void conv3x3_winograd_forward(float *out, const float *in, const float *U, const float *b, int B, int C, int H, int W,
-                              int OC, int relu, float *scratch) {
-    const int th = (H + 1) / 2, tw = (W + 1) / 2, T = B * th * tw;
-    const int PH = 2 * th + 2, PW = 2 * tw + 2; /* a zero-padded copy of one plane: no bounds checks below */
-    float *V = scratch, *M = V + 16 * (size_t)C * T, *pad = M + 16 * (size_t)OC * T;
-    memset(pad, 0, sizeof(float) * (size_t)PH * PW);
-    /* input tiles: V = Bᵀ d B, Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]; V[ξ] is C×T */
-    for (int c = 0; c < C; c++)
-        for (int bi = 0; bi < B; bi++) {
-            const float *plane = in + ((size_t)c * B + bi) * H * W;
-            for (int y = 0; y < H; y++) memcpy(pad + (size_t)(y + 1) * PW + 1, plane + (size_t)y * W, sizeof(float) * (size_t)W);
-            for (int ty = 0; ty < th; ty++)
-                for (int tx = 0; tx < tw; tx++) {
-                    const float *d = pad + (size_t)(2 * ty) * PW + 2 * tx;
-                    float t[4][4];
-                    for (int j = 0; j < 4; j++) {
-                        t[0][j] = d[j] - d[2 * PW + j];
-                        t[1][j] = d[PW + j] + d[2 * PW + j];
-                        t[2][j] = d[2 * PW + j] - d[PW + j];
-                        t[3][j] = d[PW + j] - d[3 * PW + j];
-                    }
-                    float *v = V + (size_t)c * T + ((size_t)bi * th + ty) * tw + tx;
-                    const size_t step = (size_t)C * T;
-                    for (int i = 0; i < 4; i++) {
-                        v[(4 * i + 0) * step] = t[i][0] - t[i][2];
-                        v[(4 * i + 1) * step] = t[i][1] + t[i][2];
-                        v[(4 * i + 2) * step] = t[i][2] - t[i][1];
-                        v[(4 * i + 3) * step] = t[i][1] - t[i][3];
-                    }
-                }
-        }
-    /* 16 products, one per position in the transformed tile */
-    for (int x = 0; x < 16; x++)
-        gemm(0, 0, OC, T, C, U + (size_t)x * OC * C, C, V + (size_t)x * C * T, T, 0.0f, M + (size_t)x * OC * T, T);
-    /* outputs: Y = Aᵀ m A, Aᵀ = [1 1 1 0; 0 1 -1 -1], plus bias (and ReLU) */
-    const size_t step = (size_t)OC * T;
-    for (int o = 0; o < OC; o++)
-        for (int bi = 0; bi < B; bi++) {
-            float *plane = out + ((size_t)o * B + bi) * H * W;
-            for (int ty = 0; ty < th; ty++)
-                for (int tx = 0; tx < tw; tx++) {
-                    const float *m = M + (size_t)o * T + ((size_t)bi * th + ty) * tw + tx;
-                    float t[2][4];
-                    for (int j = 0; j < 4; j++) {
-                        t[0][j] = m[j * step] + m[(4 + j) * step] + m[(8 + j) * step];
-                        t[1][j] = m[(4 + j) * step] - m[(8 + j) * step] - m[(12 + j) * step];
-                    }
-                    for (int i = 0; i < 2; i++) {
-                        const int y = 2 * ty + i;
-                        if (y >= H) break;
-                        float y0 = t[i][0] + t[i][1] + t[i][2] + b[o], y1 = t[i][1] - t[i][2] - t[i][3] + b[o];
-                        if (relu) y0 = y0 > 0.0f ? y0 : 0.0f, y1 = y1 > 0.0f ? y1 : 0.0f;
-                        plane[y * W + 2 * tx] = y0;
-                        if (2 * tx + 1 < W) plane[y * W + 2 * tx + 1] = y1;
-                    }
-                }
-        }
-}
-
 void conv2d_forward(float *out, const float *in, const float *w, const float *b, int B, int C, int H, int W, int OC,
                     int k, int pad, float *col) {
     conv2d_forward_fused(out, in, w, b, B, C, H, W, OC, k, pad, 0, col);
@@ -227,12 +141,16 @@ void conv2d_backward(float *din, float *dw, float *db, const float *dout, const 
         for (int t = 0; t < used; t++) s += dw_scratch[(size_t)t * per + i]; /* in thread order: repeatable */
         dw[i] += s;
     }
-#pragma omp parallel for schedule(static) if ((size_t)OC * N > PAR_MIN_WORK)
-    for (int oc = 0; oc < OC; oc++) db[oc] += (float)sum_floats(dout + (size_t)oc * N, (size_t)N);
+    conv2d_bias_backward(db, dout, OC, (size_t)N);
     if (din) {
         gemm(1, 0, CKK, N, OC, w, CKK, dout, N, 0.0f, col, N); /* dcol = wᵀ · dout */
         col2im(din, col, B, C, H, W, k, pad, OH, OW);
     }
+}
+
+void conv2d_bias_backward(float *db, const float *dout, int OC, size_t N) {
+#pragma omp parallel for schedule(static) if ((size_t)OC * N > PAR_MIN_WORK)
+    for (int oc = 0; oc < OC; oc++) db[oc] += (float)sum_floats(dout + (size_t)oc * N, N);
 }
 
 void conv2d_forward_ref(float *out, const float *in, const float *w, const float *b, int B, int C, int H, int W,

@@ -38,18 +38,30 @@ void conv2d_forward_fused(float *out, const float *in, const float *w, const flo
                           int OC, int k, int pad, int relu, float *col);
 void conv2d_forward_ref(float *out, const float *in, const float *w, const float *b, int B, int C, int H, int W,
                         int OC, int k, int pad);
-/* inference for 3×3 kernels with padding 1 by Winograd's minimal filtering,
- * F(2×2, 3×3) (Lavin & Gray 2016): each 2×2 block of outputs costs 16
- * multiplies per input channel instead of 36, as 16 small matrix products.
- * The weights are transformed once, by conv3x3_winograd_weights, into U
- * (16·OC·C floats). Same shapes as conv2d_forward_fused otherwise; scratch:
- * conv3x3_winograd_floats() floats. */
+void conv2d_backward_ref(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
+                         int C, int H, int W, int OC, int k, int pad);
+/* db += the sum of dout (OC, N) over its N positions, per output channel */
+void conv2d_bias_backward(float *db, const float *dout, int OC, size_t N);
+
+/* ---- conv2d with a 3×3 kernel and padding 1, by Winograd's minimal filtering ----
+ * F(2×2, 3×3) (Lavin & Gray 2016; src/winograd.c): each 2×2 block of outputs
+ * costs 16 multiplies per input channel instead of 36, as 16 matrix products.
+ * Same shapes as conv2d_forward. The weights are first transformed, by
+ * conv3x3_winograd_weights, into U (conv3x3_winograd_u_floats(C, OC) floats);
+ * at inference w and b may have a batch norm folded in, and relu applies a
+ * ReLU to the output. scratch holds conv3x3_winograd_floats() floats.
+ * For training, Vkeep (conv3x3_winograd_v_floats() floats) keeps the
+ * transformed input for conv3x3_winograd_backward, which then needs neither the
+ * input nor an im2col matrix; at inference Vkeep is NULL. Backward adds to dw
+ * and db and writes din (unless NULL), like conv2d_backward. */
+size_t conv3x3_winograd_u_floats(int C, int OC);
+size_t conv3x3_winograd_v_floats(int B, int C, int H, int W);
 size_t conv3x3_winograd_floats(int B, int C, int H, int W, int OC);
 void conv3x3_winograd_weights(float *U, const float *w, int C, int OC);
 void conv3x3_winograd_forward(float *out, const float *in, const float *U, const float *b, int B, int C, int H, int W,
-                              int OC, int relu, float *scratch);
-void conv2d_backward_ref(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
-                         int C, int H, int W, int OC, int k, int pad);
+                              int OC, int relu, float *Vkeep, float *scratch);
+void conv3x3_winograd_backward(float *din, float *dw, float *db, const float *dout, const float *Vkept, const float *U,
+                               int B, int C, int H, int W, int OC, float *scratch);
 
 /* ---- fully connected: in (K,B) (features × images), w (N,K), b (N), out (N,B) ---- */
 void fc_forward(float *out, const float *in, const float *w, const float *b, int B, int K, int N);

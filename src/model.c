@@ -404,9 +404,8 @@ int model_load(model_t *m, const char *path, char *err) {
 
 static int needs_flatten(const layer_t *l) { return l->kind == LAYER_FC && l->in_h * l->in_w > 1; }
 
-static int uses_winograd(const layer_t *l, int batch) {
-    return l->kind == LAYER_CONV && l->k == 3 && l->pad == 1 && batch <= WINOGRAD_MAX_BATCH;
-}
+/* 3×3 convs with padding 1 run by Winograd's algorithm, in training and at inference */
+static int uses_winograd(const layer_t *l) { return l->kind == LAYER_CONV && l->k == 3 && l->pad == 1; }
 
 /* derives the inference weights of every conv layer from the model's current
  * parameters: batch norm folded in, then the Winograd transform */
@@ -426,10 +425,10 @@ static void prepare_inference(const model_t *m, workspace_t *ws) {
         }
         p += l->n_w + l->n_b + 32;
         ws->inf_w[i] = w, ws->inf_b[i] = b, ws->inf_u[i] = NULL;
-        if (uses_winograd(l, ws->max_batch)) {
+        if (uses_winograd(l)) {
             conv3x3_winograd_weights(p, w, l->in_c, l->out_c);
             ws->inf_u[i] = p;
-            p += 16 * (size_t)l->out_c * l->in_c + 16;
+            p += conv3x3_winograd_u_floats(l->in_c, l->out_c) + 16;
         }
     }
     ws->prep_params = m->params;
@@ -456,22 +455,26 @@ int workspace_init(workspace_t *ws, const model_t *m, int max_batch, int trainin
             nf += B * in + 16;
             col = B * in > col ? B * in : col; /* backward unflattens through col */
         }
-        if (l->kind == LAYER_CONV) {
+        if (l->kind == LAYER_CONV && !uses_winograd(l)) {
             size_t c = conv2d_col_floats(max_batch, l->in_c, l->in_h, l->in_w, l->k, l->pad);
             size_t d = conv2d_dw_scratch_floats(l->in_c, l->out_c, l->k);
             col = c > col ? c : col;
             dws = d > dws ? d : dws;
         }
     }
-    size_t prep = 0, wino = 0; /* inference weights; Winograd scratch for small batches */
+    /* inference weights; Winograd scratch; in training, each Winograd layer's
+     * transformed weights and input, kept from forward for backward */
+    size_t prep = 0, wino = 0;
     for (int i = 0; i < m->n_layers; i++) {
         const layer_t *l = &m->layer[i];
         if (l->kind != LAYER_CONV) continue;
         prep += l->n_w + l->n_b + 32;
-        if (uses_winograd(l, max_batch)) {
+        if (uses_winograd(l)) {
             size_t s = conv3x3_winograd_floats(max_batch, l->in_c, l->in_h, l->in_w, l->out_c);
+            size_t u = conv3x3_winograd_u_floats(l->in_c, l->out_c);
             wino = s > wino ? s : wino;
-            prep += 16 * (size_t)l->out_c * l->in_c + 16;
+            prep += u + 16;
+            if (training) nf += u + 16 + conv3x3_winograd_v_floats(max_batch, l->in_c, l->in_h, l->in_w) + 16;
         }
     }
     size_t total = nf + col + 16 + 2 * (B * N_CLASSES + 16) + prep + 16 + wino + 16;
@@ -499,6 +502,10 @@ int workspace_init(workspace_t *ws, const model_t *m, int max_batch, int trainin
         }
         if (l->kind == LAYER_DROPOUT && training) TAKE(ws->mask[i], B * out);
         if (needs_flatten(l)) TAKE(ws->flat[i], B * l->in_c * l->in_h * l->in_w);
+        if (uses_winograd(l) && training) {
+            TAKE(ws->wino_u[i], conv3x3_winograd_u_floats(l->in_c, l->out_c));
+            TAKE(ws->wino_v[i], conv3x3_winograd_v_floats(max_batch, l->in_c, l->in_h, l->in_w));
+        }
     }
     TAKE(ws->col, col);
     TAKE(ws->prep, prep);
@@ -547,9 +554,9 @@ const float *model_forward(model_t *m, workspace_t *ws, const float *x, int B, i
             if (last + 1 < m->n_layers && m->layer[last + 1].kind == LAYER_BN) last++;
             const int relu = last + 1 < m->n_layers && m->layer[last + 1].kind == LAYER_RELU;
             last += relu;
-            if (ws->inf_u[i] && B <= WINOGRAD_MAX_BATCH)
+            if (ws->inf_u[i])
                 conv3x3_winograd_forward(ws->act[last], in, ws->inf_u[i], ws->inf_b[i], B, l->in_c, l->in_h, l->in_w,
-                                         l->out_c, relu, ws->wino);
+                                         l->out_c, relu, NULL, ws->wino);
             else
                 conv2d_forward_fused(ws->act[last], in, ws->inf_w[i], ws->inf_b[i], B, l->in_c, l->in_h, l->in_w,
                                      l->out_c, l->k, l->pad, relu, ws->col);
@@ -561,7 +568,13 @@ const float *model_forward(model_t *m, workspace_t *ws, const float *x, int B, i
         if (!training && l->kind == LAYER_DROPOUT) continue; /* the identity at inference: nothing to copy */
         switch (l->kind) {
         case LAYER_CONV:
-            conv2d_forward(out, in, P + l->w, P + l->b, B, l->in_c, l->in_h, l->in_w, l->out_c, l->k, l->pad, ws->col);
+            if (ws->wino_u[i]) {
+                conv3x3_winograd_weights(ws->wino_u[i], P + l->w, l->in_c, l->out_c);
+                conv3x3_winograd_forward(out, in, ws->wino_u[i], P + l->b, B, l->in_c, l->in_h, l->in_w, l->out_c, 0,
+                                         ws->wino_v[i], ws->wino);
+            } else
+                conv2d_forward(out, in, P + l->w, P + l->b, B, l->in_c, l->in_h, l->in_w, l->out_c, l->k, l->pad,
+                               ws->col);
             break;
         case LAYER_FC:
             if (ws->flat[i]) {
@@ -624,8 +637,12 @@ void model_backward(const model_t *m, workspace_t *ws, const float *dlogits, flo
         double t0 = ws->profile ? seconds() : 0.0;
         switch (l->kind) {
         case LAYER_CONV:
-            conv2d_backward(din, grads + l->w, grads + l->b, g, in, P + l->w, B, l->in_c, l->in_h, l->in_w, l->out_c,
-                            l->k, l->pad, ws->col, ws->dw_scratch);
+            if (ws->wino_u[i]) /* the transformed weights and input from the forward pass */
+                conv3x3_winograd_backward(din, grads + l->w, grads + l->b, g, ws->wino_v[i], ws->wino_u[i], B, l->in_c,
+                                          l->in_h, l->in_w, l->out_c, ws->wino);
+            else
+                conv2d_backward(din, grads + l->w, grads + l->b, g, in, P + l->w, B, l->in_c, l->in_h, l->in_w,
+                                l->out_c, l->k, l->pad, ws->col, ws->dw_scratch);
             break;
         case LAYER_FC:
             if (ws->flat[i]) {

@@ -45,7 +45,6 @@
 #define IMG_SIDE 28
 #define IMG_PIXELS (IMG_SIDE * IMG_SIDE)
 #define N_CLASSES 10
-#define WINOGRAD_MAX_BATCH 4 /* inference batches up to this size run 3×3 convs by Winograd */
 
 typedef enum { LAYER_CONV, LAYER_BN, LAYER_RELU, LAYER_POOL, LAYER_GAP, LAYER_DROPOUT, LAYER_FC } layer_kind;
 
@@ -118,7 +117,8 @@ typedef struct {
     const float *inf_w[MODEL_MAX_LAYERS], *inf_b[MODEL_MAX_LAYERS], *inf_u[MODEL_MAX_LAYERS];
     const float *prep_params;      /* the model the inference weights were derived from, */
     unsigned long prep_version;    /* and its version then */
-    float *wino;                   /* inference: Winograd scratch for 3×3 convs (small batches) */
+    float *wino;                   /* scratch for 3×3 convs, which run by Winograd's algorithm */
+    float *wino_u[MODEL_MAX_LAYERS], *wino_v[MODEL_MAX_LAYERS]; /* training: their transformed weights and input */
     float *dw_scratch;             /* per-thread weight gradients of conv layers (training) */
     float *logits, *probs;         /* (B, 10) each */
     const float *input;            /* the batch given to the last forward pass */

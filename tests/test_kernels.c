@@ -83,26 +83,52 @@ void test_conv(void) {
     }
 }
 
-/* Winograd F(2x2,3x3) against the direct reference, odd sizes included */
+/* Winograd F(2x2,3x3), forward and backward, against the direct reference:
+ * odd sizes, and batches of several chunks (8 images) with a partial last one */
 void test_winograd(void) {
     rng_t r;
     rng_seed(&r, 17);
-    for (int trial = 0; trial < 20; trial++) {
-        int B = 1 + (int)rng_below(&r, 3), C = 1 + (int)rng_below(&r, 9), OC = 1 + (int)rng_below(&r, 12);
+    for (int trial = 0; trial < 30; trial++) {
+        int B = trial < 20 ? 1 + (int)rng_below(&r, 3) : 1 + (int)rng_below(&r, 30);
+        int C = 1 + (int)rng_below(&r, 9), OC = 1 + (int)rng_below(&r, 12);
         int H = 1 + (int)rng_below(&r, 15), W = 1 + (int)rng_below(&r, 15), relu = trial & 1;
-        size_t nin = (size_t)B * C * H * W, nout = (size_t)B * OC * H * W;
-        float *in = rand_buf(&r, nin), *w = rand_buf(&r, (size_t)OC * C * 9), *b = rand_buf(&r, (size_t)OC);
+        size_t nin = (size_t)B * C * H * W, nout = (size_t)B * OC * H * W, nw = (size_t)OC * C * 9;
+        float *in = rand_buf(&r, nin), *w = rand_buf(&r, nw), *b = rand_buf(&r, (size_t)OC);
         float *out = malloc(sizeof(float) * nout), *ref = malloc(sizeof(float) * nout);
         float *scratch = malloc(sizeof(float) * conv3x3_winograd_floats(B, C, H, W, OC));
-        float *U = malloc(sizeof(float) * 16 * (size_t)OC * C);
+        float *U = malloc(sizeof(float) * conv3x3_winograd_u_floats(C, OC));
+        float *V = malloc(sizeof(float) * conv3x3_winograd_v_floats(B, C, H, W));
         conv3x3_winograd_weights(U, w, C, OC);
-        conv3x3_winograd_forward(out, in, U, b, B, C, H, W, OC, relu, scratch);
+        /* inference (nothing kept, optional ReLU), then training (V kept, no ReLU) */
+        conv3x3_winograd_forward(out, in, U, b, B, C, H, W, OC, relu, NULL, scratch);
         conv2d_forward_ref(ref, in, w, b, B, C, H, W, OC, 3, 1);
-        if (relu)
-            for (size_t i = 0; i < nout; i++) ref[i] = ref[i] > 0 ? ref[i] : 0;
+        for (size_t i = 0; i < nout && relu; i++) ref[i] = ref[i] > 0 ? ref[i] : 0;
         CHECK(max_rel_diff(out, ref, nout) < 1e-5 * (1 + C), "winograd B=%d C=%d %dx%d OC=%d relu=%d: %g", B, C, H, W,
               OC, relu, max_rel_diff(out, ref, nout));
-        free(in), free(w), free(b), free(out), free(ref), free(scratch), free(U);
+        conv3x3_winograd_forward(out, in, U, b, B, C, H, W, OC, 0, V, scratch);
+        conv2d_forward_ref(ref, in, w, b, B, C, H, W, OC, 3, 1);
+        CHECK(max_rel_diff(out, ref, nout) < 1e-5 * (1 + C), "winograd (V kept) B=%d C=%d %dx%d OC=%d: %g", B, C, H,
+              W, OC, max_rel_diff(out, ref, nout));
+        /* backward adds to dw and db: start both from the same non-zero values */
+        float *g = rand_buf(&r, nout), *dw = rand_buf(&r, nw), *db = rand_buf(&r, (size_t)OC);
+        float *din = malloc(sizeof(float) * nin), *din2 = malloc(sizeof(float) * nin);
+        float *dw2 = malloc(sizeof(float) * nw), *db2 = malloc(sizeof(float) * (size_t)OC);
+        memcpy(dw2, dw, sizeof(float) * nw), memcpy(db2, db, sizeof(float) * (size_t)OC);
+        conv3x3_winograd_backward(din, dw, db, g, V, U, B, C, H, W, OC, scratch);
+        conv2d_backward_ref(din2, dw2, db2, g, in, w, B, C, H, W, OC, 3, 1);
+        const double tol = 1e-5 * (1 + OC), tolw = 1e-5 * sqrt((double)B * H * W) + 1e-5;
+        CHECK(max_rel_diff(din, din2, nin) < tol, "winograd backward din B=%d C=%d %dx%d OC=%d: %g", B, C, H, W, OC,
+              max_rel_diff(din, din2, nin));
+        CHECK(max_rel_diff(dw, dw2, nw) < tolw, "winograd backward dw B=%d C=%d %dx%d OC=%d: %g", B, C, H, W, OC,
+              max_rel_diff(dw, dw2, nw));
+        CHECK(max_rel_diff(db, db2, (size_t)OC) < tolw, "winograd backward db: %g", max_rel_diff(db, db2, (size_t)OC));
+        /* without din (a first layer) the parameter gradients are the same, bit for bit */
+        memset(dw, 0, sizeof(float) * nw), memset(dw2, 0, sizeof(float) * nw);
+        conv3x3_winograd_backward(din, dw, db, g, V, U, B, C, H, W, OC, scratch);
+        conv3x3_winograd_backward(NULL, dw2, db2, g, V, U, B, C, H, W, OC, scratch);
+        CHECK(memcmp(dw, dw2, sizeof(float) * nw) == 0, "winograd backward without din");
+        free(in), free(w), free(b), free(out), free(ref), free(scratch), free(U), free(V), free(g), free(dw), free(db);
+        free(din), free(din2), free(dw2), free(db2);
     }
 }
 
