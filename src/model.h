@@ -110,7 +110,7 @@ typedef struct {
     float *bn_mean[MODEL_MAX_LAYERS], *bn_rstd[MODEL_MAX_LAYERS];
     float *mask[MODEL_MAX_LAYERS]; /* dropout masks (training) */
     float *grad[2];                /* ping-pong buffers for activation gradients (training) */
-    float *col;                    /* im2col matrix of the largest conv layer */
+    float *col;                    /* im2col matrix of the largest conv layer not run by Winograd */
     /* inference weights, derived once per model version: each conv's weights and
      * bias with the following batch norm folded in, and their Winograd transform */
     float *prep;
