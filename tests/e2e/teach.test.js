@@ -112,7 +112,9 @@ test('a user teaches an unusual 1 and 7: held-back drawings are read better, kep
   console.log(`  page's kept-back drawings read right: ${before}/${held} before, ${after}/${held} after; ` +
     `200 fine-tuning steps took ${(ms / 1000).toFixed(1)} s`);
   assert.strictEqual(held, 10, 'one drawing of each digit kept back');
-  assert.ok(after > before, `kept-back drawings: ${before} before, ${after} after`);
+  // better after, or all of them read right both times (the shipped model may already read the one 1 and
+  // one 7 kept back; the 16 probes below are the test that the style was learnt)
+  assert.ok(after > before || (before === held && after === held), `kept-back drawings: ${before} before, ${after} after`);
   assert.match(await page.textContent('#teach-result'), /read right: \d+ before, \d+ after/);
 
   await page.click('#teach-keep');
