@@ -2,6 +2,7 @@
 
 #include "parallel.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,7 +52,8 @@
 #undef KMR
 #endif
 
-typedef void (*kernel_fn)(int kc, const float *a, const float *b, float *c, int ldc, int accumulate);
+typedef void (*kernel_fn)(int kc, const float *a, long as, const float *b, long bs, float *c, int ldc,
+                          int accumulate);
 
 typedef struct {
     const char *name;
@@ -169,21 +171,24 @@ static void pack_along(float *restrict dst, int width, const float *restrict src
     }
 }
 
-/* rows [i0, i0+mc) and steps [p0, p0+kc) of op(A) into panels of mr rows */
-static void pack_a(int ta, const float *A, int lda, int i0, int mc, int p0, int kc, int mr, float *ap) {
+/* rows [i0, i0+mc) and steps [p0, p0+kc) of op(A) into panels of mr rows; full
+ * panels are left out when in_place (the kernel reads them from A) */
+static void pack_a(int ta, const float *A, int lda, int i0, int mc, int p0, int kc, int mr, float *ap, int in_place) {
     for (int ir = 0; ir < mc; ir += mr, ap += (long)mr * kc) {
         int rows = mc - ir < mr ? mc - ir : mr;
         long r = i0 + ir;
+        if (in_place && rows == mr) continue;
         if (ta) pack_along(ap, mr, A + (long)p0 * lda + r, lda, rows, kc);
         else pack_across(ap, mr, A + r * lda + p0, lda, rows, kc);
     }
 }
 
-/* steps [p0, p0+kc) and columns [j0, j0+nc) of op(B) into panels of nr columns */
-static void pack_b(int tb, const float *B, int ldb, int p0, int kc, int j0, int nc, int nr, float *bp) {
+/* steps [p0, p0+kc) and columns [j0, j0+nc) of op(B) into panels of nr columns, likewise */
+static void pack_b(int tb, const float *B, int ldb, int p0, int kc, int j0, int nc, int nr, float *bp, int in_place) {
     for (int jr = 0; jr < nc; jr += nr, bp += (long)nr * kc) {
         int cols = nc - jr < nr ? nc - jr : nr;
         long c = j0 + jr;
+        if (in_place && cols == nr) continue;
         if (tb) pack_across(bp, nr, B + c * ldb + p0, ldb, cols, kc);
         else pack_along(bp, nr, B + (long)p0 * ldb + c, ldb, cols, kc);
     }
@@ -204,25 +209,36 @@ static void gemm_tiles(const kernel_t *kn, int ta, int tb, int t0, int t1, int n
     _Alignas(64) float edge[8 * 32];
     const int mr = kn->mr, nr = kn->nr;
     const int steps = (K + KC - 1) / KC, step = (K + steps - 1) / steps;
+    /* Packing copies what the kernel reads into the order it reads it. Where a step's
+     * mr rows of op(A) are already contiguous (A transposed), or its nr columns of op(B)
+     * (B as it is, and aligned to the kernel's vectors), full panels are read in place:
+     * the same numbers in the same order, one copy fewer. */
+    const int a_in_place = ta;
+    const int b_in_place = !tb && (uintptr_t)B % ((size_t)nr * 2) == 0 && ldb % (nr / 2) == 0;
     while (t0 < t1) {
         const int row = t0 / nt, end = (row + 1) * nt < t1 ? (row + 1) * nt : t1; /* this row's tiles: [t0, end) */
         const int i0 = row * tm, mc = M - i0 < tm ? M - i0 : tm;
         for (int p0 = 0; p0 < K; p0 += step) {
             const int kc = K - p0 < step ? K - p0 : step, accumulate = p0 > 0 || beta != 0.0f;
-            pack_a(ta, A, lda, i0, mc, p0, kc, mr, ap);
+            pack_a(ta, A, lda, i0, mc, p0, kc, mr, ap, a_in_place);
             for (int t = t0; t < end; t++) {
                 const int j0 = (t % nt) * tn, nc = N - j0 < tn ? N - j0 : tn;
-                pack_b(tb, B, ldb, p0, kc, j0, nc, nr, bp);
+                pack_b(tb, B, ldb, p0, kc, j0, nc, nr, bp, b_in_place);
                 for (int jr = 0; jr < nc; jr += nr) {
                     const int cols = nc - jr < nr ? nc - jr : nr;
+                    const int b_direct = b_in_place && cols == nr;
+                    const float *b = b_direct ? B + (long)p0 * ldb + j0 + jr : bp + (long)jr * kc;
+                    const long bs = b_direct ? ldb : nr;
                     for (int ir = 0; ir < mc; ir += mr) {
                         const int rows = mc - ir < mr ? mc - ir : mr;
+                        const int a_direct = a_in_place && rows == mr;
+                        const float *a = a_direct ? A + (long)p0 * lda + i0 + ir : ap + (long)ir * kc;
+                        const long as = a_direct ? lda : mr;
                         float *c = C + (long)(i0 + ir) * ldc + j0 + jr;
-                        const float *a = ap + (long)ir * kc, *b = bp + (long)jr * kc;
                         if (rows == mr && cols == nr) {
-                            kn->fn(kc, a, b, c, ldc, accumulate);
+                            kn->fn(kc, a, as, b, bs, c, ldc, accumulate);
                         } else { /* partial tile: compute into a full-size scratch tile, copy the valid part */
-                            kn->fn(kc, a, b, edge, nr, 0);
+                            kn->fn(kc, a, as, b, bs, edge, nr, 0);
                             for (int i = 0; i < rows; i++)
                                 for (int j = 0; j < cols; j++)
                                     c[(long)i * ldc + j] =

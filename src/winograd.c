@@ -38,7 +38,7 @@ typedef struct {
     int th, tw, tpi;     /* tiles down, across, per image */
     int nb, nch;         /* images per chunk, chunks */
     int PH, PW;          /* the zero-padded plane the tiles read */
-    size_t tc;           /* tiles in a full chunk: the row stride of V, M, Z */
+    size_t tc;           /* tiles in a full chunk, rounded up to 16: the row stride of V, M, Z */
     size_t vs, ms, us;   /* stride between the 16 matrices of V (C×tc), M or Z (OC×tc), U (OC×C) */
     size_t per;          /* scratch floats of one thread */
 } geom_t;
@@ -52,7 +52,7 @@ static geom_t geom(int B, int C, int H, int W, int OC) {
     g.nb = B < CHUNK ? B : CHUNK;
     g.nch = (B + g.nb - 1) / g.nb;
     g.PH = 2 * g.th + 2, g.PW = 2 * g.tw + 2;
-    g.tc = (size_t)g.nb * g.tpi;
+    g.tc = up16((size_t)g.nb * g.tpi); /* rows on 64-byte boundaries: gemm() reads them in place */
     g.vs = up16((size_t)C * g.tc) + SKEW;
     g.ms = up16((size_t)OC * g.tc) + SKEW;
     g.us = up16((size_t)OC * C) + SKEW;
@@ -78,10 +78,12 @@ size_t conv3x3_winograd_v_floats(int B, int C, int H, int W) {
     return (size_t)g.nch * 16 * g.vs;
 }
 
-size_t conv3x3_winograd_u_floats(int C, int OC) { return 16 * (up16((size_t)OC * C) + SKEW); }
+/* U twice: the 16 matrices U[ξ] (OC×C), then the same transposed (C×OC), so that
+ * both products that use them, U V forward and Uᵀ Z backward, read theirs in place */
+size_t conv3x3_winograd_u_floats(int C, int OC) { return 2 * 16 * (up16((size_t)OC * C) + SKEW); }
 
 void conv3x3_winograd_weights(float *U, const float *w, int C, int OC) {
-    /* U = G g Gᵀ, G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1]; U[ξ] is OC×C */
+    /* U = G g Gᵀ, G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1] */
     const size_t us = up16((size_t)OC * C) + SKEW;
 #pragma omp parallel for schedule(static) if ((size_t)OC * C * 16 > PAR_MIN_WORK)
     for (int o = 0; o < OC; o++)
@@ -94,45 +96,60 @@ void conv3x3_winograd_weights(float *U, const float *w, int C, int OC) {
                 t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
                 t[3][j] = g[6 + j];
             }
-            float *u = U + (size_t)o * C + c;
+            float *u = U + (size_t)o * C + c, *ut = U + 16 * us + (size_t)c * OC + o;
             for (int i = 0; i < 4; i++) {
-                u[(4 * i + 0) * us] = t[i][0];
-                u[(4 * i + 1) * us] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
-                u[(4 * i + 2) * us] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
-                u[(4 * i + 3) * us] = t[i][2];
+                const float r[4] = {t[i][0], 0.5f * (t[i][0] + t[i][1] + t[i][2]), 0.5f * (t[i][0] - t[i][1] + t[i][2]),
+                                    t[i][2]};
+                for (int j = 0; j < 4; j++) u[(4 * i + j) * us] = ut[(4 * i + j) * us] = r[j];
             }
         }
 }
 
+/* The zero-padded plane the tiles read is kept as two half-planes, its even and its
+ * odd columns (PH rows of tw+1 each), so that the transforms run vectorized across a
+ * row of tiles: tile tx reads columns 2tx..2tx+3, i.e. even and odd entries tx, tx+1. */
+static void pad_plane(const geom_t *g, float *pe, float *po, const float *plane) {
+    const int hw = g->tw + 1, W = g->W;
+    for (int y = 0; y < g->H; y++) {
+        const float *src = plane + (size_t)y * W;
+        float *e = pe + (size_t)(y + 1) * hw, *o = po + (size_t)(y + 1) * hw;
+        /* padded column p = x + 1: even p = 2u holds x = 2u - 1, odd p = 2u + 1 holds x = 2u */
+        for (int u = 0; 2 * u < W; u++) o[u] = src[2 * u];
+        for (int u = 1; 2 * u - 1 < W; u++) e[u] = src[2 * u - 1];
+    }
+}
+
 /* V = Bᵀ d B for every tile of images b0..b0+nb-1, Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1] */
 static void input_transform(const geom_t *g, float *V, const float *in, int b0, int nb, float *pad, float *rows) {
-    const int PW = g->PW, tw = g->tw;
-    float *r0 = rows, *r1 = r0 + PW, *r2 = r1 + PW, *r3 = r2 + PW;
-    memset(pad, 0, sizeof(float) * (size_t)g->PH * PW);
+    const int tw = g->tw, hw = tw + 1;
+    float *pe = pad, *po = pad + (size_t)g->PH * hw;
+    memset(pad, 0, sizeof(float) * (size_t)g->PH * g->PW); /* the border stays zero: no plane writes it */
     for (int c = 0; c < g->C; c++)
         for (int bi = 0; bi < nb; bi++) {
-            const float *plane = in + ((size_t)c * g->B + b0 + bi) * g->H * g->W;
-            for (int y = 0; y < g->H; y++)
-                memcpy(pad + (size_t)(y + 1) * PW + 1, plane + (size_t)y * g->W, sizeof(float) * (size_t)g->W);
+            pad_plane(g, pe, po, in + ((size_t)c * g->B + b0 + bi) * g->H * g->W);
             for (int ty = 0; ty < g->th; ty++) {
-                const float *d0 = pad + (size_t)(2 * ty) * PW, *d1 = d0 + PW, *d2 = d1 + PW, *d3 = d2 + PW;
-#pragma omp simd
-                for (int j = 0; j < PW; j++) {
-                    r0[j] = d0[j] - d2[j];
-                    r1[j] = d1[j] + d2[j];
-                    r2[j] = d2[j] - d1[j];
-                    r3[j] = d1[j] - d3[j];
-                }
                 float *v = V + (size_t)c * g->tc + (size_t)bi * g->tpi + (size_t)ty * tw;
-                const float *r[4] = {r0, r1, r2, r3};
-                for (int i = 0; i < 4; i++) {
-                    const float *ri = r[i];
+                for (int h = 0; h < 2; h++) { /* even columns, then odd: rows first, Bᵀ d */
+                    const float *d0 = (h ? po : pe) + (size_t)(2 * ty) * hw, *d1 = d0 + hw, *d2 = d1 + hw,
+                                *d3 = d2 + hw;
+                    float *r0 = rows + (size_t)(4 * h) * hw, *r1 = r0 + hw, *r2 = r1 + hw, *r3 = r2 + hw;
+#pragma omp simd
+                    for (int u = 0; u < hw; u++) {
+                        r0[u] = d0[u] - d2[u];
+                        r1[u] = d1[u] + d2[u];
+                        r2[u] = d2[u] - d1[u];
+                        r3[u] = d1[u] - d3[u];
+                    }
+                }
+                for (int i = 0; i < 4; i++) { /* then columns: (Bᵀ d) B */
+                    const float *e = rows + (size_t)i * hw, *o = rows + (size_t)(4 + i) * hw;
                     float *v0 = v + (4 * i) * g->vs, *v1 = v0 + g->vs, *v2 = v1 + g->vs, *v3 = v2 + g->vs;
+#pragma omp simd
                     for (int tx = 0; tx < tw; tx++) {
-                        v0[tx] = ri[2 * tx] - ri[2 * tx + 2];
-                        v1[tx] = ri[2 * tx + 1] + ri[2 * tx + 2];
-                        v2[tx] = ri[2 * tx + 2] - ri[2 * tx + 1];
-                        v3[tx] = ri[2 * tx + 1] - ri[2 * tx + 3];
+                        v0[tx] = e[tx] - e[tx + 1];
+                        v1[tx] = o[tx] + e[tx + 1];
+                        v2[tx] = e[tx + 1] - o[tx];
+                        v3[tx] = o[tx] - o[tx + 1];
                     }
                 }
             }
@@ -151,7 +168,8 @@ static void forward_chunk(const geom_t *g, float *out, const float *in, const fl
     const int T = nb * g->tpi, W = g->W, tw = g->tw;
     input_transform(g, V, in, b0, nb, pad, rows);
     for (int x = 0; x < 16; x++)
-        gemm(0, 0, g->OC, T, g->C, U + x * g->us, g->C, V + x * g->vs, (int)g->tc, 0.0f, M + x * g->ms, (int)g->tc);
+        gemm(1, 0, g->OC, T, g->C, U + (16 + x) * g->us, g->OC, V + x * g->vs, (int)g->tc, 0.0f, M + x * g->ms,
+             (int)g->tc);
     /* the transform runs over all the chunk's tiles at once (vectorized), into four
      * arrays, one per position in the 2×2 output tile; then they go to their places */
     const size_t tc = g->tc;

@@ -48,6 +48,28 @@ void test_gemm(void) {
                   ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, beta, d);
             free(A), free(B), free(C), free(C2);
         }
+        /* B aligned to 64 bytes with a row stride of a multiple of 16 floats: its full panels
+         * are read in place, not packed. The same product from a copy of B one float off
+         * alignment (packed) must agree to the bit, and both with the reference. */
+        for (int trial = 0; trial < 20; trial++) {
+            int M = 1 + (int)rng_below(&r, 40), N = 1 + (int)rng_below(&r, 200), K = 1 + (int)rng_below(&r, 500);
+            int ta = trial & 1, lda = (ta ? M : K) + (int)rng_below(&r, 3), ldb = (N + 15) / 16 * 16 + 16 * (trial % 2);
+            float *A = rand_buf(&r, (size_t)(ta ? K : M) * lda), *Bsrc = rand_buf(&r, (size_t)K * ldb);
+            float *B = aligned_alloc(64, sizeof(float) * (((size_t)K * ldb + 15) / 16 * 16));
+            float *Boff = malloc(sizeof(float) * ((size_t)K * ldb + 1));
+            float *C = malloc(sizeof(float) * (size_t)M * N), *C2 = malloc(sizeof(float) * (size_t)M * N);
+            float *C3 = malloc(sizeof(float) * (size_t)M * N);
+            memcpy(B, Bsrc, sizeof(float) * (size_t)K * ldb);
+            memcpy(Boff + 1, Bsrc, sizeof(float) * (size_t)K * ldb);
+            gemm(ta, 0, M, N, K, A, lda, B, ldb, 0.0f, C, N);
+            gemm(ta, 0, M, N, K, A, lda, Boff + 1, ldb, 0.0f, C2, N);
+            gemm_ref(ta, 0, M, N, K, A, lda, B, ldb, 0.0f, C3, N);
+            CHECK(!memcmp(C, C2, sizeof(float) * (size_t)M * N), "%s in place vs packed %c M=%d N=%d K=%d: not identical",
+                  kernels[kn], ta ? 'T' : 'N', M, N, K);
+            CHECK(max_rel_diff(C, C3, (size_t)M * N) < 1e-5 * sqrt(K) + 1e-6, "%s in place %c M=%d N=%d K=%d: wrong",
+                  kernels[kn], ta ? 'T' : 'N', M, N, K);
+            free(A), free(Bsrc), free(B), free(Boff), free(C), free(C2), free(C3);
+        }
     }
     gemm_select(original);
 }
