@@ -124,7 +124,7 @@ void conv2d_backward(float *din, float *dw, float *db, const float *dout, const 
     const int OH = H + 2 * pad - k + 1, OW = W + 2 * pad - k + 1, CKK = C * k * k;
     const int N = B * OH * OW;
     const size_t per = conv2d_dw_scratch_floats(C, OC, k);
-    im2col(col, in, B, C, H, W, k, pad, OH, OW);
+    if (in) im2col(col, in, B, C, H, W, k, pad, OH, OW); /* else col holds it from the forward pass */
     /* dw += dout · colᵀ, a product over all N = B·OH·OW positions: each
      * thread takes a slice of them into a private dw, then the slices add up */
     int used = 1;

@@ -25,7 +25,9 @@
 /* ---- conv2d: stride 1, zero padding, square k×k kernel ------------------------
  * in (C,B,H,W), w (OC,C,k,k), b (OC), out (OC,B,OH,OW), OH = H + 2·pad - k + 1.
  * col is scratch for the im2col matrix: conv2d_col_floats() floats. Backward
- * also needs dw_scratch: conv2d_dw_scratch_floats() floats. */
+ * also needs dw_scratch: conv2d_dw_scratch_floats() floats; given in = NULL it
+ * takes col to hold the im2col matrix of its input already, as conv2d_forward
+ * (k > 1 or pad > 0) leaves it, and saves building it again. */
 size_t conv2d_col_floats(int B, int C, int H, int W, int k, int pad);
 size_t conv2d_dw_scratch_floats(int C, int OC, int k);
 void conv2d_forward(float *out, const float *in, const float *w, const float *b, int B, int C, int H, int W, int OC,

@@ -407,6 +407,12 @@ static int needs_flatten(const layer_t *l) { return l->kind == LAYER_FC && l->in
 /* 3×3 convs with padding 1 run by Winograd's algorithm, in training and at inference */
 static int uses_winograd(const layer_t *l) { return l->kind == LAYER_CONV && l->k == 3 && l->pad == 1; }
 
+/* in training, the other convs keep the im2col matrix the forward pass builds, for
+ * backward (a 1×1 kernel without padding builds none: its input is its own) */
+static int keeps_col(const layer_t *l) {
+    return l->kind == LAYER_CONV && !uses_winograd(l) && (l->k != 1 || l->pad != 0);
+}
+
 /* derives the inference weights of every conv layer from the model's current
  * parameters: batch norm folded in, then the Winograd transform */
 static void prepare_inference(const model_t *m, workspace_t *ws) {
@@ -460,6 +466,7 @@ int workspace_init(workspace_t *ws, const model_t *m, int max_batch, int trainin
             size_t d = conv2d_dw_scratch_floats(l->in_c, l->out_c, l->k);
             col = c > col ? c : col;
             dws = d > dws ? d : dws;
+            if (keeps_col(l) && training) nf += c + 16;
         }
     }
     /* inference weights; Winograd scratch; in training, each Winograd layer's
@@ -506,6 +513,8 @@ int workspace_init(workspace_t *ws, const model_t *m, int max_batch, int trainin
             TAKE(ws->wino_u[i], conv3x3_winograd_u_floats(l->in_c, l->out_c));
             TAKE(ws->wino_v[i], conv3x3_winograd_v_floats(max_batch, l->in_c, l->in_h, l->in_w));
         }
+        if (keeps_col(l) && training)
+            TAKE(ws->col_kept[i], conv2d_col_floats(max_batch, l->in_c, l->in_h, l->in_w, l->k, l->pad));
     }
     TAKE(ws->col, col);
     TAKE(ws->prep, prep);
@@ -574,7 +583,7 @@ const float *model_forward(model_t *m, workspace_t *ws, const float *x, int B, i
                                          ws->wino_v[i], ws->wino);
             } else
                 conv2d_forward(out, in, P + l->w, P + l->b, B, l->in_c, l->in_h, l->in_w, l->out_c, l->k, l->pad,
-                               ws->col);
+                               ws->col_kept[i] ? ws->col_kept[i] : ws->col);
             break;
         case LAYER_FC:
             if (ws->flat[i]) {
@@ -641,8 +650,9 @@ void model_backward(const model_t *m, workspace_t *ws, const float *dlogits, flo
                 conv3x3_winograd_backward(din, grads + l->w, grads + l->b, g, ws->wino_v[i], ws->wino_u[i], B, l->in_c,
                                           l->in_h, l->in_w, l->out_c, ws->wino);
             else
-                conv2d_backward(din, grads + l->w, grads + l->b, g, in, P + l->w, B, l->in_c, l->in_h, l->in_w,
-                                l->out_c, l->k, l->pad, ws->col, ws->dw_scratch);
+                conv2d_backward(din, grads + l->w, grads + l->b, g, ws->col_kept[i] ? NULL : in, P + l->w, B, l->in_c,
+                                l->in_h, l->in_w, l->out_c, l->k, l->pad, ws->col_kept[i] ? ws->col_kept[i] : ws->col,
+                                ws->dw_scratch);
             break;
         case LAYER_FC:
             if (ws->flat[i]) {
