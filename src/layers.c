@@ -233,6 +233,30 @@ void flatten_backward(float *din, const float *dout, int B, int C, int HW) {
 
 /* ---- batch normalization ---------------------------------------------------------- */
 
+/* channel c's batch statistics (n values at x): mean and 1/sqrt(var + eps) kept for
+ * backward, the running statistics moved toward them; returns the scale and shift that
+ * normalize, y = x·scale + shift */
+static void batch_stats(const float *x, size_t n, int c, float *mean, float *rstd, float *run_mean, float *run_var,
+                        const float *gamma, const float *beta, float momentum, float eps, float *scale, float *shift) {
+    const float mu = (float)(sum_floats(x, n) / (double)n);
+    double ss = 0.0; /* two passes: the variance does not suffer cancellation */
+    for (size_t i0 = 0; i0 < n; i0 += 4096) {
+        size_t e = n - i0 < 4096 ? n - i0 : 4096;
+        float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+        for (size_t i = 0; i < e; i++) s += (x[i0 + i] - mu) * (x[i0 + i] - mu);
+        ss += s;
+    }
+    const double var = ss / (double)n;
+    const float r = (float)(1.0 / sqrt(var + eps));
+    mean[c] = mu;
+    rstd[c] = r;
+    *scale = gamma[c] * r, *shift = beta[c] - mu * *scale;
+    /* running statistics keep the unbiased variance, as PyTorch does */
+    run_mean[c] += momentum * (mu - run_mean[c]);
+    run_var[c] += momentum * ((float)(n > 1 ? var * (double)n / (double)(n - 1) : var) - run_var[c]);
+}
+
 void batchnorm_forward_train(float *out, float *mean, float *rstd, float *run_mean, float *run_var, const float *in,
                              const float *gamma, const float *beta, int C, size_t n, float momentum, float eps,
                              int relu) {
@@ -240,20 +264,8 @@ void batchnorm_forward_train(float *out, float *mean, float *rstd, float *run_me
     for (int c = 0; c < C; c++) {
         const float *x = in + (size_t)c * n;
         float *y = out + (size_t)c * n;
-        const float mu = (float)(sum_floats(x, n) / (double)n);
-        double ss = 0.0; /* two passes: the variance does not suffer cancellation */
-        for (size_t i0 = 0; i0 < n; i0 += 4096) {
-            size_t e = n - i0 < 4096 ? n - i0 : 4096;
-            float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-            for (size_t i = 0; i < e; i++) s += (x[i0 + i] - mu) * (x[i0 + i] - mu);
-            ss += s;
-        }
-        const double var = ss / (double)n;
-        const float r = (float)(1.0 / sqrt(var + eps));
-        mean[c] = mu;
-        rstd[c] = r;
-        const float scale = gamma[c] * r, shift = beta[c] - mu * scale;
+        float scale, shift;
+        batch_stats(x, n, c, mean, rstd, run_mean, run_var, gamma, beta, momentum, eps, &scale, &shift);
         if (relu) {
 #pragma omp simd
             for (size_t i = 0; i < n; i++) {
@@ -264,9 +276,65 @@ void batchnorm_forward_train(float *out, float *mean, float *rstd, float *run_me
 #pragma omp simd
             for (size_t i = 0; i < n; i++) y[i] = x[i] * scale + shift;
         }
-        /* running statistics keep the unbiased variance, as PyTorch does */
-        run_mean[c] += momentum * (mu - run_mean[c]);
-        run_var[c] += momentum * ((float)(n > 1 ? var * (double)n / (double)(n - 1) : var) - run_var[c]);
+    }
+}
+
+void bn_relu_pool2_forward_train(float *out, float *arg, float *mean, float *rstd, float *run_mean,
+                                 float *run_var, const float *in, const float *gamma, const float *beta, int C, int B,
+                                 int H, int W, float momentum, float eps) {
+    const int OH = H / 2, OW = W / 2;
+    const size_t n = (size_t)B * H * W;
+#pragma omp parallel for schedule(static) if ((size_t)C * n > PAR_MIN_WORK)
+    for (int c = 0; c < C; c++) {
+        float scale, shift;
+        batch_stats(in + (size_t)c * n, n, c, mean, rstd, run_mean, run_var, gamma, beta, momentum, eps, &scale,
+                    &shift);
+        for (int b = 0; b < B; b++) {
+            const size_t pl = (size_t)c * B + b;
+            const float *x = in + pl * H * W;
+            float *y = out + pl * OH * OW;
+            float *k = arg + pl * OH * OW;
+            for (int oy = 0; oy < OH; oy++) {
+                const float *r0 = x + (size_t)2 * oy * W, *r1 = r0 + W;
+                for (int ox = 0; ox < OW; ox++) {
+                    /* the ReLU's outputs, computed as batchnorm_forward_train computes them */
+#define NORM(v) ((v) * scale + shift > 0.0f ? (v) * scale + shift : 0.0f)
+                    const float a = NORM(r0[2 * ox]), bb = NORM(r0[2 * ox + 1]);
+                    const float cc = NORM(r1[2 * ox]), d = NORM(r1[2 * ox + 1]);
+#undef NORM
+                    /* the max as maxpool_forward takes it, and the first of the four that equals it */
+                    const float m01 = bb > a ? bb : a, m23 = d > cc ? d : cc, m = m23 > m01 ? m23 : m01;
+                    const int ea = a == m, eb = !ea & (bb == m), ec = !ea & !eb & (cc == m);
+                    y[oy * OW + ox] = m;
+                    k[oy * OW + ox] = ea ? 0.0f : eb ? 1.0f : ec ? 2.0f : 3.0f;
+                }
+            }
+        }
+    }
+}
+
+void maxpool2_backward_arg(float *din, const float *dout, const float *arg, const float *out, size_t planes,
+                           int H, int W, int relu) {
+    const int OH = H / 2, OW = W / 2;
+#pragma omp parallel for schedule(static) if (planes * H * W > PAR_MIN_WORK)
+    for (size_t pl = 0; pl < planes; pl++) {
+        const float *y = out + pl * OH * OW, *g = dout + pl * OH * OW;
+        const float *k = arg + pl * OH * OW;
+        float *d = din + pl * H * W;
+        if (H & 1) memset(d + (size_t)(H - 1) * W, 0, sizeof(float) * (size_t)W); /* the row no window covers */
+        for (int oy = 0; oy < OH; oy++) {
+            float *d0 = d + (size_t)2 * oy * W, *d1 = d0 + W;
+            if (W & 1) d0[W - 1] = d1[W - 1] = 0.0f; /* and the column */
+            for (int ox = 0; ox < OW; ox++) {
+                const float m = y[oy * OW + ox], gv = g[oy * OW + ox];
+                const float v = (!relu | (m > 0.0f)) ? gv : 0.0f;
+                const float kk = k[oy * OW + ox];
+                d0[2 * ox] = kk == 0.0f ? v : 0.0f;
+                d0[2 * ox + 1] = kk == 1.0f ? v : 0.0f;
+                d1[2 * ox] = kk == 2.0f ? v : 0.0f;
+                d1[2 * ox + 1] = kk == 3.0f ? v : 0.0f;
+            }
+        }
     }
 }
 

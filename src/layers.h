@@ -108,6 +108,18 @@ void maxpool_forward(float *out, const float *in, size_t planes, int H, int W, i
 void maxpool_backward(float *din, const float *dout, const float *in, const float *out, size_t planes, int H, int W,
                       int s, int relu);
 
+/* Training, batch norm then ReLU then 2×2 max pooling, in one pass over the norm's
+ * input in (C,B,H,W): the ReLU's output is never stored. out (C,B,H/2,W/2) gets
+ * the pooled values, arg (as many floats, kept as floats so that both loops stay
+ * vector code) which of each window's four (0-3, row by row) first held the max; maxpool2_backward_arg routes the gradient by
+ * it, as maxpool_backward does with relu set. Results identical to the three
+ * layers one after the other. */
+void bn_relu_pool2_forward_train(float *out, float *arg, float *mean, float *rstd, float *run_mean,
+                                 float *run_var, const float *in, const float *gamma, const float *beta, int C, int B,
+                                 int H, int W, float momentum, float eps);
+void maxpool2_backward_arg(float *din, const float *dout, const float *arg, const float *out, size_t planes,
+                           int H, int W, int relu);
+
 /* ---- global average pooling: in (planes, HW), out (planes) -------------------- */
 void gap_forward(float *out, const float *in, size_t planes, int HW);
 void gap_backward(float *din, const float *dout, size_t planes, int HW);

@@ -407,6 +407,14 @@ static int needs_flatten(const layer_t *l) { return l->kind == LAYER_FC && l->in
 /* 3×3 convs with padding 1 run by Winograd's algorithm, in training and at inference */
 static int uses_winograd(const layer_t *l) { return l->kind == LAYER_CONV && l->k == 3 && l->pad == 1; }
 
+/* in training, batch norm, ReLU and a 2×2 max pool in a row run as one pass (layer i the
+ * pool), on planes at least 16 wide: on narrower ones the pass spends its time getting in
+ * and out of short rows, and the three layers one after the other are faster */
+static int fuses_bn_relu_pool(const model_t *m, int i) {
+    return i >= 2 && m->layer[i].kind == LAYER_POOL && m->layer[i].k == 2 && m->layer[i].in_w >= 16 &&
+           m->layer[i - 1].kind == LAYER_RELU && m->layer[i - 2].kind == LAYER_BN;
+}
+
 /* in training, the other convs keep the im2col matrix the forward pass builds, for
  * backward (a 1×1 kernel without padding builds none: its input is its own) */
 static int keeps_col(const layer_t *l) {
@@ -457,6 +465,7 @@ int workspace_init(workspace_t *ws, const model_t *m, int max_batch, int trainin
         max_act = in > max_act ? in : max_act;
         if (l->kind == LAYER_BN) nf += 2 * (size_t)l->in_c + 32;
         if (l->kind == LAYER_DROPOUT && training) nf += B * out + 16;
+        if (fuses_bn_relu_pool(m, i) && training) nf += B * out + 16;
         if (needs_flatten(l)) {
             nf += B * in + 16;
             col = B * in > col ? B * in : col; /* backward unflattens through col */
@@ -513,6 +522,7 @@ int workspace_init(workspace_t *ws, const model_t *m, int max_batch, int trainin
             TAKE(ws->wino_u[i], conv3x3_winograd_u_floats(l->in_c, l->out_c));
             TAKE(ws->wino_v[i], conv3x3_winograd_v_floats(max_batch, l->in_c, l->in_h, l->in_w));
         }
+        if (fuses_bn_relu_pool(m, i) && training) TAKE(ws->pool_arg[i], B * out);
         if (keeps_col(l) && training)
             TAKE(ws->col_kept[i], conv2d_col_floats(max_batch, l->in_c, l->in_h, l->in_w, l->k, l->pad));
     }
@@ -594,7 +604,12 @@ const float *model_forward(model_t *m, workspace_t *ws, const float *x, int B, i
             break;
         case LAYER_BN: {
             float *rm = m->stats + l->stat, *rv = rm + l->in_c;
-            if (training) {
+            if (training && i + 2 < m->n_layers && ws->pool_arg[i + 2]) {
+                /* with the ReLU and the pool after it: only the pool's output is stored */
+                bn_relu_pool2_forward_train(ws->act[i + 2], ws->pool_arg[i + 2], ws->bn_mean[i], ws->bn_rstd[i], rm, rv,
+                                            in, P + l->w, P + l->b, l->in_c, B, l->in_h, l->in_w, BN_MOMENTUM, BN_EPS);
+                out = ws->act[i += 2];
+            } else if (training) {
                 /* a ReLU right after runs in the same pass and writes its own output;
                  * nothing reads the norm's output but that ReLU */
                 const int relu = i + 1 < m->n_layers && m->layer[i + 1].kind == LAYER_RELU;
@@ -675,7 +690,11 @@ void model_backward(const model_t *m, workspace_t *ws, const float *dlogits, flo
             if (din) {
                 /* on through a ReLU right before, in the same pass */
                 const int relu = i >= 2 && m->layer[i - 1].kind == LAYER_RELU;
-                maxpool_backward(din, g, in, ws->act[i], (size_t)B * l->in_c, l->in_h, l->in_w, l->k, relu);
+                if (ws->pool_arg[i]) /* where forward found each max; the ReLU's output was never stored */
+                    maxpool2_backward_arg(din, g, ws->pool_arg[i], ws->act[i], (size_t)B * l->in_c, l->in_h, l->in_w,
+                                          relu);
+                else
+                    maxpool_backward(din, g, in, ws->act[i], (size_t)B * l->in_c, l->in_h, l->in_w, l->k, relu);
                 if (relu) {
                     if (ws->profile) ws->t_bwd[i] += seconds() - t0;
                     g = din;

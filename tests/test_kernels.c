@@ -220,6 +220,30 @@ void test_fused(void) {
         maxpool_backward(d2, g, x, pooled, (size_t)planes, H, W, s, 1);
         CHECK(!memcmp(d1, d2, sizeof(float) * np), "max-pool + ReLU backward in one pass differs (%dx%d, s=%d)", H, W, s);
         free(x), free(g), free(pooled), free(d1), free(d2);
+
+        /* batch norm, ReLU and 2×2 max pool in one pass, and backward by the stored argmax,
+         * against the layers one after the other; odd sizes, and ties (values repeated, and
+         * the ReLU's zeros) */
+        int Bn = 1 + (int)rng_below(&r, 4);
+        H = 2 + (int)rng_below(&r, 15), W = 2 + (int)rng_below(&r, 15);
+        const size_t hw = (size_t)H * W, nx = (size_t)C * Bn * hw, ny = (size_t)C * Bn * (H / 2) * (W / 2);
+        float *bx = rand_buf(&r, nx), *ga = rand_buf(&r, (size_t)C), *be = rand_buf(&r, (size_t)C);
+        for (size_t i = 0; i < nx; i++) bx[i] = i % 5 == 1 ? bx[i - 1] : bx[i];
+        float *relu_out = malloc(sizeof(float) * nx), *p1 = malloc(sizeof(float) * ny), *p2 = malloc(sizeof(float) * ny);
+        float *arg = malloc(sizeof(float) * ny), *gy = rand_buf(&r, ny);
+        float *dx1 = malloc(sizeof(float) * nx), *dx2 = malloc(sizeof(float) * nx);
+        for (int c = 0; c < C; c++) st[0][c] = st[2][c] = 0.0f, st[1][c] = st[3][c] = 1.0f;
+        batchnorm_forward_train(relu_out, ms[0], ms[1], st[0], st[1], bx, ga, be, C, Bn * hw, 0.1f, 1e-5f, 1);
+        maxpool_forward(p1, relu_out, (size_t)C * Bn, H, W, 2);
+        bn_relu_pool2_forward_train(p2, arg, ms[2], ms[3], st[2], st[3], bx, ga, be, C, Bn, H, W, 0.1f, 1e-5f);
+        CHECK(!memcmp(p1, p2, sizeof(float) * ny) && !memcmp(st[0], st[2], sizeof st[0]) &&
+                  !memcmp(st[1], st[3], sizeof st[1]) && !memcmp(ms[0], ms[2], sizeof ms[0]) &&
+                  !memcmp(ms[1], ms[3], sizeof ms[1]),
+              "batch norm + ReLU + pool in one pass differs (C=%d B=%d %dx%d)", C, Bn, H, W);
+        maxpool_backward(dx1, gy, relu_out, p1, (size_t)C * Bn, H, W, 2, 1);
+        maxpool2_backward_arg(dx2, gy, arg, p2, (size_t)C * Bn, H, W, 1);
+        CHECK(!memcmp(dx1, dx2, sizeof(float) * nx), "max-pool backward by the stored argmax differs (%dx%d)", H, W);
+        free(bx), free(ga), free(be), free(relu_out), free(p1), free(p2), free(arg), free(gy), free(dx1), free(dx2);
     }
     /* dropout's vectorized draws are rng_uniform()'s */
     size_t n = 3000;
