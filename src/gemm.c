@@ -125,8 +125,53 @@ typedef int v4i __attribute__((vector_size(16)));
 #define SHUF(a, b, i, j, k, l) __builtin_shuffle(a, b, (v4i){i, j, k, l})
 #endif
 
+#ifdef HAVE_X86_DISPATCH
+#include <immintrin.h>
+
+/* Where the CPU has AVX2: lanes 8 at a time, transposed 8×8 in AVX registers (half the
+ * loads and stores of 4×4, and a quarter fewer shuffles). Returns the lanes it packed. */
+__attribute__((target("avx2"))) static int pack_across8(float *restrict dst, int width, const float *restrict src,
+                                                        long ld, int lanes, int kc) {
+    int i = 0;
+    for (; i + 8 <= lanes; i += 8) {
+        const float *s = src + i * ld;
+        int p = 0;
+        for (; p + 8 <= kc; p += 8) {
+            const __m256 r0 = _mm256_loadu_ps(s + p), r1 = _mm256_loadu_ps(s + ld + p);
+            const __m256 r2 = _mm256_loadu_ps(s + 2 * ld + p), r3 = _mm256_loadu_ps(s + 3 * ld + p);
+            const __m256 r4 = _mm256_loadu_ps(s + 4 * ld + p), r5 = _mm256_loadu_ps(s + 5 * ld + p);
+            const __m256 r6 = _mm256_loadu_ps(s + 6 * ld + p), r7 = _mm256_loadu_ps(s + 7 * ld + p);
+            /* pairs of lanes interleaved, then quads: u_k holds step k (low half) and k+4 (high) */
+            const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+            const __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+            const __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+            const __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+            const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+            const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+            const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+            const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+            float *d = dst + (long)p * width + i;
+            _mm256_storeu_ps(d, _mm256_permute2f128_ps(u0, u4, 0x20));
+            _mm256_storeu_ps(d + width, _mm256_permute2f128_ps(u1, u5, 0x20));
+            _mm256_storeu_ps(d + 2 * width, _mm256_permute2f128_ps(u2, u6, 0x20));
+            _mm256_storeu_ps(d + 3 * width, _mm256_permute2f128_ps(u3, u7, 0x20));
+            _mm256_storeu_ps(d + 4 * width, _mm256_permute2f128_ps(u0, u4, 0x31));
+            _mm256_storeu_ps(d + 5 * width, _mm256_permute2f128_ps(u1, u5, 0x31));
+            _mm256_storeu_ps(d + 6 * width, _mm256_permute2f128_ps(u2, u6, 0x31));
+            _mm256_storeu_ps(d + 7 * width, _mm256_permute2f128_ps(u3, u7, 0x31));
+        }
+        for (; p < kc; p++)
+            for (int j = 0; j < 8; j++) dst[(long)p * width + i + j] = s[j * ld + p];
+    }
+    return i;
+}
+#endif
+
 static void pack_across(float *restrict dst, int width, const float *restrict src, long ld, int lanes, int kc) {
     int i = 0;
+#ifdef HAVE_X86_DISPATCH
+    if (__builtin_cpu_supports("avx2")) i = pack_across8(dst, width, src, ld, lanes, kc);
+#endif
     for (; i + 4 <= lanes; i += 4) {
         const float *s0 = src + i * ld, *s1 = s0 + ld, *s2 = s1 + ld, *s3 = s2 + ld;
         int p = 0;
