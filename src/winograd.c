@@ -157,8 +157,8 @@ static void input_transform(const geom_t *g, float *V, const float *in, int b0, 
 }
 
 /* a row of outputs from its even and odd columns */
-static void place_row(float *row, const float *even, const float *odd, int W) {
-    for (int x = 0; x + 1 < W; x += 2) row[x] = even[x / 2], row[x + 1] = odd[x / 2];
+static void place_row(float *restrict row, const float *restrict even, const float *restrict odd, int W) {
+    for (int u = 0; u < W / 2; u++) row[2 * u] = even[u], row[2 * u + 1] = odd[u];
     if (W & 1) row[W - 1] = even[W / 2];
 }
 
@@ -222,8 +222,8 @@ void conv3x3_winograd_forward(float *out, const float *in, const float *U, const
 }
 
 /* a row into its even and odd columns, zero past its end */
-static void split_row(float *even, float *odd, const float *row, int W) {
-    for (int x = 0; x + 1 < W; x += 2) even[x / 2] = row[x], odd[x / 2] = row[x + 1];
+static void split_row(float *restrict even, float *restrict odd, const float *restrict row, int W) {
+    for (int u = 0; u < W / 2; u++) even[u] = row[2 * u], odd[u] = row[2 * u + 1];
     if (W & 1) even[W / 2] = row[W - 1], odd[W / 2] = 0.0f;
 }
 
