@@ -192,7 +192,7 @@ test('requests the server refuses before the CGI: missing length, body shorter t
 });
 
 test('the CGI itself: a body shorter than CONTENT_LENGTH, a missing length, no database configured', () => {
-  const dir = fs.mkdtempSync('/tmp/digit-cgi-');
+  const dir = h.tempDir('digit-cgi-');
   const env = { REQUEST_METHOD: 'POST', CONTENT_TYPE: 'application/json', DIGIT_LOG_DB: path.join(dir, 'x.db') };
   const body = JSON.stringify(valid(2));
   let r = spawnSync(CGI, [], { input: body.slice(0, 100), env: Object.assign({ CONTENT_LENGTH: String(body.length) }, env), encoding: 'utf8' });
@@ -223,7 +223,7 @@ test('16 first requests at once on a new database, 300 times: every one is store
   });
   const bad = [];
   for (let round = 0; round < 300; round++) {
-    const dir = fs.mkdtempSync('/tmp/digit-cgi-race-');
+    const dir = h.tempDir('digit-cgi-race-');
     const db = path.join(dir, 'log.db');
     try {
       const outs = await Promise.all(Array.from({ length: 16 }, () => once(db)));
@@ -312,7 +312,7 @@ test('kill -9 of the server under load: integrity ok and every acknowledged row 
 
 test('export-log writes IDX files and a contact sheet of the corrected drawings', () => {
   const db = path.join(server.state, 'log.db');
-  const out = fs.mkdtempSync('/tmp/digit-export-');
+  const out = h.tempDir('digit-export-');
   const r = spawnSync(path.join(h.ROOT, 'build', 'mnist'), ['export-log', '--db', db, '--dir', out], { encoding: 'utf8' });
   assert.strictEqual(r.status, 0, r.stderr);
   const labelled = sql(db, 'SELECT hex(pixels) AS px, label FROM drawings WHERE label IS NOT NULL ORDER BY id');
@@ -333,7 +333,7 @@ test('export-log writes IDX files and a contact sheet of the corrected drawings'
 
 // the page with logging switched on, as `make serve` writes it
 function servedRoot() {
-  const root = fs.mkdtempSync('/tmp/digit-root-');
+  const root = h.tempDir('digit-root-');
   for (const f of fs.readdirSync(path.join(h.ROOT, 'dist'))) fs.copyFileSync(path.join(h.ROOT, 'dist', f), path.join(root, f));
   const html = fs.readFileSync(path.join(root, 'index.html'), 'utf8')
     .replace('<meta name="digit-log-endpoint" content="">', '<meta name="digit-log-endpoint" content="cgi-bin/log.cgi">');

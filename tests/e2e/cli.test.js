@@ -14,7 +14,7 @@ const { digitStrokes } = require('./digits');
 const MNIST = path.join(h.ROOT, 'build', 'mnist');
 const APP = path.join(h.ROOT, 'build', 'app');
 const MODEL = path.join(h.ROOT, 'weights', 'model.bin');
-const tmp = fs.mkdtempSync('/tmp/digit-cli-');
+const tmp = h.tempDir('digit-cli-');
 
 function crc32(buf) {
   if (zlib.crc32) return zlib.crc32(buf);

@@ -20,14 +20,26 @@ function get(url) {
   });
 }
 
+// a new directory under /tmp for a test's files, removed when the test file's process
+// exits (kept with DIGIT_KEEP_TMP=1, to look into after a failure)
+const tempDirs = new Set();
+function tempDir(prefix) {
+  const dir = fs.mkdtempSync(path.join('/tmp', prefix));
+  tempDirs.add(dir);
+  return dir;
+}
+
 // lighttpd on 127.0.0.1 with the repository's config; resolves to { url, stop, state }
 // every server a test file starts dies with it, even when a test fails
 // before its stop() (a live child would keep the file's process running)
 const servers = new Set();
-process.on('exit', () => { for (const p of servers) p.kill('SIGKILL'); });
+process.on('exit', () => {
+  for (const p of servers) p.kill('SIGKILL');
+  if (process.env.DIGIT_KEEP_TMP !== '1') for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
+});
 
 async function startServer({ root = path.join(ROOT, 'dist'), cgiDir, db } = {}) {
-  const state = fs.mkdtempSync('/tmp/digit-web-');
+  const state = tempDir('digit-web-');
   cgiDir = cgiDir || path.join(state, 'cgi');
   fs.mkdirSync(cgiDir, { recursive: true });
   for (let attempt = 0; attempt < 20; attempt++) {
@@ -205,4 +217,4 @@ async function settle(page) {
   }));
 }
 
-module.exports = { ROOT, get, startServer, launch, openPage, mnistTest, strokesOf, drawStrokes, place, settle, canvasMapper };
+module.exports = { ROOT, get, tempDir, startServer, launch, openPage, mnistTest, strokesOf, drawStrokes, place, settle, canvasMapper };

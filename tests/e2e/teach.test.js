@@ -144,7 +144,7 @@ test('a user teaches an unusual 1 and 7: held-back drawings are read better, kep
 
   // export: the same file format the native tools read
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#model-export')]);
-  const file = path.join(fs.mkdtempSync('/tmp/digit-teach-'), 'personal.bin');
+  const file = path.join(h.tempDir('digit-teach-'), 'personal.bin');
   await download.saveAs(file);
   const bytes = fs.readFileSync(file);
   assert.strictEqual(bytes.subarray(0, 8).toString('latin1'), 'DIGITCNN');
