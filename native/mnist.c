@@ -355,12 +355,6 @@ static void on_signal(int sig) {
     interrupted = 1;
 }
 
-/* After the epochs: hard negatives for the reader (compose.h). The model
- * reads o->mine numbers composed of training digits; the pieces its search
- * tried that are not one digit make a quarter of each batch, with a uniform
- * target, the training images the rest, for o->mine_steps steps of the usual
- * batch at a learning rate falling from o->mine_lr along half a cosine (the
- * fine-tuning loop of teach mode, finetune.h). Returns 0, or 130 when interrupted. */
 /* images idx[0..n) of pixels/labels, one after another, into pix/lab */
 static void gather(uint8_t *pix, uint8_t *lab, const uint8_t *pixels, const uint8_t *labels, const int *idx, int n) {
     for (int i = 0; i < n; i++) {
@@ -369,6 +363,12 @@ static void gather(uint8_t *pix, uint8_t *lab, const uint8_t *pixels, const uint
     }
 }
 
+/* After the epochs: hard negatives for the reader (compose.h). The model
+ * reads o->mine numbers composed of training digits; the pieces its search
+ * tried that are not one digit make a quarter of each batch, with a uniform
+ * target, the training images the rest, for o->mine_steps steps of the usual
+ * batch at a learning rate falling from o->mine_lr along half a cosine (the
+ * fine-tuning loop of teach mode, finetune.h). Returns 0, or 130 when interrupted. */
 static int hard_negatives(const options *o, model_t *m, const uint8_t *pixels, const uint8_t *labels,
                           const int *train_idx, int n_train, const augment_params *aug, workspace_t *ev,
                           const uint8_t *val_pix, const uint8_t *val_lab, train_log *log, int tty) {

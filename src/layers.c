@@ -233,6 +233,13 @@ void flatten_backward(float *din, const float *dout, int B, int C, int HW) {
 
 /* ---- batch normalization ---------------------------------------------------------- */
 
+/* a normalized value through the ReLU after it: the one expression both training passes
+ * use, so that the fused pass reproduces batchnorm_forward_train's outputs to the bit */
+static inline float bn_relu(float x, float scale, float shift) {
+    const float v = x * scale + shift;
+    return v > 0.0f ? v : 0.0f;
+}
+
 /* channel c's batch statistics (n values at x): mean and 1/sqrt(var + eps) kept for
  * backward, the running statistics moved toward them; returns the scale and shift that
  * normalize, y = x·scale + shift */
@@ -268,10 +275,7 @@ void batchnorm_forward_train(float *out, float *mean, float *rstd, float *run_me
         batch_stats(x, n, c, mean, rstd, run_mean, run_var, gamma, beta, momentum, eps, &scale, &shift);
         if (relu) {
 #pragma omp simd
-            for (size_t i = 0; i < n; i++) {
-                const float v = x[i] * scale + shift;
-                y[i] = v > 0.0f ? v : 0.0f;
-            }
+            for (size_t i = 0; i < n; i++) y[i] = bn_relu(x[i], scale, shift);
         } else {
 #pragma omp simd
             for (size_t i = 0; i < n; i++) y[i] = x[i] * scale + shift;
@@ -297,11 +301,9 @@ void bn_relu_pool2_forward_train(float *out, float *arg, float *mean, float *rst
             for (int oy = 0; oy < OH; oy++) {
                 const float *r0 = x + (size_t)2 * oy * W, *r1 = r0 + W;
                 for (int ox = 0; ox < OW; ox++) {
-                    /* the ReLU's outputs, computed as batchnorm_forward_train computes them */
-#define NORM(v) ((v) * scale + shift > 0.0f ? (v) * scale + shift : 0.0f)
-                    const float a = NORM(r0[2 * ox]), bb = NORM(r0[2 * ox + 1]);
-                    const float cc = NORM(r1[2 * ox]), d = NORM(r1[2 * ox + 1]);
-#undef NORM
+                    /* the ReLU's outputs, as batchnorm_forward_train computes them */
+                    const float a = bn_relu(r0[2 * ox], scale, shift), bb = bn_relu(r0[2 * ox + 1], scale, shift);
+                    const float cc = bn_relu(r1[2 * ox], scale, shift), d = bn_relu(r1[2 * ox + 1], scale, shift);
                     /* the max as maxpool_forward takes it, and the first of the four that equals it */
                     const float m01 = bb > a ? bb : a, m23 = d > cc ? d : cc, m = m23 > m01 ? m23 : m01;
                     const int ea = a == m, eb = !ea & (bb == m), ec = !ea & !eb & (cc == m);

@@ -111,9 +111,9 @@ void maxpool_backward(float *din, const float *dout, const float *in, const floa
 /* Training, batch norm then ReLU then 2×2 max pooling, in one pass over the norm's
  * input in (C,B,H,W): the ReLU's output is never stored. out (C,B,H/2,W/2) gets
  * the pooled values, arg (as many floats, kept as floats so that both loops stay
- * vector code) which of each window's four (0-3, row by row) first held the max; maxpool2_backward_arg routes the gradient by
- * it, as maxpool_backward does with relu set. Results identical to the three
- * layers one after the other. */
+ * vector code) which of each window's four (0-3, row by row) first held the max;
+ * maxpool2_backward_arg routes the gradient by it, as maxpool_backward does with
+ * relu set. Results identical to the three layers one after the other. */
 void bn_relu_pool2_forward_train(float *out, float *arg, float *mean, float *rstd, float *run_mean,
                                  float *run_var, const float *in, const float *gamma, const float *beta, int C, int B,
                                  int H, int W, float momentum, float eps);

@@ -112,7 +112,7 @@ typedef struct {
     float *grad[2];                /* ping-pong buffers for activation gradients (training) */
     float *col;                    /* im2col matrix of the largest conv layer not run by Winograd */
     float *col_kept[MODEL_MAX_LAYERS]; /* training: each such layer's im2col matrix, from forward for backward */
-    float *pool_arg[MODEL_MAX_LAYERS];       /* training: where each 2×2 pool after a batch norm and a ReLU found its max */
+    float *pool_arg[MODEL_MAX_LAYERS]; /* training: where each 2×2 pool after a batch norm and a ReLU found its max */
     /* inference weights, derived once per model version: each conv's weights and
      * bias with the following batch norm folded in, and their Winograd transform */
     float *prep;

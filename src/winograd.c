@@ -45,6 +45,9 @@ typedef struct {
 
 static size_t up16(size_t n) { return (n + 15) & ~(size_t)15; }
 
+/* floats from one of the 16 matrices of U (OC×C, or C×OC) to the next */
+static size_t u_stride(int C, int OC) { return up16((size_t)OC * C) + SKEW; }
+
 static geom_t geom(int B, int C, int H, int W, int OC) {
     geom_t g;
     g.B = B, g.C = C, g.H = H, g.W = W, g.OC = OC;
@@ -55,7 +58,7 @@ static geom_t geom(int B, int C, int H, int W, int OC) {
     g.tc = up16((size_t)g.nb * g.tpi); /* rows on 64-byte boundaries: gemm() reads them in place */
     g.vs = up16((size_t)C * g.tc) + SKEW;
     g.ms = up16((size_t)OC * g.tc) + SKEW;
-    g.us = up16((size_t)OC * C) + SKEW;
+    g.us = u_stride(C, OC);
     /* V (when not kept) or dV, M or Z, dU, the padded plane, and four rows of it or
      * four values of every tile */
     const size_t rows = 4 * (g.tc > (size_t)g.PW ? g.tc : (size_t)g.PW);
@@ -80,11 +83,11 @@ size_t conv3x3_winograd_v_floats(int B, int C, int H, int W) {
 
 /* U twice: the 16 matrices U[ξ] (OC×C), then the same transposed (C×OC), so that
  * both products that use them, U V forward and Uᵀ Z backward, read theirs in place */
-size_t conv3x3_winograd_u_floats(int C, int OC) { return 2 * 16 * (up16((size_t)OC * C) + SKEW); }
+size_t conv3x3_winograd_u_floats(int C, int OC) { return 2 * 16 * u_stride(C, OC); }
 
 void conv3x3_winograd_weights(float *U, const float *w, int C, int OC) {
     /* U = G g Gᵀ, G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1] */
-    const size_t us = up16((size_t)OC * C) + SKEW;
+    const size_t us = u_stride(C, OC);
 #pragma omp parallel for schedule(static) if ((size_t)OC * C * 16 > PAR_MIN_WORK)
     for (int o = 0; o < OC; o++)
         for (int c = 0; c < C; c++) {
