@@ -29,12 +29,32 @@
 #undef VLEN
 #undef KMR
 
+#define KNAME kernel_generic_4
+#define KTARGET
+#define VLEN 4
+#define KMR 4
+#include "gemm_kernel.inc"
+#undef KNAME
+#undef KTARGET
+#undef VLEN
+#undef KMR
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #define HAVE_X86_DISPATCH 1
 #define KNAME kernel_avx2
 #define KTARGET __attribute__((target("avx2,fma")))
 #define VLEN 8
 #define KMR 6
+#include "gemm_kernel.inc"
+#undef KNAME
+#undef KTARGET
+#undef VLEN
+#undef KMR
+
+#define KNAME kernel_avx2_4
+#define KTARGET __attribute__((target("avx2,fma")))
+#define VLEN 8
+#define KMR 4
 #include "gemm_kernel.inc"
 #undef KNAME
 #undef KTARGET
@@ -50,6 +70,16 @@
 #undef KTARGET
 #undef VLEN
 #undef KMR
+
+#define KNAME kernel_avx512_4
+#define KTARGET __attribute__((target("avx512f")))
+#define VLEN 16
+#define KMR 4
+#include "gemm_kernel.inc"
+#undef KNAME
+#undef KTARGET
+#undef VLEN
+#undef KMR
 #endif
 
 typedef void (*kernel_fn)(int kc, const float *a, long as, const float *b, long bs, float *c, int ldc,
@@ -59,14 +89,15 @@ typedef struct {
     const char *name;
     kernel_fn fn;
     int mr, nr;
+    kernel_fn fn4; /* the same with 4 rows, for products of at most 4 rows */
 } kernel_t;
 
 static const kernel_t kernels[] = {
 #ifdef HAVE_X86_DISPATCH
-    {"avx512", kernel_avx512, 8, 32},
-    {"avx2", kernel_avx2, 6, 16},
+    {"avx512", kernel_avx512, 8, 32, kernel_avx512_4},
+    {"avx2", kernel_avx2, 6, 16, kernel_avx2_4},
 #endif
-    {"generic", kernel_generic, 6, 8},
+    {"generic", kernel_generic, 6, 8, kernel_generic_4},
 };
 #define N_KERNELS ((int)(sizeof kernels / sizeof kernels[0]))
 
@@ -280,10 +311,15 @@ static void gemm_tiles(const kernel_t *kn, int ta, int tb, int t0, int t1, int n
                         const float *a = a_direct ? A + (long)p0 * lda + i0 + ir : ap + (long)ir * kc;
                         const long as = a_direct ? lda : mr;
                         float *c = C + (long)(i0 + ir) * ldc + j0 + jr;
-                        if (rows == mr && cols == nr) {
-                            kn->fn(kc, a, as, b, bs, c, ldc, accumulate);
+                        /* a panel of at most 4 rows (the last of a product, or all of a small
+                         * one: Winograd's at inference has one row per tile, four on a 7×7
+                         * plane) runs on the 4-row kernel rather than leave rows of a taller
+                         * one empty; each element of C is summed in the same order either way */
+                        const kernel_fn fn = rows <= 4 ? kn->fn4 : kn->fn;
+                        if (cols == nr && (rows == mr || rows == 4)) {
+                            fn(kc, a, as, b, bs, c, ldc, accumulate);
                         } else { /* partial tile: compute into a full-size scratch tile, copy the valid part */
-                            kn->fn(kc, a, as, b, bs, edge, nr, 0);
+                            fn(kc, a, as, b, bs, edge, nr, 0);
                             for (int i = 0; i < rows; i++)
                                 for (int j = 0; j < cols; j++)
                                     c[(long)i * ldc + j] =

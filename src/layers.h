@@ -65,6 +65,15 @@ void conv3x3_winograd_forward(float *out, const float *in, const float *U, const
 void conv3x3_winograd_backward(float *din, float *dw, float *db, const float *dout, const float *Vkept, const float *U,
                                int B, int C, int H, int W, int OC, float *scratch);
 
+/* ---- the same at inference, by F(4×4, 3×3) (src/winograd4.c) ----
+ * 36 multiplies per 4×4 outputs and input channel (F(2×2, 3×3): 64), no backward pass. U holds
+ * conv3x3_wino4_u_floats(C, OC) floats, scratch conv3x3_wino4_floats(). */
+size_t conv3x3_wino4_u_floats(int C, int OC);
+size_t conv3x3_wino4_floats(int B, int C, int H, int W, int OC);
+void conv3x3_wino4_weights(float *U, const float *w, int C, int OC);
+void conv3x3_wino4_forward(float *out, const float *in, const float *U, const float *b, int B, int C, int H, int W,
+                           int OC, int relu, float *scratch);
+
 /* ---- fully connected: in (K,B) (features × images), w (N,K), b (N), out (N,B) ---- */
 void fc_forward(float *out, const float *in, const float *w, const float *b, int B, int K, int N);
 void fc_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B, int K,

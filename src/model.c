@@ -404,7 +404,8 @@ int model_load(model_t *m, const char *path, char *err) {
 
 static int needs_flatten(const layer_t *l) { return l->kind == LAYER_FC && l->in_h * l->in_w > 1; }
 
-/* 3×3 convs with padding 1 run by Winograd's algorithm, in training and at inference */
+/* 3×3 convs with padding 1 run by Winograd's algorithm: F(2×2, 3×3) in training,
+ * F(4×4, 3×3) at inference */
 static int uses_winograd(const layer_t *l) { return l->kind == LAYER_CONV && l->k == 3 && l->pad == 1; }
 
 /* in training, batch norm, ReLU and a 2×2 max pool in a row run as one pass (layer i the
@@ -440,9 +441,9 @@ static void prepare_inference(const model_t *m, workspace_t *ws) {
         p += l->n_w + l->n_b + 32;
         ws->inf_w[i] = w, ws->inf_b[i] = b, ws->inf_u[i] = NULL;
         if (uses_winograd(l)) {
-            conv3x3_winograd_weights(p, w, l->in_c, l->out_c);
+            conv3x3_wino4_weights(p, w, l->in_c, l->out_c);
             ws->inf_u[i] = p;
-            p += conv3x3_winograd_u_floats(l->in_c, l->out_c) + 16;
+            p += conv3x3_wino4_u_floats(l->in_c, l->out_c) + 16;
         }
     }
     ws->prep_params = m->params;
@@ -486,11 +487,16 @@ int workspace_init(workspace_t *ws, const model_t *m, int max_batch, int trainin
         if (l->kind != LAYER_CONV) continue;
         prep += l->n_w + l->n_b + 32;
         if (uses_winograd(l)) {
-            size_t s = conv3x3_winograd_floats(max_batch, l->in_c, l->in_h, l->in_w, l->out_c);
-            size_t u = conv3x3_winograd_u_floats(l->in_c, l->out_c);
+            /* inference (which a training workspace runs too), then training */
+            size_t s = conv3x3_wino4_floats(max_batch, l->in_c, l->in_h, l->in_w, l->out_c);
             wino = s > wino ? s : wino;
-            prep += u + 16;
-            if (training) nf += u + 16 + conv3x3_winograd_v_floats(max_batch, l->in_c, l->in_h, l->in_w) + 16;
+            prep += conv3x3_wino4_u_floats(l->in_c, l->out_c) + 16;
+            if (training) {
+                size_t u = conv3x3_winograd_u_floats(l->in_c, l->out_c);
+                s = conv3x3_winograd_floats(max_batch, l->in_c, l->in_h, l->in_w, l->out_c);
+                wino = s > wino ? s : wino;
+                nf += u + 16 + conv3x3_winograd_v_floats(max_batch, l->in_c, l->in_h, l->in_w) + 16;
+            }
         }
     }
     size_t total = nf + col + 16 + 2 * (B * N_CLASSES + 16) + prep + 16 + wino + 16;
@@ -574,8 +580,8 @@ const float *model_forward(model_t *m, workspace_t *ws, const float *x, int B, i
             const int relu = last + 1 < m->n_layers && m->layer[last + 1].kind == LAYER_RELU;
             last += relu;
             if (ws->inf_u[i])
-                conv3x3_winograd_forward(ws->act[last], in, ws->inf_u[i], ws->inf_b[i], B, l->in_c, l->in_h, l->in_w,
-                                         l->out_c, relu, NULL, ws->wino);
+                conv3x3_wino4_forward(ws->act[last], in, ws->inf_u[i], ws->inf_b[i], B, l->in_c, l->in_h, l->in_w,
+                                      l->out_c, relu, ws->wino);
             else
                 conv2d_forward_fused(ws->act[last], in, ws->inf_w[i], ws->inf_b[i], B, l->in_c, l->in_h, l->in_w,
                                      l->out_c, l->k, l->pad, relu, ws->col);

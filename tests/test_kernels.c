@@ -70,6 +70,28 @@ void test_gemm(void) {
                   kernels[kn], ta ? 'T' : 'N', M, N, K);
             free(A), free(Bsrc), free(B), free(Boff), free(C), free(C2), free(C3);
         }
+        /* Panels of at most 4 rows run on a 4-row kernel, full ones on the taller kernel:
+         * both sum each element in the same order, so the first rows of a product come out
+         * the same to the bit whichever kernel computed them (a training run's results must
+         * not depend on how many rows a product has). */
+        for (int trial = 0; trial < 12; trial++) {
+            const int mr = !strcmp(kernels[kn], "avx512") ? 8 : 6;
+            int M = 1 + (int)rng_below(&r, 4), N = 1 + (int)rng_below(&r, 100), K = 1 + (int)rng_below(&r, 500);
+            int ta = trial & 1, tall = mr + M; /* a full panel, then one of M rows */
+            float *A = rand_buf(&r, (size_t)tall * K), *B = rand_buf(&r, (size_t)K * N);
+            float *C = malloc(sizeof(float) * (size_t)tall * N), *C2 = malloc(sizeof(float) * (size_t)tall * N);
+            /* A's rows mr.. alone (ta: columns), against the same rows inside the taller product,
+             * and the tall product's first M rows against the product of A's first M rows */
+            gemm(ta, 0, tall, N, K, A, ta ? tall : K, B, N, 0.0f, C, N);
+            gemm(ta, 0, M, N, K, A, ta ? tall : K, B, N, 0.0f, C2, N);
+            CHECK(!memcmp(C, C2, sizeof(float) * (size_t)M * N), "%s %c: a %d-row product differs from its rows in a "
+                  "%d-row one", kernels[kn], ta ? 'T' : 'N', M, tall);
+            gemm(ta, 0, M, N, K, ta ? A + mr : A + (size_t)mr * K, ta ? tall : K, B, N, 0.0f, C2, N);
+            CHECK(!memcmp(C + (size_t)mr * N, C2, sizeof(float) * (size_t)M * N),
+                  "%s %c: the last %d rows of a %d-row product differ from those rows alone", kernels[kn],
+                  ta ? 'T' : 'N', M, tall);
+            free(A), free(B), free(C), free(C2);
+        }
     }
     gemm_select(original);
 }
@@ -165,6 +187,38 @@ void test_winograd(void) {
         CHECK(memcmp(dw, dw2, sizeof(float) * nw) == 0, "winograd backward without din");
         free(in), free(w), free(b), free(out), free(ref), free(scratch), free(U), free(V), free(g), free(dw), free(db);
         free(din), free(din2), free(dw2), free(db2);
+    }
+}
+
+/* Winograd F(4x4,3x3), inference only, against the direct reference: odd sizes,
+ * batches of several chunks (4 images) with a partial last one, and the shapes
+ * of the shipped model's two 3x3 layers at batch 1, 3 and 100 */
+void test_winograd4(void) {
+    static const int shapes[][5] = {{1, 32, 14, 14, 64}, {1, 64, 7, 7, 128}, {3, 64, 7, 7, 128}, {100, 32, 14, 14, 64}};
+    rng_t r;
+    rng_seed(&r, 19);
+    for (int trial = 0; trial < 34; trial++) {
+        int B = trial < 20 ? 1 + (int)rng_below(&r, 3) : 1 + (int)rng_below(&r, 30);
+        int C = 1 + (int)rng_below(&r, 9), OC = 1 + (int)rng_below(&r, 12);
+        int H = 1 + (int)rng_below(&r, 15), W = 1 + (int)rng_below(&r, 15), relu = trial & 1;
+        if (trial >= 30) {
+            const int *s = shapes[trial - 30];
+            B = s[0], C = s[1], H = s[2], W = s[3], OC = s[4];
+        }
+        size_t nin = (size_t)B * C * H * W, nout = (size_t)B * OC * H * W, nw = (size_t)OC * C * 9;
+        float *in = rand_buf(&r, nin), *w = rand_buf(&r, nw), *b = rand_buf(&r, (size_t)OC);
+        float *out = malloc(sizeof(float) * nout), *ref = malloc(sizeof(float) * nout);
+        float *scratch = malloc(sizeof(float) * conv3x3_wino4_floats(B, C, H, W, OC));
+        float *U = malloc(sizeof(float) * conv3x3_wino4_u_floats(C, OC));
+        conv3x3_wino4_weights(U, w, C, OC);
+        conv3x3_wino4_forward(out, in, U, b, B, C, H, W, OC, relu, scratch);
+        conv2d_forward_ref(ref, in, w, b, B, C, H, W, OC, 3, 1);
+        for (size_t i = 0; i < nout && relu; i++) ref[i] = ref[i] > 0 ? ref[i] : 0;
+        /* its transforms round more than F(2x2)'s: twice the tolerance (the worst seen is
+         * 4e-6 (1 + C)) */
+        CHECK(max_rel_diff(out, ref, nout) < 2e-5 * (1 + C), "winograd4 B=%d C=%d %dx%d OC=%d relu=%d: %g", B, C, H,
+              W, OC, relu, max_rel_diff(out, ref, nout));
+        free(in), free(w), free(b), free(out), free(ref), free(scratch), free(U);
     }
 }
 
