@@ -43,7 +43,7 @@ endif
 all: $(BUILD)/mnist
 
 help:
-	@echo "make train   train the CNN from scratch (about 25 min on 2 cores), then evaluate and write the report"
+	@echo "make train   train the CNN from scratch (about 12 min on 2 cores), then evaluate and write the report"
 	@echo "make eval    accuracy of $(MODEL) on the 10,000 MNIST test images; rewrites weights/report and MODEL.md"
 	@echo "make test    every test: C unit tests under ASan+UBSan, fuzzers, browser, CGI, native app"
 	@echo "make bench   training and inference speed against PyTorch, ONNX Runtime Web and OpenBLAS"

@@ -89,7 +89,7 @@ typedef struct {
     const char *name;
     kernel_fn fn;
     int mr, nr;
-    kernel_fn fn4; /* the same with 4 rows, for products of at most 4 rows */
+    kernel_fn fn4; /* the same with 4 rows, for panels of at most 4 rows */
 } kernel_t;
 
 static const kernel_t kernels[] = {
@@ -351,9 +351,8 @@ void gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const fl
     /* each thread takes a run of consecutive tiles */
 #pragma omp parallel if (tiles > 1 && 2.0 * M * N * K > 4e6)
     {
-        const int t = par_thread_id(), n = par_num_threads();
-        gemm_tiles(kn, ta, tb, (int)((long)tiles * t / n), (int)((long)tiles * (t + 1) / n), nt, tm, tn, M, N, K, A,
-                   lda, B, ldb, beta, C, ldc);
+        PAR_SHARE(tiles, k0, k1);
+        gemm_tiles(kn, ta, tb, k0, k1, nt, tm, tn, M, N, K, A, lda, B, ldb, beta, C, ldc);
     }
 }
 

@@ -130,9 +130,9 @@ void conv2d_backward(float *din, float *dw, float *db, const float *dout, const 
     int used = 1;
 #pragma omp parallel if ((size_t)OC * CKK * N > PAR_MIN_WORK)
     {
-        const int t = par_thread_id(), nt = par_num_threads();
-        const int k0 = (int)((long)N * t / nt), k1 = (int)((long)N * (t + 1) / nt);
-        if (t == 0) used = nt;
+        PAR_SHARE(N, k0, k1);
+        const int t = par_thread_id();
+        if (t == 0) used = par_num_threads();
         gemm(0, 1, OC, CKK, k1 - k0, dout + k0, N, col + k0, N, 0.0f, dw_scratch + (size_t)t * per, CKK);
     }
 #pragma omp parallel for schedule(static) if ((size_t)OC * CKK > PAR_MIN_WORK)

@@ -20,4 +20,15 @@ static inline int par_num_threads(void) { return 1; }
  * others costs more than they would save */
 #define PAR_MIN_WORK 32768
 
+/* threads to run n independent pieces of work on: no more than there are pieces */
+static inline int par_threads_for(int n) {
+    const int t = par_max_threads();
+    return n < t ? n : t;
+}
+
+/* inside a parallel region: this thread's share [k0, k1) of n pieces, in runs of consecutive ones */
+#define PAR_SHARE(n, k0, k1)                                                                                          \
+    const int k0 = (int)((long)(n) * par_thread_id() / par_num_threads()),                                            \
+              k1 = (int)((long)(n) * (par_thread_id() + 1) / par_num_threads())
+
 #endif

@@ -66,14 +66,9 @@ static geom_t geom(int B, int C, int H, int W, int OC) {
     return g;
 }
 
-static int nthreads_for(const geom_t *g) {
-    const int t = par_max_threads();
-    return g->nch < t ? g->nch : t;
-}
-
 size_t conv3x3_winograd_floats(int B, int C, int H, int W, int OC) {
     const geom_t g = geom(B, C, H, W, OC);
-    return (size_t)nthreads_for(&g) * g.per;
+    return (size_t)par_threads_for(g.nch) * g.per;
 }
 
 size_t conv3x3_winograd_v_floats(int B, int C, int H, int W) {
@@ -204,18 +199,13 @@ static void forward_chunk(const geom_t *g, float *out, const float *in, const fl
     }
 }
 
-/* a thread's share of the chunks: [k0, k1) */
-#define THREAD_CHUNKS(g, k0, k1)                                                                                      \
-    const int t_ = par_thread_id(), nt_ = par_num_threads();                                                          \
-    const int k0 = (int)((long)(g).nch * t_ / nt_), k1 = (int)((long)(g).nch * (t_ + 1) / nt_)
-
 void conv3x3_winograd_forward(float *out, const float *in, const float *U, const float *b, int B, int C, int H, int W,
                               int OC, int relu, float *Vkeep, float *scratch) {
     const geom_t g = geom(B, C, H, W, OC);
-#pragma omp parallel num_threads(nthreads_for(&g)) if (g.nch > 1)
+#pragma omp parallel num_threads(par_threads_for(g.nch)) if (g.nch > 1)
     {
-        THREAD_CHUNKS(g, k0, k1);
-        float *s = scratch + (size_t)t_ * g.per;
+        PAR_SHARE(g.nch, k0, k1);
+        float *s = scratch + (size_t)par_thread_id() * g.per;
         float *V = s, *M = V + 16 * g.vs, *pad = M + 16 * g.ms + 16 * g.us, *rows = pad + up16((size_t)g.PH * g.PW);
         for (int k = k0; k < k1; k++) {
             const int b0 = k * g.nb, nb = B - b0 < g.nb ? B - b0 : g.nb;
@@ -303,11 +293,12 @@ void conv3x3_winograd_backward(float *din, float *dw, float *db, const float *do
                                int B, int C, int H, int W, int OC, float *scratch) {
     const geom_t g = geom(B, C, H, W, OC);
     int used = 1;
-#pragma omp parallel num_threads(nthreads_for(&g)) if (g.nch > 1)
+#pragma omp parallel num_threads(par_threads_for(g.nch)) if (g.nch > 1)
     {
-        THREAD_CHUNKS(g, k0, k1);
-        if (t_ == 0) used = nt_;
-        float *s = scratch + (size_t)t_ * g.per;
+        PAR_SHARE(g.nch, k0, k1);
+        const int tid = par_thread_id();
+        if (tid == 0) used = par_num_threads();
+        float *s = scratch + (size_t)tid * g.per;
         float *dV = s, *Z = dV + 16 * g.vs, *dU = Z + 16 * g.ms, *pad = dU + 16 * g.us;
         float *rows = pad + up16((size_t)g.PH * g.PW);
         memset(dU, 0, sizeof(float) * 16 * g.us);

@@ -69,14 +69,9 @@ static geom4_t geom(int B, int C, int H, int W, int OC) {
     return g;
 }
 
-static int nthreads_for(const geom4_t *g) {
-    const int t = par_max_threads();
-    return g->nch < t ? g->nch : t;
-}
-
 size_t conv3x3_wino4_floats(int B, int C, int H, int W, int OC) {
     const geom4_t g = geom(B, C, H, W, OC);
-    return (size_t)nthreads_for(&g) * g.per;
+    return (size_t)par_threads_for(g.nch) * g.per;
 }
 
 size_t conv3x3_wino4_u_floats(int C, int OC) { return 36 * u_stride(C, OC); }
@@ -188,11 +183,10 @@ static void forward_chunk(const geom4_t *g, float *out, const float *in, const f
 void conv3x3_wino4_forward(float *out, const float *in, const float *U, const float *b, int B, int C, int H, int W,
                            int OC, int relu, float *scratch) {
     const geom4_t g = geom(B, C, H, W, OC);
-#pragma omp parallel num_threads(nthreads_for(&g)) if (g.nch > 1)
+#pragma omp parallel num_threads(par_threads_for(g.nch)) if (g.nch > 1)
     {
-        const int t_ = par_thread_id(), nt_ = par_num_threads();
-        const int k0 = (int)((long)g.nch * t_ / nt_), k1 = (int)((long)g.nch * (t_ + 1) / nt_);
-        float *V = scratch + (size_t)t_ * g.per, *M = V + 36 * g.vs, *pad = M + 36 * g.ms;
+        PAR_SHARE(g.nch, k0, k1);
+        float *V = scratch + (size_t)par_thread_id() * g.per, *M = V + 36 * g.vs, *pad = M + 36 * g.ms;
         float *rows = pad + up16((size_t)g.PH * g.PW * g.ldc);
         for (int k = k0; k < k1; k++) {
             const int b0 = k * g.nb, nb = B - b0 < g.nb ? B - b0 : g.nb;
