@@ -187,7 +187,7 @@ test-unit: $(BUILD)/san/unit data
 
 # ---- fuzzing: libFuzzer harnesses for every loader (clang), seeded from tests/fuzz/seeds ----------
 
-FUZZERS      := model idx logreq image
+FUZZERS      := model idx logreq image pen
 FUZZ_SECONDS ?= 15
 FUZZ_FLAGS   := $(CSTD) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
                 -fopenmp-simd -Wno-pass-failed $(INC)

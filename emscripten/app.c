@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ink.h"
 #include "layers.h"
 #include "model.h"
 #include "preprocess.h"
@@ -37,18 +38,11 @@
 #define MULTI_W 960  /* and, wider, for a number */
 #define CANVAS_W (app.cw)
 #define CANVAS_H 360
-#define BRUSH_RADIUS 12.0f  /* canvas pixels: a 250-pixel digit gets MNIST-like 2-pixel strokes */
-#define MAX_POINTS 65536
-#define MAX_STROKES 4096
 #ifdef __EMSCRIPTEN__
 #define PANEL_W 0
 #else
 #define PANEL_W 280 /* the native window's side panel */
 #endif
-
-typedef struct {
-    float x, y;
-} point;
 
 static struct {
     SDL_Window *win;
@@ -56,10 +50,7 @@ static struct {
     workspace_t ws;
     int model_ok;
     char error[ERR_LEN + 32];
-    point pts[MAX_POINTS];
-    int n_pts;
-    int stroke_start[MAX_STROKES]; /* index of each stroke's first point */
-    int n_strokes;
+    ink_t strokes;             /* what was drawn, stroke by stroke */
     int drawing;               /* a stroke is in progress */
     SDL_FingerID finger;       /* the finger drawing it, when touch */
     int cw;                    /* the canvas width now: SINGLE_W or MULTI_W */
@@ -75,61 +66,30 @@ static struct {
     int quit;
 } app;
 
-/* ---- strokes and ink ---------------------------------------------------------- */
-
-/* stamps the capsule from a to b: coverage from the distance to the segment */
-static void stamp(point a, point b) {
-    const float r = BRUSH_RADIUS, dx = b.x - a.x, dy = b.y - a.y, len2 = dx * dx + dy * dy;
-    int x0 = (int)floorf(fminf(a.x, b.x) - r - 1), x1 = (int)ceilf(fmaxf(a.x, b.x) + r + 1);
-    int y0 = (int)floorf(fminf(a.y, b.y) - r - 1), y1 = (int)ceilf(fmaxf(a.y, b.y) + r + 1);
-    if (x0 < 0) x0 = 0;
-    if (y0 < 0) y0 = 0;
-    if (x1 >= CANVAS_W) x1 = CANVAS_W - 1;
-    if (y1 >= CANVAS_H) y1 = CANVAS_H - 1;
-    for (int y = y0; y <= y1; y++)
-        for (int x = x0; x <= x1; x++) {
-            float px = x + 0.5f - a.x, py = y + 0.5f - a.y;
-            float t = len2 > 0 ? (px * dx + py * dy) / len2 : 0.0f;
-            t = t < 0 ? 0 : t > 1 ? 1 : t;
-            float ex = px - t * dx, ey = py - t * dy;
-            float cov = r + 0.5f - sqrtf(ex * ex + ey * ey);
-            if (cov <= 0) continue;
-            uint8_t v = (uint8_t)(cov >= 1 ? 255 : lroundf(cov * 255));
-            uint8_t *p = &app.ink[y * CANVAS_W + x];
-            if (v > *p) *p = v;
-        }
-}
-
-static void redraw_ink(void) {
-    memset(app.ink, 0, sizeof app.ink);
-    for (int s = 0; s < app.n_strokes; s++) {
-        int a = app.stroke_start[s], b = s + 1 < app.n_strokes ? app.stroke_start[s + 1] : app.n_pts;
-        for (int i = a; i < b; i++) stamp(app.pts[i > a ? i - 1 : i], app.pts[i]);
-    }
-}
+/* ---- strokes and ink (src/ink.c draws them) ------------------------------------ */
 
 static void stroke_begin(float x, float y) {
-    if (app.n_strokes == MAX_STROKES || app.n_pts == MAX_POINTS) return;
-    app.stroke_start[app.n_strokes++] = app.n_pts;
-    app.pts[app.n_pts++] = (point){x, y};
-    stamp(app.pts[app.n_pts - 1], app.pts[app.n_pts - 1]);
+    if (ink_begin(&app.strokes, x, y, NULL)) return; /* full: the drawing stays as it is */
+    int n;
+    const ink_point *p = ink_stroke(&app.strokes, app.strokes.n_strokes - 1, &n);
+    ink_segment(app.ink, CANVAS_W, CANVAS_H, CANVAS_W, 0, 0, p[0], p[0], INK_BRUSH_RADIUS);
     app.drawing = 1;
     app.dirty = app.needs_classify = 1;
 }
 
 static void stroke_add(float x, float y) {
-    if (!app.drawing || app.n_pts == MAX_POINTS) return;
-    point last = app.pts[app.n_pts - 1];
-    if (fabsf(last.x - x) < 0.5f && fabsf(last.y - y) < 0.5f) return;
-    app.pts[app.n_pts++] = (point){x, y};
-    stamp(last, app.pts[app.n_pts - 1]);
+    if (!app.drawing || ink_extend(&app.strokes, x, y, NULL)) return; /* skipped (too close) or full */
+    int n;
+    const ink_point *p = ink_stroke(&app.strokes, app.strokes.n_strokes - 1, &n);
+    ink_segment(app.ink, CANVAS_W, CANVAS_H, CANVAS_W, 0, 0, p[n - 2], p[n - 1], INK_BRUSH_RADIUS);
     app.dirty = app.needs_classify = 1;
 }
 
 static void stroke_end(void) { app.drawing = 0; }
 
 EXPORT void app_clear(void) {
-    app.n_pts = app.n_strokes = app.drawing = 0;
+    ink_clear(&app.strokes);
+    app.drawing = 0;
     memset(app.ink, 0, sizeof app.ink);
     app.dirty = app.needs_classify = 1;
 }
@@ -146,8 +106,7 @@ EXPORT void app_set_multi(int on) {
 EXPORT int app_multi(void) { return app.cw == MULTI_W; }
 
 EXPORT void app_undo(void) {
-    if (!app.n_strokes) return;
-    app.n_pts = app.stroke_start[--app.n_strokes];
+    if (!ink_undo(&app.strokes)) return;
     app.drawing = 0;
     app.redraw_all = app.dirty = app.needs_classify = 1;
 }
@@ -466,7 +425,7 @@ static void frame(void) {
     SDL_Event e;
     while (SDL_PollEvent(&e)) handle(&e);
     if (app.redraw_all) { /* after an undo: the ink is rebuilt from the remaining strokes before reading it */
-        redraw_ink();
+        ink_render(app.ink, CANVAS_W, CANVAS_H, &app.strokes);
         app.redraw_all = 0;
     }
     if (app.needs_classify) {

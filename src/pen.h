@@ -1,0 +1,110 @@
+/* pen.h - real pen-drawn digits: reading them, splitting them by writer, and
+ * drawing them onto the page's canvas the way a person would.
+ *
+ * The data is the UCI "Pen-Based Recognition of Handwritten Digits" set at
+ * full resolution (native/pendigits/README.md): digits written on a tablet by
+ * 30 writers, every pen sample kept, in the UNIPEN text format. pen_parse()
+ * reads the subset of UNIPEN that stroke files use:
+ *
+ *     .SEGMENT DIGIT 6-7 ? "4"   a digit: pen-down blocks 6 to 7, label 4
+ *     .COMMENT 4 12 181          label, writer, the writer's sample number
+ *     .PEN_DOWN                  a stroke: one "x y" pair a line
+ *      263  341
+ *     .PEN_UP
+ *
+ * Pen-down blocks are numbered from 0 in file order; other keywords (.DT,
+ * .INCLUDE, .LEXICON, ...) are skipped. A file with no .SEGMENT is one
+ * drawing whose strokes are all its blocks (label -1): the stroke files of
+ * `mnist classify --strokes`. Anything malformed - a number that is not one,
+ * a point outside a block, a block left open, a segment naming blocks that do
+ * not exist, a label or coordinate out of range - fails with the file name,
+ * the line and what is wrong, and nothing is returned.
+ */
+#ifndef PEN_H
+#define PEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "ink.h"
+#include "rng.h"
+
+#define PEN_COORD_MAX 100000.0   /* |x|, |y| in a stroke file */
+#define PEN_MAX_POINTS (1 << 22)
+#define PEN_MAX_BLOCKS (1 << 20)
+#define PEN_MAX_WRITERS 32        /* writer ids 1..31 */
+
+typedef struct {
+    int label;          /* 0-9, or -1 for a drawing without a label */
+    int writer, sample; /* from .COMMENT (0 when absent) */
+    int block0, blocks; /* its pen-down blocks: block0 .. block0 + blocks - 1 */
+} pen_digit;
+
+typedef struct {
+    ink_point *pt;   /* every point of every block, in file order (y as in the file) */
+    int *block_end;  /* one past each block's last point */
+    int n_pt, n_blocks;
+    pen_digit *digit;
+    int n_digits;
+} pen_set;
+
+/* Parses UNIPEN text (len bytes, need not end in NUL); name goes into messages. */
+int pen_parse(pen_set *set, const char *text, size_t len, const char *name, char *err);
+int pen_load(pen_set *set, const char *path, char *err);
+void pen_free(pen_set *set);
+
+/* ---- the writer split, fixed before any model was trained on these writers ----
+ * Test writers are never trained or tuned on: `make eval` reports them. Dev
+ * writers choose methods and constants. Train writers may be mixed into
+ * training. Writer w is in the set whose mask has bit w. */
+#define PEN_TEST_WRITERS 0x49249248u  /* 3, 6, 9, ..., 30 */
+#define PEN_DEV_WRITERS 0x12492492u   /* 1, 4, 7, ..., 28 */
+#define PEN_TRAIN_WRITERS 0x24924924u /* 2, 5, 8, ..., 29 */
+static inline int pen_in(uint32_t writers, int w) { return w > 0 && w < 32 && (writers >> w & 1u); }
+
+/* ---- placing a digit on a canvas ----
+ * Digit i drawn as a person draws on the page: its strokes in order, y turned
+ * down when flip_y (tablet data grows upward), scaled uniformly so that its
+ * points span `height` canvas pixels, with their box's top-left corner at
+ * (x, y). out is cleared first. Returns -1 when the digit has no points or out is full. */
+int pen_place(const pen_set *set, int i, int flip_y, float height, float x, float y, ink_t *out, char *err);
+/* the box of digit i's points (file coordinates); -1 for no points */
+int pen_box(const pen_set *set, int i, float *x0, float *y0, float *x1, float *y1);
+
+/* Where a person puts a digit on the one-digit canvas (w×h): a height drawn
+ * from [PEN_HEIGHT_LO, PEN_HEIGHT_HI] of the canvas height, anywhere it fits
+ * with a brush's width to spare. */
+#define PEN_HEIGHT_LO 0.3f
+#define PEN_HEIGHT_HI 0.85f
+int pen_place_random(const pen_set *set, int i, int flip_y, int w, int h, rng_t *r, ink_t *out, char *err);
+
+/* ---- reading them as the page does ---- */
+#include "model.h"
+#include "reader.h"
+
+typedef struct {
+    int index;                          /* the digit in the set */
+    char reading[READER_MAX_DIGITS + 1]; /* what was read ("" when nothing) */
+    int sure;                           /* the page showed it as sure: every digit's calibrated probability >= UNSURE_BELOW */
+    uint8_t thumb[IMG_PIXELS];          /* the whole drawing as 28×28, for the contact sheet */
+} pen_miss;
+
+typedef struct {
+    int n, right, sure_wrong, writers;
+    int class_n[N_CLASSES], class_right[N_CLASSES];
+    int n_miss;
+    pen_miss *miss; /* malloc'd: every digit read wrong */
+} pen_result;
+
+/* Draws every digit of `writers` (a writer mask) on the one-digit canvas
+ * (PEN_CANVAS_W × PEN_CANVAS_H, at a place from pen_place_random with a
+ * stream derived from seed and the digit's index) and reads it as the page
+ * does. A digit is right when exactly its label is read. ws: batch 1. */
+#define PEN_CANVAS_W 480
+#define PEN_CANVAS_H 360
+int pen_evaluate(model_t *m, workspace_t *ws, const pen_set *set, uint32_t writers, int flip_y, uint64_t seed,
+                 pen_result *out, char *err);
+void pen_result_free(pen_result *r);
+
+#endif
