@@ -109,7 +109,7 @@ EMFLAGS    := $(CSTD) $(WARN) -O3 -msimd128 -flto -fopenmp-simd $(INC) -I$(SDL_W
               -I$(SDL_WASM)/include-config-minsizerel
 WEB_EXPORTS := main malloc free app_clear app_undo app_load_model app_features app_features_w app_features_h \
                app_conv_layers app_input app_error app_arch_json app_result_json app_classify_gray app_model_version app_forward \
-               app_set_multi app_multi app_teach_input
+               app_set_multi app_multi app_teach_input app_strokes_text app_ink_crc
 empty      :=
 space      := $(empty) $(empty)
 comma      := ,

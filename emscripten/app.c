@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crc32.h"
 #include "ink.h"
 #include "layers.h"
 #include "model.h"
@@ -135,8 +136,8 @@ static void publish(void);
 static void classify(void) {
     if (!app.model_ok) return;
     double t0 = now_ms();
-    /* the one-digit canvas never cuts ink apart (one forward pass per digit); the wide one searches */
-    reader_read_cuts(&app.model, &app.ws, app.ink, CANVAS_W, CANVAS_H, CANVAS_W, app.cw == MULTI_W, &app.result);
+    /* from the strokes: the one-digit canvas never cuts a stroke apart, the wide one may */
+    reader_read_ink(&app.model, &app.ws, &app.strokes, CANVAS_W, CANVAS_H, app.cw == MULTI_W, &app.result);
     app.last_ms = now_ms() - t0;
     app.inferences++;
     app.selected = app.result.n ? app.result.n - 1 : 0;
@@ -264,8 +265,11 @@ EM_JS(void, js_update, (const char *json), { if (window.digitApp) window.digitAp
 static void publish(void) {
     size_t len = 0, cap = sizeof app.json;
     const reading *r = &app.result;
-    len += (size_t)snprintf(app.json, cap, "{\"state\":\"%s\",\"number\":\"%s\",\"selected\":%d,\"ms\":%.3f,\"inferences\":%ld,\"digits\":[",
-                            state(), r->number, app.selected, app.last_ms, app.inferences);
+    len += (size_t)snprintf(app.json, cap,
+                            "{\"state\":\"%s\",\"number\":\"%s\",\"selected\":%d,\"ms\":%.3f,\"inferences\":%ld,"
+                            "\"strokes\":%d,\"truncated\":%s,\"digits\":[",
+                            state(), r->number, app.selected, app.last_ms, app.inferences, app.strokes.n_strokes,
+                            r->truncated ? "true" : "false");
     for (int k = 0; k < r->n && len < cap; k++) {
         len += (size_t)snprintf(app.json + len, cap - len, "%s{\"digit\":%d,\"confidence\":%.4f,\"box\":[%d,%d,%d,%d],\"probs\":[",
                                 k ? "," : "", r->digit[k], confidence(k), r->info[k].x0, r->info[k].y0, r->info[k].x1, r->info[k].y1);
@@ -280,6 +284,27 @@ static void publish(void) {
 }
 
 EXPORT const char *app_result_json(void) { return app.json; }
+
+/* The strokes as a stroke file (src/pen.h: .PEN_DOWN, "x y" lines, .PEN_UP), exact to the bit:
+ * `mnist classify --strokes` reads it as the page did. NULL when out of memory. */
+EXPORT const char *app_strokes_text(void) {
+    static char *text;
+    free(text);
+    const size_t cap = 64 + (size_t)app.strokes.n_strokes * 24 + (size_t)app.strokes.n_pt * 36;
+    if (!(text = malloc(cap))) return NULL;
+    size_t len = 0;
+    for (int s = 0; s < app.strokes.n_strokes; s++) {
+        int n;
+        const ink_point *p = ink_stroke(&app.strokes, s, &n);
+        len += (size_t)snprintf(text + len, cap - len, ".PEN_DOWN\n");
+        for (int i = 0; i < n; i++) len += (size_t)snprintf(text + len, cap - len, "%.9g %.9g\n", p[i].x, p[i].y);
+        len += (size_t)snprintf(text + len, cap - len, ".PEN_UP\n");
+    }
+    return text;
+}
+
+/* the CRC-32 of the ink canvas the reader sees (CANVAS_W × CANVAS_H bytes) */
+EXPORT unsigned app_ink_crc(void) { return crc32_update(0, app.ink, (size_t)CANVAS_W * CANVAS_H); }
 
 /* ---- drawing the window ------------------------------------------------------------------------ */
 

@@ -63,8 +63,10 @@ static void die(const char *msg) {
 typedef struct {
     const char *data, *arch, *model, *log, *checkpoint, *report, *card, *opt;
     const char *extra_images, *extra_labels, *aug, *db, *out, *pen, *pen_writers;
+    int strokes;
     int epochs, batch, val, limit, threads, augment, report_on, quiet, all, quantize, multi, multi_n, per_class;
-    int mine, mine_steps;
+    int mine, mine_steps, pen_copies;
+    const char *pen_train;
     float lr, wd, smoothing, clean_tail, mine_lr, ema;
     unsigned long long seed;
 } options;
@@ -76,6 +78,8 @@ static void defaults(options *o) {
     o->model = DEFAULT_MODEL;
     o->pen = DEFAULT_PEN;
     o->pen_writers = "test";
+    o->pen_train = "none";
+    o->pen_copies = 4;
     o->log = "weights/train_log.csv";
     o->checkpoint = "build/train/checkpoint.bin";
     o->report = "weights/report";
@@ -130,6 +134,7 @@ static int parse_options(options *o, int argc, char **argv, int first) {
         if (!strcmp(k, "quiet")) { o->quiet = 1; continue; }
         if (!strcmp(k, "all")) { o->all = 1; continue; }
         if (!strcmp(k, "multi")) { o->multi = 1; continue; }
+        if (!strcmp(k, "strokes")) { o->strokes = 1; continue; }
         if (i + 1 >= argc) {
             fprintf(stderr, "mnist: option --%s needs a value\n", k);
             exit(2);
@@ -153,6 +158,8 @@ static int parse_options(options *o, int argc, char **argv, int first) {
         else if (!strcmp(k, "db")) o->db = v;
         else if (!strcmp(k, "pen")) o->pen = v;
         else if (!strcmp(k, "pen-writers")) o->pen_writers = v;
+        else if (!strcmp(k, "pen-train")) o->pen_train = v;
+        else if (!strcmp(k, "pen-copies")) o->pen_copies = parse_int(v, 1, 100, "--pen-copies");
         else if (!strcmp(k, "dir")) o->out = v;
         else if (!strcmp(k, "extra-images")) o->extra_images = v;
         else if (!strcmp(k, "extra-labels")) o->extra_labels = v;
@@ -188,6 +195,8 @@ static int parse_options(options *o, int argc, char **argv, int first) {
     }
     return i;
 }
+
+static uint32_t parse_writers(const char *s);
 
 static void path_join(char *out, size_t n, const char *dir, const char *file) { snprintf(out, n, "%s/%s", dir, file); }
 
@@ -466,7 +475,18 @@ static int cmd_train(int argc, char **argv) {
         if (dataset_load(&extra, o.extra_images, o.extra_labels, err)) die(err);
         if (extra.rows != IMG_SIDE || extra.cols != IMG_SIDE) die("extra images must be 28x28");
     }
-    const int n_all = d.n + extra.n;
+    /* optional pen digits of some writers, redrawn through the page's brush afresh every epoch */
+    const uint32_t pen_writers = parse_writers(o.pen_train);
+    if (pen_writers & PEN_TEST_WRITERS) die("--pen-train must not include the test writers (src/pen.h)");
+    pen_set pens = {0};
+    pen_aug_params pen_aug;
+    pen_aug_defaults(&pen_aug);
+    int n_pen = 0;
+    if (pen_writers) {
+        if (pen_load(&pens, o.pen, err)) die(err);
+        n_pen = pen_render_set(&pens, pen_writers, 1, o.pen_copies, &pen_aug, 0, NULL, NULL, 0, err);
+    }
+    const int n_all = d.n + extra.n + n_pen, pen_at = d.n + extra.n;
     uint8_t *pixels = malloc((size_t)n_all * IMG_PIXELS), *labels = malloc((size_t)n_all);
     int *perm = malloc(sizeof(int) * (size_t)n_all);
     if (!pixels || !labels || !perm) die("out of memory");
@@ -514,6 +534,8 @@ static int cmd_train(int argc, char **argv) {
              "augment=%d aug=%s clean_tail=%g limit=%d extra=%d quantize=%d",
              o.arch, o.epochs, o.batch, o.opt, o.lr, o.wd, o.smoothing, o.seed, o.val, o.augment,
              o.aug ? o.aug : "default", o.clean_tail, o.limit, extra.n, o.quantize);
+    if (n_pen) /* named only when used, like ema */
+        snprintf(config + strlen(config), sizeof config - strlen(config), " pen=%s pen_copies=%d", o.pen_train, o.pen_copies);
     if (o.ema > 0) /* named only when used: the default run's settings (and checkpoints) stay as they were */
         snprintf(config + strlen(config), sizeof config - strlen(config), " ema=%g", o.ema);
     double prior = 0.0;
@@ -530,6 +552,11 @@ static int cmd_train(int argc, char **argv) {
     trainlog_set(log, "train_images", v);
     snprintf(v, sizeof v, "%d", o.val);
     trainlog_set(log, "val_images", v);
+    if (n_pen) {
+        snprintf(v, sizeof v, "%d", n_pen);
+        trainlog_set(log, "pen_images", v);
+        trainlog_set(log, "pen_train_writers", o.pen_train);
+    }
     snprintf(v, sizeof v, "%d", par_max_threads());
     trainlog_set(log, "threads", v);
 
@@ -558,6 +585,9 @@ static int cmd_train(int argc, char **argv) {
     const double t_run = now();
     long steps_this_run = 0;
     for (int epoch = start; epoch < o.epochs && !interrupted; epoch++) {
+        if (n_pen && pen_render_set(&pens, pen_writers, 1, o.pen_copies, &pen_aug, rng_derive(o.seed, 5000 + (uint64_t)epoch).state,
+                                    pixels + (size_t)pen_at * IMG_PIXELS, labels + pen_at, n_pen, err) != n_pen)
+            die(err);
         /* this epoch's order: a fresh permutation of the training indices */
         rng_t er = rng_derive(o.seed, 1000 + (uint64_t)epoch);
         int *ord = malloc(sizeof(int) * (size_t)n_train);
@@ -689,6 +719,7 @@ static int cmd_train(int argc, char **argv) {
     free(pixels), free(labels), free(perm), free(val_pix), free(val_lab);
     workspace_free(&ws), workspace_free(&ev), optimizer_free(&opt), model_free(&m);
     dataset_free(&d), dataset_free(&extra);
+    pen_free(&pens);
     return rc;
 }
 
@@ -829,8 +860,9 @@ static int cmd_eval(int argc, char **argv) {
 
 /* ---- pen digits: real writers' strokes, drawn and read as the page does ------------------------------ */
 
-/* "test", "dev", "train", "all", or writer ids "3,6,9" as a writer mask */
+/* "test", "dev", "train", "all", "none", or writer ids "3,6,9" as a writer mask */
 static uint32_t parse_writers(const char *s) {
+    if (!strcmp(s, "none")) return 0;
     if (!strcmp(s, "test")) return PEN_TEST_WRITERS;
     if (!strcmp(s, "dev")) return PEN_DEV_WRITERS;
     if (!strcmp(s, "train")) return PEN_TRAIN_WRITERS;
@@ -862,6 +894,15 @@ static int cmd_pen(int argc, char **argv) {
     if (model_load(&m, o.model, err) || workspace_init(&ws, &m, 1, 0, err) || pen_load(&set, o.pen, err)) die(err);
     if (pen_evaluate(&m, &ws, &set, parse_writers(o.pen_writers), 1, o.seed, &r, err)) die(err);
     print_pen(&r);
+    const uint32_t wr = parse_writers(o.pen_writers);
+    for (int touch = 0; touch < 2 && o.multi_n > 0; touch++) {
+        char miss[12][40];
+        int k = pen_evaluate_numbers(&m, &ws, &set, wr, o.multi_n, touch ? COMPOSE_TOUCH_LO : COMPOSE_APART_LO,
+                                     touch ? COMPOSE_TOUCH_HI : COMPOSE_APART_HI, touch ? 2028 : 2027, miss, 12, err);
+        if (k < 0) die(err);
+        printf("pen numbers %s: %.2f%%\n", touch ? "touching" : "apart", 100.0 * k / o.multi_n);
+        for (int q = 0; q < 12 && miss[q][0]; q++) printf("  %s\n", miss[q]);
+    }
     if (o.report_on && report_pen_misread("build/pen-misread.png", &set, &r, err)) die(err);
     for (int k = 0; k < r.n_miss; k++) {
         const pen_digit *d = &set.digit[r.miss[k].index];
@@ -882,11 +923,99 @@ static void print_probs(const float *p) {
     printf("\n");
 }
 
+/* what `classify` prints for one file's reading */
+static void print_reading(const char *name, const reading *r, int multi) {
+    if (r->n == 0) {
+        printf("%s: blank (no ink found)\n", name);
+    } else if (multi) { /* the number, and where each digit is */
+        printf("%s: number %s\n", name, r->number);
+        for (int k = 0; k < r->n; k++)
+            printf("  digit %d: %d (%.1f%%) at x %d..%d, y %d..%d\n", k + 1, r->digit[k], 100 * r->prob[k][r->digit[k]],
+                   r->info[k].x0, r->info[k].x1, r->info[k].y0, r->info[k].y1);
+    } else if (r->n == 1) {
+        printf("%s: %d (%.1f%%) ", name, r->digit[0], 100 * r->prob[0][r->digit[0]]);
+        print_probs(r->prob[0]);
+    } else {
+        printf("%s: number %s\n", name, r->number);
+        for (int k = 0; k < r->n; k++) {
+            printf("  digit %d: %d (%.1f%%) ", k + 1, r->digit[k], 100 * r->prob[k][r->digit[k]]);
+            print_probs(r->prob[k]);
+        }
+    }
+    if (r->truncated) printf("  (more than %d strokes: read on the first %d)\n", READER_MAX_STROKES, READER_MAX_STROKES);
+}
+
+/* An image file read as the page reads a canvas: segmented, cut where --multi. 0, or 1 on failure. */
+static int classify_image(model_t *m, workspace_t *ws, const char *path, int multi, reading *r) {
+    char err[ERR_LEN];
+    int w, h;
+    uint8_t *file, *img;
+    size_t len;
+    const char *why = NULL;
+    if (file_read_all(path, MAX_IMAGE_FILE_BYTES, &file, &len, err)) {
+        fprintf(stderr, "mnist: %s: cannot read image (%s)\n", path, err);
+        return 1;
+    }
+    img = image_load_grey(file, len, &w, &h, &why); /* as grey */
+    free(file);
+    if (!img) {
+        fprintf(stderr, "mnist: %s: cannot read image: %s\n", path, why);
+        return 1;
+    }
+    int rc = reader_read_cuts(m, ws, img, w, h, w, multi, r); /* --multi: touching digits are cut apart */
+    stbi_image_free(img);
+    if (rc) {
+        fprintf(stderr, "mnist: %s: cannot read a %dx%d image\n", path, w, h);
+        return 1;
+    }
+    print_reading(path, r, multi);
+    return 0;
+}
+
+/* A stroke file (src/pen.h; canvas pixels, y down) drawn on the page's canvas - the wide one with
+ * --multi - and read from its strokes as the page reads them; prints the ink's CRC-32 too, which
+ * the page's test compares with the page's own. 0, or 1 on failure. */
+static int classify_strokes(model_t *m, workspace_t *ws, const char *path, int multi, reading *r) {
+    char err[ERR_LEN];
+    pen_set set;
+    ink_t ink;
+    ink_init(&ink);
+    const int w = multi ? PEN_WIDE_W : PEN_CANVAS_W, h = PEN_CANVAS_H;
+    uint8_t *canvas = malloc((size_t)w * h);
+    int rc = canvas ? 0 : 1;
+    if (rc) fprintf(stderr, "mnist: out of memory\n");
+    if (!rc && pen_load(&set, path, err)) {
+        fprintf(stderr, "mnist: %s\n", err);
+        rc = 1;
+    } else if (!rc) {
+        for (int b = 0; b < set.n_blocks && !rc; b++) {
+            const int a = b ? set.block_end[b - 1] : 0;
+            if (ink_add_stroke(&ink, set.pt + a, set.block_end[b] - a, err)) {
+                fprintf(stderr, "mnist: %s: %s\n", path, err);
+                rc = 1;
+            }
+        }
+        pen_free(&set);
+    }
+    if (!rc && reader_read_ink(m, ws, &ink, w, h, multi, r)) {
+        fprintf(stderr, "mnist: %s: cannot read its strokes (out of memory?)\n", path);
+        rc = 1;
+    }
+    if (!rc) {
+        print_reading(path, r, multi);
+        ink_render(canvas, w, h, &ink);
+        printf("  ink crc32 %08x (%dx%d, %d strokes)\n", (unsigned)crc32_update(0, canvas, (size_t)w * h), w, h, ink.n_strokes);
+    }
+    free(canvas);
+    ink_free(&ink);
+    return rc;
+}
+
 static int cmd_classify(int argc, char **argv) {
     options o;
     defaults(&o);
     int first = parse_options(&o, argc, argv, 2);
-    if (first == argc) die("classify needs at least one image file");
+    if (first == argc) die("classify needs at least one image or stroke file");
     char err[ERR_LEN];
     model_t m;
     if (model_load(&m, o.model, err)) die(err);
@@ -894,47 +1023,8 @@ static int cmd_classify(int argc, char **argv) {
     if (workspace_init(&ws, &m, 1, 0, err)) die(err);
     static reading r;
     int failures = 0;
-    for (int i = first; i < argc; i++) {
-        int w, h;
-        uint8_t *file, *img = NULL;
-        size_t len;
-        const char *why = NULL;
-        if (file_read_all(argv[i], MAX_IMAGE_FILE_BYTES, &file, &len, err)) {
-            fprintf(stderr, "mnist: %s: cannot read image (%s)\n", argv[i], err);
-            failures++;
-            continue;
-        }
-        img = image_load_grey(file, len, &w, &h, &why); /* as grey */
-        free(file);
-        if (!img) {
-            fprintf(stderr, "mnist: %s: cannot read image: %s\n", argv[i], why);
-            failures++;
-            continue;
-        }
-        /* the page's pipeline: segment into digits, preprocess each, classify */
-        int rc = reader_read_cuts(&m, &ws, img, w, h, w, o.multi, &r); /* --multi: touching digits are cut apart */
-        stbi_image_free(img);
-        if (rc) {
-            fprintf(stderr, "mnist: %s: cannot read a %dx%d image\n", argv[i], w, h);
-            failures++;
-        } else if (r.n == 0) {
-            printf("%s: blank (no ink found)\n", argv[i]);
-        } else if (o.multi) { /* the number, and where each digit is */
-            printf("%s: number %s\n", argv[i], r.number);
-            for (int k = 0; k < r.n; k++)
-                printf("  digit %d: %d (%.1f%%) at x %d..%d, y %d..%d\n", k + 1, r.digit[k], 100 * r.prob[k][r.digit[k]],
-                       r.info[k].x0, r.info[k].x1, r.info[k].y0, r.info[k].y1);
-        } else if (r.n == 1) {
-            printf("%s: %d (%.1f%%) ", argv[i], r.digit[0], 100 * r.prob[0][r.digit[0]]);
-            print_probs(r.prob[0]);
-        } else {
-            printf("%s: number %s\n", argv[i], r.number);
-            for (int k = 0; k < r.n; k++) {
-                printf("  digit %d: %d (%.1f%%) ", k + 1, r.digit[k], 100 * r.prob[k][r.digit[k]]);
-                print_probs(r.prob[k]);
-            }
-        }
-    }
+    for (int i = first; i < argc; i++)
+        failures += o.strokes ? classify_strokes(&m, &ws, argv[i], o.multi, &r) : classify_image(&m, &ws, argv[i], o.multi, &r);
     workspace_free(&ws);
     model_free(&m);
     return failures ? 1 : 0;

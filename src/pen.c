@@ -2,10 +2,12 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fileio.h"
+#include "preprocess.h"
 
 #define PEN_MAX_FILE_BYTES (256u << 20)
 
@@ -238,6 +240,91 @@ int pen_place_random(const pen_set *set, int i, int flip_y, int w, int h, rng_t 
     return pen_place(set, i, flip_y, height, x, y, out, err);
 }
 
+/* ---- training images ----------------------------------------------------------------------- */
+
+void pen_aug_defaults(pen_aug_params *p) {
+    p->rotate_deg = 8.0f;
+    p->shear = 0.15f;
+    p->aspect = 0.1f;
+    p->height_lo = 60.0f;
+    p->height_hi = 300.0f;
+}
+
+int pen_render_input(const pen_set *set, int i, int flip_y, const pen_aug_params *p, rng_t *r, float *out, char *err) {
+    float x0, y0, x1, y1;
+    if (i < 0 || i >= set->n_digits || pen_box(set, i, &x0, &y0, &x1, &y1)) return set_error(err, "digit %d has no points", i);
+    const pen_digit *d = &set->digit[i];
+    /* A = rotation · shear · aspect, about the box's centre, y already down */
+    const float th = rng_range(r, -p->rotate_deg, p->rotate_deg) * 0.0174532925f, sh = rng_range(r, -p->shear, p->shear);
+    const float asp = rng_range(r, -p->aspect, p->aspect), cs = cosf(th), sn = sinf(th);
+    const float sx = 1.0f + asp, sy = 1.0f - asp;
+    const float a00 = cs * sx, a01 = (cs * sh - sn) * sy, a10 = sn * sx, a11 = (sn * sh + cs) * sy;
+    const float cx = 0.5f * (x0 + x1), cy = 0.5f * (y0 + y1);
+    ink_t ink;
+    ink_init(&ink);
+    int rc = 0;
+    float bx0 = INFINITY, by0 = INFINITY, bx1 = -INFINITY, by1 = -INFINITY;
+    for (int b = d->block0; b < d->block0 + d->blocks && !rc; b++) {
+        const int a = b ? set->block_end[b - 1] : 0, n = set->block_end[b] - a;
+        for (int k = 0; k < n && !rc; k++) {
+            const float u = set->pt[a + k].x - cx, v = flip_y ? cy - set->pt[a + k].y : set->pt[a + k].y - cy;
+            const float px = a00 * u + a01 * v, py = a10 * u + a11 * v;
+            bx0 = fminf(bx0, px), bx1 = fmaxf(bx1, px), by0 = fminf(by0, py), by1 = fmaxf(by1, py);
+            rc = (k == 0 ? ink_begin(&ink, px, py, err) : ink_extend(&ink, px, py, err)) < 0;
+        }
+    }
+    /* scale to a height drawn in [height_lo, height_hi] and draw into a canvas just large enough */
+    const float s = rng_range(r, p->height_lo, p->height_hi) / fmaxf(by1 - by0, 1e-3f);
+    const float margin = INK_BRUSH_RADIUS + 3;
+    const int w = (int)ceilf((bx1 - bx0) * s + 2 * margin), h = (int)ceilf((by1 - by0) * s + 2 * margin);
+    const float ox = rng_uniform(r), oy = rng_uniform(r); /* where the pixel grid falls */
+    for (int k = 0; k < ink.n_pt; k++)
+        ink.pt[k].x = (ink.pt[k].x - bx0) * s + margin + ox, ink.pt[k].y = (ink.pt[k].y - by0) * s + margin + oy;
+    uint8_t *canvas = rc || w > 4096 || h > 4096 ? NULL : calloc((size_t)(w + 1) * (size_t)(h + 1), 1);
+    if (!rc && !canvas) rc = set_error(err, "digit %d: no memory for a %dx%d canvas", i, w, h);
+    if (!rc) {
+        ink_draw(canvas, w + 1, h + 1, w + 1, 0, 0, &ink, 0, ink.n_strokes, INK_BRUSH_RADIUS);
+        if (preprocess_canvas(out, canvas, w + 1, h + 1, w + 1, NULL) != PREPROCESS_OK)
+            rc = set_error(err, "digit %d left no ink", i);
+    }
+    free(canvas);
+    ink_free(&ink);
+    return rc ? -1 : 0;
+}
+
+int pen_render_set(const pen_set *set, uint32_t writers, int flip_y, int copies, const pen_aug_params *p,
+                   uint64_t seed, uint8_t *pixels, uint8_t *labels, int max, char *err) {
+    int *which = malloc(sizeof(int) * (size_t)(set->n_digits ? set->n_digits : 1)), n = 0;
+    if (!which) return set_error(err, "out of memory");
+    for (int i = 0; i < set->n_digits; i++)
+        if (pen_in(writers, set->digit[i].writer) && set->digit[i].label >= 0) which[n++] = i;
+    const long total = (long)n * copies;
+    if (!pixels || total > max) {
+        free(which);
+        return pixels ? set_error(err, "%ld pen images do not fit in %d", total, max) : (int)total;
+    }
+    int failed = 0;
+    char first[ERR_LEN] = "";
+#pragma omp parallel for schedule(dynamic, 16) reduction(| : failed)
+    for (long k = 0; k < total; k++) {
+        float x[IMG_PIXELS];
+        char e[ERR_LEN];
+        rng_t r = rng_derive(seed, (uint64_t)k);
+        const int i = which[k / copies];
+        if (pen_render_input(set, i, flip_y, p, &r, x, e)) {
+            failed = 1;
+#pragma omp critical
+            if (!first[0]) memcpy(first, e, sizeof first);
+            continue;
+        }
+        for (int j = 0; j < IMG_PIXELS; j++) pixels[(size_t)k * IMG_PIXELS + j] = (uint8_t)lroundf(255.0f * x[j]);
+        labels[k] = (uint8_t)set->digit[i].label;
+    }
+    free(which);
+    if (failed) return set_error(err, "%s", first);
+    return (int)total;
+}
+
 /* ---- reading them ------------------------------------------------------------------------ */
 
 void pen_result_free(pen_result *r) {
@@ -269,7 +356,8 @@ int pen_evaluate(model_t *m, workspace_t *ws, const pen_set *set, uint32_t write
             break;
         }
         ink_render(canvas, PEN_CANVAS_W, PEN_CANVAS_H, &ink);
-        if (reader_read_cuts(m, ws, canvas, PEN_CANVAS_W, PEN_CANVAS_H, PEN_CANVAS_W, 0, rd)) {
+        if (getenv("PEN_PIXELS") ? reader_read_cuts(m, ws, canvas, PEN_CANVAS_W, PEN_CANVAS_H, PEN_CANVAS_W, 0, rd)
+                                 : reader_read_ink(m, ws, &ink, PEN_CANVAS_W, PEN_CANVAS_H, 0, rd)) {
             rc = set_error(err, "the reader failed (out of memory?)");
             break;
         }
@@ -295,4 +383,98 @@ int pen_evaluate(model_t *m, workspace_t *ws, const pen_set *set, uint32_t write
     ink_free(&ink);
     if (rc) pen_result_free(out);
     return rc;
+}
+
+/* ---- numbers ------------------------------------------------------------------------------ */
+
+int pen_compose_number(const pen_set *set, const int *which, int len, float gap_lo, float gap_hi, rng_t *r, ink_t *out,
+                       char *err) {
+    enum { MAX_LEN = 16 };
+    ink_clear(out);
+    if (len < 1 || len > MAX_LEN || gap_hi < gap_lo) return set_error(err, "a number of 1..16 digits, gap_lo <= gap_hi");
+    float bw[MAX_LEN], bh[MAX_LEN], f[MAX_LEN], gap[MAX_LEN], dy[MAX_LEN];
+    const float r2 = 2 * INK_BRUSH_RADIUS, margin = INK_BRUSH_RADIUS + 4;
+    for (int i = 0; i < len; i++) {
+        float x0, y0, x1, y1;
+        if (which[i] < 0 || which[i] >= set->n_digits || pen_box(set, which[i], &x0, &y0, &x1, &y1))
+            return set_error(err, "digit %d has no points", which[i]);
+        bw[i] = x1 - x0, bh[i] = fmaxf(y1 - y0, 1.0f);
+        f[i] = rng_range(r, 0.85f, 1.15f);
+        gap[i] = i ? rng_range(r, gap_lo, gap_hi) / PREPROCESS_BOX : 0.0f; /* in units of H */
+        dy[i] = rng_range(r, -0.168f, 0.168f);
+    }
+    /* the height H: drawn, then lowered until the ink fits; widths and gaps scale with it, the brush does not */
+    float H = rng_range(r, PEN_NUMBER_H_LO, PEN_NUMBER_H_HI);
+    for (int tries = 0; tries < 64; tries++, H *= 0.95f) {
+        float wsum = 0.0f, top = 0.0f, bottom = 0.0f;
+        for (int i = 0; i < len; i++) {
+            wsum += bw[i] / bh[i] * H * f[i] + r2 + gap[i] * H;
+            top = fminf(top, dy[i] * H - 0.5f * f[i] * H), bottom = fmaxf(bottom, dy[i] * H + 0.5f * f[i] * H);
+        }
+        if (wsum + 2 * margin <= PEN_WIDE_W && bottom - top + r2 + 2 * margin <= PEN_CANVAS_H) break;
+    }
+    float x = margin;
+    const float mid = 0.5f * PEN_CANVAS_H;
+    for (int i = 0; i < len; i++) {
+        const float h = f[i] * H, w = bw[i] / bh[i] * h;
+        x += gap[i] * H;          /* between ink boxes: the brush's radius lies either side of the points */
+        ink_t one;
+        ink_init(&one);
+        int rc = pen_place(set, which[i], 1, h, x + INK_BRUSH_RADIUS, mid + dy[i] * H - 0.5f * h, &one, err);
+        for (int s = 0; !rc && s < one.n_strokes; s++) {
+            int n;
+            const ink_point *p = ink_stroke(&one, s, &n);
+            rc = ink_add_stroke(out, p, n, err);
+        }
+        ink_free(&one);
+        if (rc) return -1;
+        x += w + r2;
+    }
+    return 0;
+}
+
+int pen_evaluate_numbers(model_t *m, workspace_t *ws, const pen_set *set, uint32_t writers, int n_seq, float gap_lo,
+                         float gap_hi, uint64_t seed, char (*misses)[40], int max_miss, char *err) {
+    /* each writer's labelled digits */
+    int *by = malloc(sizeof(int) * (size_t)(set->n_digits ? set->n_digits : 1)), start[PEN_MAX_WRITERS + 1] = {0};
+    reading *rd = malloc(sizeof *rd);
+    ink_t ink;
+    ink_init(&ink);
+    if (!by || !rd) {
+        free(by), free(rd);
+        return set_error(err, "out of memory");
+    }
+    int cand[PEN_MAX_WRITERS], nw = 0;
+    for (int w = 1; w < PEN_MAX_WRITERS; w++) {
+        start[w] = start[w - 1];
+        for (int i = 0; i < set->n_digits; i++)
+            if (set->digit[i].writer == w && set->digit[i].label >= 0 && pen_in(writers, w)) by[start[w]++] = i;
+        if (start[w] > start[w - 1]) cand[nw++] = w;
+    }
+    int right = nw ? 0 : set_error(err, "no digits of those writers"), missed = 0;
+    for (int q = 0; q < n_seq && right >= 0; q++) {
+        rng_t r = rng_derive(seed, (uint64_t)q);
+        const int w = cand[rng_below(&r, (uint32_t)nw)], len = 2 + (int)rng_below(&r, 7);
+        int which[8];
+        char truth[9];
+        for (int i = 0; i < len; i++) {
+            which[i] = by[start[w - 1] + (int)rng_below(&r, (uint32_t)(start[w] - start[w - 1]))];
+            truth[i] = (char)('0' + set->digit[which[i]].label);
+        }
+        truth[len] = 0;
+        if (pen_compose_number(set, which, len, gap_lo, gap_hi, &r, &ink, err)) {
+            right = -1;
+            break;
+        }
+        if (reader_read_ink(m, ws, &ink, PEN_WIDE_W, PEN_CANVAS_H, 1, rd)) {
+            right = set_error(err, "the reader failed (out of memory?)");
+            break;
+        }
+        if (!strcmp(rd->number, truth)) right++;
+        else if (misses && missed < max_miss) snprintf(misses[missed++], 40, "%s>%s (writer %d)", truth, rd->number, w);
+    }
+    if (misses && missed < max_miss) misses[missed][0] = 0;
+    free(by), free(rd);
+    ink_free(&ink);
+    return right;
 }

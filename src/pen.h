@@ -79,6 +79,26 @@ int pen_box(const pen_set *set, int i, float *x0, float *y0, float *x1, float *y
 #define PEN_HEIGHT_HI 0.85f
 int pen_place_random(const pen_set *set, int i, int flip_y, int w, int h, rng_t *r, ink_t *out, char *err);
 
+/* ---- training images from pen digits ----
+ * Digit i redrawn as the page would draw it, through a random affine map of
+ * its points (rotation, shear, aspect), at a random height on the canvas with
+ * the page's brush (so small drawings get the thick strokes they get on the
+ * page), then preprocessed as the page preprocesses. */
+typedef struct {
+    float rotate_deg;            /* drawn from ±rotate_deg */
+    float shear;                 /* x += shear·y, shear from ±shear */
+    float aspect;                /* x and y scales differ by up to 1 ± aspect */
+    float height_lo, height_hi;  /* canvas pixels */
+} pen_aug_params;
+void pen_aug_defaults(pen_aug_params *p);
+/* out: the 28×28 input (0..1); returns -1 for a digit with no ink or no memory */
+int pen_render_input(const pen_set *set, int i, int flip_y, const pen_aug_params *p, rng_t *r, float *out, char *err);
+/* `copies` images of every labelled digit of `writers`, as bytes, into pixels
+ * (28×28 each) and labels, at most max; image k gets the stream rng_derive(seed,
+ * k) whatever thread draws it. Returns how many, or -1. With pixels NULL only counts. */
+int pen_render_set(const pen_set *set, uint32_t writers, int flip_y, int copies, const pen_aug_params *p,
+                   uint64_t seed, uint8_t *pixels, uint8_t *labels, int max, char *err);
+
 /* ---- reading them as the page does ---- */
 #include "model.h"
 #include "reader.h"
@@ -106,5 +126,26 @@ typedef struct {
 int pen_evaluate(model_t *m, workspace_t *ws, const pen_set *set, uint32_t writers, int flip_y, uint64_t seed,
                  pen_result *out, char *err);
 void pen_result_free(pen_result *r);
+
+/* ---- numbers written with one writer's digits ----
+ * As compose.h composes numbers of MNIST digits, in the same units: digits
+ * of one height H (MNIST's 20-pixel box) drawn at H × 0.85..1.15, moved up
+ * or down by up to 0.168 H (0.12 of MNIST's 28-pixel frame), with gaps
+ * between their ink boxes drawn from [gap_lo, gap_hi] MNIST pixels (of 20
+ * to H): compose.h's apart and touching ranges. H is drawn from
+ * [PEN_NUMBER_H_LO, PEN_NUMBER_H_HI] canvas pixels, and lowered until the
+ * number fits the wide canvas (PEN_WIDE_W × PEN_CANVAS_H). The strokes go
+ * into out digit by digit, left to right, as a person writes. */
+#define PEN_WIDE_W 960
+#define PEN_NUMBER_H_LO 100.0f
+#define PEN_NUMBER_H_HI 200.0f
+int pen_compose_number(const pen_set *set, const int *which, int len, float gap_lo, float gap_hi, rng_t *r, ink_t *out,
+                       char *err);
+/* Reads n_seq numbers of 2..8 digits, each from one writer of `writers`
+ * (chosen at random), composed by pen_compose_number, from strokes on the wide
+ * canvas as the page does. Returns how many were read exactly, or -1; when
+ * misses is not NULL, up to max_miss "truth>read" strings go there. */
+int pen_evaluate_numbers(model_t *m, workspace_t *ws, const pen_set *set, uint32_t writers, int n_seq, float gap_lo,
+                         float gap_hi, uint64_t seed, char (*misses)[40], int max_miss, char *err);
 
 #endif

@@ -1,5 +1,7 @@
 #include "reader.h"
 
+#include "train.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,23 +227,123 @@ static float tune(const char *k, float d) { const char *v = getenv(k); return v 
  * wider than 1.4 × their height (flat 2s and 5s), 0.06% wider than 1.8 */
 #define SPLIT_MAX_PIECE 1.8f
 
+/* ---- the search, shared by the pixel and the stroke paths ------------------------ */
+
 typedef struct {
-    model_t *m;
-    workspace_t *ws;
+    float input[IMG_PIXELS], prob[N_CLASSES];
+    preprocess_info info;
+} piece_t;
+
+/* Where the pieces come from: boundaries 0..n-1 along the line, and for two
+ * of them, i < j, the piece between: piece() fills its 28×28 input and its
+ * ink box, adds its geometric costs (joined gaps, width, height) to *cost and
+ * returns PREPROCESS_OK, or PREPROCESS_BLANK when no such piece may be, or -1
+ * for no memory. */
+typedef struct {
+    int n;
+    int max_span; /* a piece spans at most this many boundaries; 0: any */
+    int (*piece)(void *ctx, int i, int j, float *input, preprocess_info *info, float *cost);
+    float (*split)(void *ctx, int j); /* the cost of splitting at inner boundary j; NULL: none */
+    void *ctx;
+} source_t;
+
+/* the costs of a piece's shape, on both paths: wider than SPLIT_WIDE_RATIO × its height (two digits
+ * read as one), wider than a digit can be (too_wide), or much shorter than the tallest ink (a speck,
+ * or the tail of a 9 cut off and read as a 1) */
+static float shape_cost(const preprocess_info *info, int too_wide, int tallest) {
+    const float ratio = (float)(info->x1 - info->x0 + 1) / (float)(info->y1 - info->y0 + 1);
+    return SPLIT_WIDE_COST * fmaxf(0.0f, ratio - SPLIT_WIDE_RATIO) + (too_wide ? 10.0f : 0.0f) +
+           SHORT_COST * fmaxf(0.0f, SHORT_RATIO - (float)(info->y1 - info->y0 + 1) / (float)tallest);
+}
+
+/* the log of the top probability of the uncalibrated softmax: log p_j = z_j / T - log Z, so
+ * T·log p_j is z_j up to a constant */
+static float top_logp(const model_t *m, const float *p) {
+    const float T = m->temperature > 0 ? m->temperature : 1.0f;
+    float z[N_CLASSES], zmax = -INFINITY, sum = 0;
+    for (int j = 0; j < N_CLASSES; j++) z[j] = T * logf(p[j] > 1e-30f ? p[j] : 1e-30f), zmax = fmaxf(zmax, z[j]);
+    for (int j = 0; j < N_CLASSES; j++) sum += expf(z[j] - zmax);
+    return -logf(sum);
+}
+
+static int cmp_piece_x(const void *a, const void *b) {
+    const piece_t *p = *(piece_t *const *)a, *q = *(piece_t *const *)b;
+    const int u = p->info.x0 + p->info.x1, v = q->info.x0 + q->info.x1;
+    return (u > v) - (u < v);
+}
+
+/* Dynamic programming over the boundaries: the split of the line into pieces
+ * whose sum of log-probabilities, less SPLIT_PENALTY per piece and each
+ * piece's costs, is highest. The digits go to out in the split's order, or
+ * left to right by their centres when by_x. */
+static int search(model_t *m, workspace_t *ws, const source_t *src, int by_x, reader_piece_fn on_piece, void *on_ctx,
+                  reading *out) {
+    const int n = src->n;
+    float *best = malloc(sizeof(float) * (size_t)n);
+    int *from = malloc(sizeof(int) * (size_t)n);
+    piece_t *piece = malloc(sizeof(piece_t) * (size_t)n), *scratch = malloc(sizeof(piece_t));
+    piece_t **order = malloc(sizeof(piece_t *) * (size_t)n);
+    int rc = best && from && piece && scratch && order ? 0 : -1;
+    for (int j = 0; !rc && j < n; j++) best[j] = j ? -INFINITY : 0.0f, from[j] = -1;
+    for (int j = 1; !rc && j < n; j++)
+        for (int i = j - 1; i >= 0 && (!src->max_span || i >= j - src->max_span); i--) {
+            if (best[i] == -INFINITY) continue;
+            float cost = 0.0f;
+            const int pr = src->piece(src->ctx, i, j, scratch->input, &scratch->info, &cost);
+            if (pr < 0) {
+                rc = -1;
+                break;
+            }
+            if (pr != PREPROCESS_OK) continue;
+            memcpy(scratch->prob, model_predict(m, ws, scratch->input, 1), sizeof scratch->prob);
+            if (on_piece) on_piece(on_ctx, &scratch->info, scratch->input, scratch->prob);
+            if (src->split && j < n - 1) cost += src->split(src->ctx, j);
+            const float score = best[i] + top_logp(m, scratch->prob) - SPLIT_PENALTY - cost;
+            if (score > best[j]) best[j] = score, from[j] = i, piece[j] = *scratch;
+        }
+    int k = 0;
+    if (!rc && n > 1 && from[n - 1] >= 0) {
+        int np = 0;
+        for (int j = n - 1; j > 0; j = from[j]) order[np++] = &piece[j];
+        for (int a = 0, b = np - 1; a < b; a++, b--) { /* the path was found right to left */
+            piece_t *t = order[a];
+            order[a] = order[b], order[b] = t;
+        }
+        if (by_x) qsort(order, (size_t)np, sizeof *order, cmp_piece_x);
+        for (; k < np && k < READER_MAX_DIGITS; k++) {
+            const piece_t *pc = order[k];
+            memcpy(out->input[k], pc->input, sizeof pc->input);
+            memcpy(out->prob[k], pc->prob, sizeof pc->prob);
+            out->info[k] = pc->info;
+            out->digit[k] = argmax10(pc->prob);
+            out->number[k] = (char)('0' + out->digit[k]);
+        }
+    }
+    out->n = k;
+    out->number[k] = 0;
+    free(best), free(from), free(piece), free(scratch), free(order);
+    return rc;
+}
+
+/* ---- pieces from pixels: groups of ink, cut at columns ------------------------------ */
+
+typedef struct {
     const uint8_t *gray;
     int stride, bg, dark;
     const uint8_t *cells; /* 1 + group of each cell, or 0 */
     int gw;
     const preprocess_info *box; /* the groups' boxes, left to right */
     uint8_t *mask;              /* scratch, as large as the groups' common box */
-} read_ctx;
+    struct pixel_node {
+        int g, x; /* a boundary: group g starts (x = its x0) or is cut at column x */
+        int start;
+    } *node;
+    int tallest;
+} pixel_ctx;
 
 /* A piece: group g0 from column a on, the groups between, and group g1 up to
- * column b (exclusive). Preprocesses its ink and classifies it. Returns
- * PREPROCESS_OK with *logp (the log of the top uncalibrated probability),
- * PREPROCESS_BLANK, or -1. */
-static int read_piece(const read_ctx *c, int g0, int a, int g1, int b, float *input, float *prob,
-                      preprocess_info *info, float *logp) {
+ * column b (exclusive): its ink into input. */
+static int read_region(const pixel_ctx *c, int g0, int a, int g1, int b, float *input, preprocess_info *info) {
     /* the region: the groups' rows; columns from the cut a (or further left, where a later group
      * starts left of it) to the cut b (or further right, where an earlier group ends right of it) */
     int y0 = c->box[g0].y0, y1 = c->box[g0].y1, x0 = a, x1 = b - 1;
@@ -260,22 +362,36 @@ static int read_piece(const read_ctx *c, int g0, int a, int g1, int b, float *in
             mrow[x - x0] = g >= g0 && g <= g1 && (g != g0 || x >= a) && (g != g1 || x < b);
         }
     }
-    int pr = preprocess_region(input, c->gray, c->stride, c->mask, rw, x0, y0, x1, y1, c->bg, c->dark, info);
-    if (pr != PREPROCESS_OK) return pr;
-    const float *p = model_predict(c->m, c->ws, input, 1);
-    if (prob) memcpy(prob, p, sizeof(float) * N_CLASSES);
-    /* the uncalibrated softmax: log p_j = z_j / T - log Z, so T·log p_j is z_j up to a constant */
-    const float T = c->m->temperature > 0 ? c->m->temperature : 1.0f;
-    float z[N_CLASSES], zmax = -INFINITY, sum = 0;
-    for (int j = 0; j < N_CLASSES; j++) z[j] = T * logf(p[j] > 1e-30f ? p[j] : 1e-30f), zmax = fmaxf(zmax, z[j]);
-    for (int j = 0; j < N_CLASSES; j++) sum += expf(z[j] - zmax);
-    *logp = -logf(sum);
-    return PREPROCESS_OK;
+    return preprocess_region(input, c->gray, c->stride, c->mask, rw, x0, y0, x1, y1, c->bg, c->dark, info);
+}
+
+static int pixel_piece(void *ctx, int i, int j, float *input, preprocess_info *info, float *cost) {
+    const pixel_ctx *c = ctx;
+    const struct pixel_node *ni = &c->node[i], *nj = &c->node[j];
+    const preprocess_info *box = c->box;
+    int g0 = ni->g, a = ni->x, g1 = nj->start ? nj->g - 1 : nj->g;
+    int b = nj->start ? box[g1].x1 + 1 : nj->x;
+    if (g1 < g0 || (g1 == g0 && b <= a)) return PREPROCESS_BLANK;
+    int hh = 0, gaps = 0, too_far = 0;
+    for (int g = g0; g <= g1; g++) hh = box[g].y1 - box[g].y0 + 1 > hh ? box[g].y1 - box[g].y0 + 1 : hh;
+    for (int g = g0; g < g1; g++) {
+        gaps++;
+        too_far |= box[g + 1].x0 - box[g].x1 - 1 > MERGE_GAP * hh;
+    }
+    const int whole = ni->start && nj->start;
+    /* a piece wider than a digit can be is allowed only as one whole group, as a last resort
+     * (a scribble, or touching digits on the one-digit canvas): there is always a split */
+    const int too_wide = b - a > SPLIT_MAX_PIECE * hh;
+    if (too_far || (too_wide && !(whole && g0 == g1))) return PREPROCESS_BLANK;
+    if (!whole && b - a < (hh / SLIVER > 2 ? hh / SLIVER : 2)) return PREPROCESS_BLANK; /* a sliver */
+    const int pr = read_region(c, g0, a, g1, b, input, info);
+    if (pr == PREPROCESS_OK) *cost = MERGE_PENALTY * (float)gaps + shape_cost(info, too_wide, c->tallest);
+    return pr;
 }
 
 /* cut candidates inside group g: columns (absolute) where the vertical
  * projection of its ink has a local minimum, away from its ends */
-static int cut_candidates(const read_ctx *c, int g, int *cand) {
+static int cut_candidates(const pixel_ctx *c, int g, int *cand) {
     const preprocess_info *b = &c->box[g];
     const int bw = b->x1 - b->x0 + 1, bh = b->y1 - b->y0 + 1;
     if (bw <= SPLIT_MIN_RATIO * bh) return 0;
@@ -318,13 +434,6 @@ static int cut_candidates(const read_ctx *c, int g, int *cand) {
     return nc;
 }
 
-typedef struct {
-    int g, x; /* a boundary: group g starts (x = its x0) or is cut at column x */
-    int start;
-    float best;
-    int from;
-} node_t;
-
 int reader_read(model_t *m, workspace_t *ws, const uint8_t *gray, int w, int h, int stride, reading *out) {
     return reader_read_cuts(m, ws, gray, w, h, stride, 1, out);
 }
@@ -341,7 +450,7 @@ int reader_read_pieces(model_t *m, workspace_t *ws, const uint8_t *gray, int w, 
     if (bg < 0 || ws->max_batch < 1) return -1;
     const int gw = (w + SEG_CELL - 1) / SEG_CELL, gh = (h + SEG_CELL - 1) / SEG_CELL;
     uint8_t *cells = malloc((size_t)gw * gh), *mask = NULL;
-    node_t *node = malloc(sizeof(node_t) * (READER_MAX_DIGITS * (SPLIT_MAX_CUTS + 1) + 1));
+    struct pixel_node *node = malloc(sizeof *node * (READER_MAX_DIGITS * (SPLIT_MAX_CUTS + 1) + 1));
     preprocess_info box[READER_MAX_DIGITS];
     int dropped, n = -1, rc = -1;
     if (cells && node) n = segment_cells(gray, w, h, stride, bg, dark, cells, gw, gh, box, READER_MAX_DIGITS, &dropped);
@@ -361,9 +470,8 @@ int reader_read_pieces(model_t *m, workspace_t *ws, const uint8_t *gray, int w, 
             goto done;
         }
     }
-    const read_ctx c = {m, ws, gray, stride, bg, dark, cells, gw, box, mask};
-    int tallest = 1;
-    for (int g = 0; g < n; g++) tallest = box[g].y1 - box[g].y0 + 1 > tallest ? box[g].y1 - box[g].y0 + 1 : tallest;
+    pixel_ctx c = {gray, stride, bg, dark, cells, gw, box, mask, node, 1};
+    for (int g = 0; g < n; g++) c.tallest = box[g].y1 - box[g].y0 + 1 > c.tallest ? box[g].y1 - box[g].y0 + 1 : c.tallest;
     /* the boundaries, left to right: each group's start, its cut candidates; then the end */
     int nn = 0;
     for (int g = 0; g < n; g++) {
@@ -372,78 +480,260 @@ int reader_read_pieces(model_t *m, workspace_t *ws, const uint8_t *gray, int w, 
             rc = -1;
             goto done;
         }
-        node[nn++] = (node_t){g, box[g].x0, 1, -INFINITY, -1};
-        for (int i = 0; i < k; i++) node[nn++] = (node_t){g, cand[i], 0, -INFINITY, -1};
+        node[nn++] = (struct pixel_node){g, box[g].x0, 1};
+        for (int i = 0; i < k; i++) node[nn++] = (struct pixel_node){g, cand[i], 0};
     }
-    node[nn++] = (node_t){n, 0, 1, -INFINITY, -1};
-    node[0].best = 0;
-    /* each boundary keeps the reading of the best piece that ends there, for the result */
-    typedef struct {
-        float input[IMG_PIXELS], prob[N_CLASSES];
-        preprocess_info info;
-    } piece_t;
-    piece_t *piece = malloc(sizeof(piece_t) * (size_t)nn), scratch;
-    if (!piece) {
-        rc = -1;
-        goto done;
-    }
-    for (int j = 1; j < nn; j++)
-        for (int i = j - 1; i >= 0; i--) {
-            if (node[i].best == -INFINITY) continue;
-            /* the piece from boundary i to boundary j */
-            int g0 = node[i].g, a = node[i].x, g1 = node[j].start ? node[j].g - 1 : node[j].g;
-            int b = node[j].start ? box[g1].x1 + 1 : node[j].x;
-            if (g1 < g0 || (g1 == g0 && b <= a)) continue;
-            int hh = 0, gaps = 0, too_far = 0;
-            for (int g = g0; g <= g1; g++) hh = box[g].y1 - box[g].y0 + 1 > hh ? box[g].y1 - box[g].y0 + 1 : hh;
-            for (int g = g0; g < g1; g++) {
-                gaps++;
-                too_far |= box[g + 1].x0 - box[g].x1 - 1 > MERGE_GAP * hh;
-            }
-            const int whole = node[i].start && node[j].start;
-            /* a piece wider than a digit can be is allowed only as one whole group, as a last resort
-             * (a scribble, or touching digits on the one-digit canvas): there is always a split */
-            const int too_wide = b - a > SPLIT_MAX_PIECE * hh;
-            if (too_far || (too_wide && !(whole && g0 == g1))) continue;
-            if (!whole && b - a < (hh / SLIVER > 2 ? hh / SLIVER : 2)) continue; /* a sliver */
-            float lp;
-            int pr = read_piece(&c, g0, a, g1, b, scratch.input, scratch.prob, &scratch.info, &lp);
-            if (pr < 0) {
-                free(piece);
-                rc = -1;
-                goto done;
-            }
-            if (pr != PREPROCESS_OK) continue;
-            if (piece_fn) piece_fn(ctx, &scratch.info, scratch.input, scratch.prob);
-            const preprocess_info *info = &scratch.info;
-            float ratio = (float)(info->x1 - info->x0 + 1) / (float)(info->y1 - info->y0 + 1);
-            float score = node[i].best + lp - SPLIT_PENALTY - MERGE_PENALTY * (float)gaps -
-                          SPLIT_WIDE_COST * fmaxf(0.0f, ratio - SPLIT_WIDE_RATIO) - (too_wide ? 10.0f : 0.0f);
-            /* a piece much shorter than the number's tallest group: a speck, or a stroke cut off a digit */
-            score -= SHORT_COST * fmaxf(0.0f, SHORT_RATIO - (float)(info->y1 - info->y0 + 1) / (float)tallest);
-            if (score > node[j].best) node[j].best = score, node[j].from = i, piece[j] = scratch;
-        }
-    /* path: the boundaries of the best split, right to left */
-    int k = 0;
-    if (node[nn - 1].from >= 0) {
-        int path[READER_MAX_DIGITS * (SPLIT_MAX_CUTS + 1) + 1], np = 0;
-        for (int j = nn - 1; j > 0; j = node[j].from) path[np++] = j;
-        for (int p = np - 1; p >= 0 && k < READER_MAX_DIGITS; p--, k++) {
-            const piece_t *pc = &piece[path[p]];
-            memcpy(out->input[k], pc->input, sizeof pc->input);
-            memcpy(out->prob[k], pc->prob, sizeof pc->prob);
-            out->info[k] = pc->info;
-            int best = 0;
-            for (int j = 1; j < N_CLASSES; j++)
-                if (pc->prob[j] > pc->prob[best]) best = j;
-            out->digit[k] = best;
-            out->number[k] = (char)('0' + best);
-        }
-    }
-    free(piece);
-    out->n = k;
-    out->number[k] = 0;
+    node[nn++] = (struct pixel_node){n, 0, 1};
+    const source_t src = {nn, 0, pixel_piece, NULL, &c};
+    rc = search(m, ws, &src, 0, piece_fn, ctx, out);
 done:
     free(cells), free(mask), free(node);
     return rc;
+}
+
+/* ---- pieces from strokes ------------------------------------------------------------------- */
+
+#ifdef READER_TUNE
+#define STROKE_JOIN_COST tune("SJC", 2.0f)
+#define STROKE_GAP_MAX tune("SGM", 0.5f)
+#define STROKE_CUT_OVERLAP tune("SCO", 0.35f)
+#define STROKE_SPLIT_OVERLAP tune("SSO", 2.0f)
+#else
+#define STROKE_SPLIT_OVERLAP 2.0f /* splitting two strokes whose columns overlap costs this × the overlap / the narrower */
+#define STROKE_JOIN_COST 2.0f   /* per unit of gap between a piece's strokes, over its height */
+#define STROKE_GAP_MAX 0.5f     /* strokes further apart than this × the piece's height are not one digit */
+#define STROKE_CUT_OVERLAP 0.35f /* a stroke may be cut where its parts' columns overlap by less than this × its height */
+#endif
+#define STROKE_MAX_RUN 8        /* strokes (or parts of one) in a piece */
+#define SPECK_SIZE 0.1f         /* a stroke smaller than this × the tallest ... */
+#define SPECK_AWAY 0.25f        /* ... and further than this × the tallest from all others is a speck */
+
+typedef struct {
+    int s, p0, p1;          /* points p0..p1-1 of stroke s */
+    float x0, y0, x1, y1;   /* the box of its ink: its points' box and the brush around it */
+} elem_t;
+
+typedef struct {
+    const ink_t *ink;
+    int w, h;
+    const elem_t *el;
+    uint8_t *scratch; /* w×h */
+    int tallest;
+} stroke_ctx;
+
+static float box_gap(const elem_t *a, const elem_t *b) {
+    const float dx = fmaxf(0.0f, fmaxf(a->x0, b->x0) - fminf(a->x1, b->x1));
+    const float dy = fmaxf(0.0f, fmaxf(a->y0, b->y0) - fminf(a->y1, b->y1));
+    return sqrtf(dx * dx + dy * dy);
+}
+
+/* the gaps that join n elements into one piece: the edges of the minimum spanning tree of their
+ * boxes' distances (Prim); returns their sum and sets *widest to the longest */
+static float join_gaps(const elem_t *el, int n, float *widest) {
+    float d[STROKE_MAX_RUN], sum = 0.0f;
+    int in[STROKE_MAX_RUN] = {1};
+    *widest = 0.0f;
+    for (int k = 1; k < n; k++) d[k] = box_gap(&el[0], &el[k]);
+    for (int added = 1; added < n; added++) {
+        int best = -1;
+        for (int k = 1; k < n; k++)
+            if (!in[k] && (best < 0 || d[k] < d[best])) best = k;
+        in[best] = 1, sum += d[best], *widest = fmaxf(*widest, d[best]);
+        for (int k = 1; k < n; k++)
+            if (!in[k]) d[k] = fminf(d[k], box_gap(&el[best], &el[k]));
+    }
+    return sum;
+}
+
+static int stroke_piece(void *ctx, int i, int j, float *input, preprocess_info *info, float *cost) {
+    const stroke_ctx *c = ctx;
+    const elem_t *el = c->el + i;
+    const int n = j - i;
+    if (n > STROKE_MAX_RUN) return PREPROCESS_BLANK;
+    float x0 = el[0].x0, y0 = el[0].y0, x1 = el[0].x1, y1 = el[0].y1;
+    for (int k = 1; k < n; k++)
+        x0 = fminf(x0, el[k].x0), y0 = fminf(y0, el[k].y0), x1 = fmaxf(x1, el[k].x1), y1 = fmaxf(y1, el[k].y1);
+    const float hh = y1 - y0, ww = x1 - x0;
+    float widest, gaps = join_gaps(el, n, &widest);
+    if (widest > STROKE_GAP_MAX * hh) return PREPROCESS_BLANK;
+    int len1;
+    ink_stroke(c->ink, el[n - 1].s, &len1);
+    const int whole = el[0].p0 == 0 && el[n - 1].p1 == len1;
+    const int too_wide = ww > SPLIT_MAX_PIECE * hh;
+    if (too_wide && !(whole && el[0].s == el[n - 1].s)) return PREPROCESS_BLANK;
+    if (!whole && ww < fmaxf(hh / SLIVER, 2.0f)) return PREPROCESS_BLANK; /* a sliver */
+    /* the piece alone, drawn on the part of the canvas its ink covers */
+    const int rx0 = x0 < 0 ? 0 : (int)x0, ry0 = y0 < 0 ? 0 : (int)y0;
+    const int rx1 = x1 >= (float)(c->w - 1) ? c->w - 1 : (int)ceilf(x1), ry1 = y1 >= (float)(c->h - 1) ? c->h - 1 : (int)ceilf(y1);
+    if (rx1 < rx0 || ry1 < ry0) return PREPROCESS_BLANK;
+    const int rw = rx1 - rx0 + 1, rh = ry1 - ry0 + 1;
+    memset(c->scratch, 0, (size_t)rw * rh);
+    for (int k = 0; k < n; k++) {
+        int len;
+        const ink_point *p = ink_stroke(c->ink, el[k].s, &len);
+        ink_draw_stroke(c->scratch, rw, rh, rw, rx0, ry0, p + el[k].p0, el[k].p1 - el[k].p0, INK_BRUSH_RADIUS);
+    }
+    const int pr = preprocess_region(input, c->scratch, rw, NULL, 0, 0, 0, rw - 1, rh - 1, 0, 0, info);
+    if (pr != PREPROCESS_OK) return pr;
+    info->x0 += rx0, info->x1 += rx0, info->y0 += ry0, info->y1 += ry0;
+    *cost = STROKE_JOIN_COST * gaps / fmaxf(hh, 1.0f) + shape_cost(info, too_wide, c->tallest);
+    return PREPROCESS_OK;
+}
+
+/* Two digits side by side share few columns; the strokes of one digit - the
+ * two of a 4, the loops of an 8 - share many. Splitting between elements j-1
+ * and j costs by how much their points' columns overlap, over the narrower. */
+static float stroke_split(void *ctx, int j) {
+    const stroke_ctx *c = ctx;
+    const elem_t *a = &c->el[j - 1], *b = &c->el[j];
+    const float r = INK_BRUSH_RADIUS;
+    const float over = fminf(a->x1, b->x1) - fmaxf(a->x0, b->x0) - 2 * r;
+    const float narrow = fmaxf(fminf(a->x1 - a->x0, b->x1 - b->x0) - 2 * r, r);
+    return over > 0 ? STROKE_SPLIT_OVERLAP * fminf(over / narrow, 1.0f) : 0.0f;
+}
+
+static void elem_box(const ink_t *ink, elem_t *e) {
+    int n;
+    const ink_point *p = ink_stroke(ink, e->s, &n);
+    e->x0 = e->x1 = p[e->p0].x, e->y0 = e->y1 = p[e->p0].y;
+    for (int k = e->p0 + 1; k < e->p1; k++)
+        e->x0 = fminf(e->x0, p[k].x), e->x1 = fmaxf(e->x1, p[k].x), e->y0 = fminf(e->y0, p[k].y), e->y1 = fmaxf(e->y1, p[k].y);
+    const float r = INK_BRUSH_RADIUS;
+    e->x0 -= r, e->y0 -= r, e->x1 += r, e->y1 += r;
+}
+
+/* Where stroke e may be cut: points k where the columns of its part up to k and of its part from
+ * k overlap least (a local minimum, below STROKE_CUT_OVERLAP × its height), both parts wider than
+ * a sliver. At most SPLIT_MAX_CUTS, the lowest; into cand, in order. */
+static int stroke_cuts(const ink_t *ink, const elem_t *e, int *cand) {
+    const float bw = e->x1 - e->x0, bh = e->y1 - e->y0;
+    int n;
+    const ink_point *p = ink_stroke(ink, e->s, &n);
+    if (bw <= SPLIT_MIN_RATIO * bh || n < 5) return 0;
+    float *a = malloc(sizeof(float) * 4 * (size_t)n);
+    if (!a) return -1;
+    float *pmax = a, *pmin = a + n, *smin = a + 2 * n, *smax = a + 3 * n;
+    for (int k = 0; k < n; k++) {
+        pmax[k] = k ? fmaxf(pmax[k - 1], p[k].x) : p[k].x;
+        pmin[k] = k ? fminf(pmin[k - 1], p[k].x) : p[k].x;
+    }
+    for (int k = n - 1; k >= 0; k--) {
+        smin[k] = k < n - 1 ? fminf(smin[k + 1], p[k].x) : p[k].x;
+        smax[k] = k < n - 1 ? fmaxf(smax[k + 1], p[k].x) : p[k].x;
+    }
+    const float minw = fmaxf(bh / SLIVER, 2.0f);
+    const int radius = n / 30 > 1 ? n / 30 : 1;
+    int nc = 0;
+#define OV(k) (pmax[k] - smin[k])
+    for (int k = 1; k < n - 1; k++) {
+        if (OV(k) > STROKE_CUT_OVERLAP * bh || pmax[k] - pmin[k] < minw || smax[k] - smin[k] < minw) continue;
+        int minimum = OV(k) < OV(k - 1); /* the first point of a plateau */
+        for (int d = 1; d <= radius && minimum; d++)
+            minimum = (k - d < 0 || OV(k) <= OV(k - d)) && (k + d >= n || OV(k) <= OV(k + d));
+        if (!minimum) continue;
+        if (nc < SPLIT_MAX_CUTS) cand[nc++] = k;
+        else {
+            int worst = 0;
+            for (int i = 1; i < nc; i++) worst = OV(cand[i]) > OV(cand[worst]) ? i : worst;
+            if (OV(k) < OV(cand[worst])) cand[worst] = k;
+        }
+    }
+#undef OV
+    free(a);
+    for (int i = 1; i < nc; i++)
+        for (int j = i; j > 0 && cand[j] < cand[j - 1]; j--) {
+            int t = cand[j];
+            cand[j] = cand[j - 1], cand[j - 1] = t;
+        }
+    return nc;
+}
+
+/* The strokes to read, one element each, in the order the search takes them:
+ * drawing order, except that a stroke which starts left of the stroke before
+ * it and lies over an earlier stroke (the bar of a 5 added after the next
+ * digit) goes right after that stroke. Strokes with no points or no ink on the
+ * canvas, and specks, are left out. Returns how many, or -1. */
+static int stroke_elements(const ink_t *ink, int w, int h, elem_t *el, int *truncated, int *tallest) {
+    int n = 0;
+    *truncated = 0;
+    for (int s = 0; s < ink->n_strokes; s++) {
+        int len;
+        ink_stroke(ink, s, &len);
+        if (len == 0) continue;
+        if (n == READER_MAX_STROKES) {
+            *truncated = 1;
+            break;
+        }
+        elem_t e = {s, 0, len, 0, 0, 0, 0};
+        elem_box(ink, &e);
+        if (e.x1 < 0 || e.y1 < 0 || e.x0 > (float)(w - 1) || e.y0 > (float)(h - 1)) continue; /* off the canvas */
+        el[n++] = e;
+    }
+    float tall = 0.0f;
+    for (int k = 0; k < n; k++) tall = fmaxf(tall, el[k].y1 - el[k].y0);
+    int kept = 0;
+    for (int k = 0; k < n; k++) { /* specks: small, and far from every other stroke */
+        const float size = fmaxf(el[k].x1 - el[k].x0, el[k].y1 - el[k].y0) - 2 * INK_BRUSH_RADIUS;
+        float near = INFINITY;
+        for (int q = 0; q < n; q++)
+            if (q != k) near = fminf(near, box_gap(&el[k], &el[q]));
+        if (n > 1 && size < SPECK_SIZE * (tall - 2 * INK_BRUSH_RADIUS) && near > SPECK_AWAY * tall) continue;
+        el[kept++] = el[k];
+    }
+    n = kept;
+    /* strokes that come back to an earlier digit */
+    for (int k = 2; k < n; k++) {
+        const elem_t e = el[k];
+        if (0.5f * (e.x0 + e.x1) >= el[k - 1].x0) continue;
+        int at = -1;
+        for (int q = k - 2; q >= 0 && at < 0; q--) {
+            const float over = fminf(e.x1, el[q].x1) - fmaxf(e.x0, el[q].x0);
+            if (over >= 0.5f * (e.x1 - e.x0)) at = q;
+        }
+        if (at < 0) continue;
+        memmove(&el[at + 2], &el[at + 1], sizeof *el * (size_t)(k - at - 1));
+        el[at + 1] = e;
+    }
+    int t = 1;
+    for (int k = 0; k < n; k++) t = el[k].y1 - el[k].y0 > (float)t ? (int)(el[k].y1 - el[k].y0) : t;
+    *tallest = t;
+    return n;
+}
+
+int reader_read_ink_pieces(model_t *m, workspace_t *ws, const ink_t *ink, int w, int h, int cuts,
+                           reader_piece_fn piece_fn, void *ctx, reading *out) {
+    memset(out, 0, sizeof *out);
+    if (!ink || w < 1 || h < 1 || w > 16384 || h > 16384 || ws->max_batch < 1) return -1;
+    const int max_el = READER_MAX_STROKES * (SPLIT_MAX_CUTS + 1);
+    elem_t *strokes = malloc(sizeof(elem_t) * READER_MAX_STROKES), *el = malloc(sizeof(elem_t) * (size_t)max_el);
+    uint8_t *scratch = malloc((size_t)w * (size_t)h);
+    int rc = -1, tallest, n = strokes && el && scratch ? stroke_elements(ink, w, h, strokes, &out->truncated, &tallest) : -1;
+    int ne = 0;
+    for (int k = 0; k < n; k++) { /* each stroke, cut where it may be */
+        int cand[SPLIT_MAX_CUTS], nc = cuts ? stroke_cuts(ink, &strokes[k], cand) : 0;
+        if (nc < 0) {
+            n = -1;
+            break;
+        }
+        int from = 0;
+        for (int q = 0; q <= nc; q++) {
+            el[ne] = strokes[k];
+            el[ne].p0 = from, el[ne].p1 = q < nc ? cand[q] + 1 : strokes[k].p1;
+            from = q < nc ? cand[q] : from;
+            elem_box(ink, &el[ne++]);
+        }
+    }
+    if (n >= 0) {
+        const stroke_ctx c = {ink, w, h, el, scratch, tallest};
+        const source_t src = {ne + 1, STROKE_MAX_RUN, stroke_piece, stroke_split, (void *)&c};
+        const int truncated = out->truncated;
+        rc = ne ? search(m, ws, &src, 1, piece_fn, ctx, out) : 0;
+        out->truncated = truncated;
+    }
+    free(strokes), free(el), free(scratch);
+    return rc;
+}
+
+int reader_read_ink(model_t *m, workspace_t *ws, const ink_t *ink, int w, int h, int cuts, reading *out) {
+    return reader_read_ink_pieces(m, ws, ink, w, h, cuts, NULL, NULL, out);
 }

@@ -14,10 +14,12 @@
 
 #include <stdint.h>
 
+#include "ink.h"
 #include "model.h"
 #include "preprocess.h"
 
 #define READER_MAX_DIGITS 12
+#define READER_MAX_STROKES 64 /* strokes read; a drawing with more is read on its first 64 */
 /* a reading is "not sure" when a digit's calibrated probability is below this */
 #define UNSURE_BELOW 0.90f
 
@@ -28,6 +30,7 @@ typedef struct {
     preprocess_info info[READER_MAX_DIGITS];
     float input[READER_MAX_DIGITS][IMG_PIXELS]; /* the 28×28 image the model saw */
     char number[READER_MAX_DIGITS + 1];    /* the digits as text */
+    int truncated;                         /* strokes past READER_MAX_STROKES were left out */
 } reading;
 
 /* The first stage alone: splits the canvas into groups of ink, the candidate
@@ -55,5 +58,20 @@ typedef void (*reader_piece_fn)(void *ctx, const preprocess_info *info, const fl
  * (piece may be NULL): training mines pieces that are not one digit. */
 int reader_read_pieces(model_t *m, workspace_t *ws, const uint8_t *gray, int w, int h, int stride, int cuts,
                        reader_piece_fn piece, void *ctx, reading *out);
+
+/* The same from the strokes themselves, which the page and the desktop app
+ * have and an image does not: which ink belongs to which stroke and in what
+ * order the strokes came. Digits are runs of consecutive strokes close in
+ * space (a stroke that comes back to a digit written earlier - the bar of a
+ * 5 added at the end - is read with that digit), chosen by the same
+ * recognition-driven search; with cuts, a stroke that runs through two
+ * digits may also be cut where its two parts' columns overlap least. Each
+ * piece is drawn alone with the page's brush (src/ink.c) on a w×h canvas -
+ * ink off the canvas does not count - and preprocessed as a drawing is.
+ * Digits come out left to right. Strokes with no points and specks far from
+ * the rest are left out; strokes past READER_MAX_STROKES too (out->truncated). */
+int reader_read_ink(model_t *m, workspace_t *ws, const ink_t *ink, int w, int h, int cuts, reading *out);
+int reader_read_ink_pieces(model_t *m, workspace_t *ws, const ink_t *ink, int w, int h, int cuts,
+                           reader_piece_fn piece, void *ctx, reading *out);
 
 #endif
