@@ -24,6 +24,7 @@
 #include "ink.h"
 #include "layers.h"
 #include "model.h"
+#include "pen.h"
 #include "preprocess.h"
 #include "reader.h"
 
@@ -52,6 +53,7 @@ static struct {
     int model_ok;
     char error[ERR_LEN + 32];
     ink_t strokes;             /* what was drawn, stroke by stroke */
+    reader_cache *cache;       /* the pieces read so far: only what the last stroke changed is read again */
     int drawing;               /* a stroke is in progress */
     SDL_FingerID finger;       /* the finger drawing it, when touch */
     int cw;                    /* the canvas width now: SINGLE_W or MULTI_W */
@@ -125,6 +127,7 @@ static float confidence(int k) {
 
 static const char *state(void) {
     if (app.result.n == 0) return "empty";
+    if (app.result.truncated) return "unsure"; /* read on the first strokes only */
     for (int k = 0; k < app.result.n; k++)
         if (confidence(k) < UNSURE_BELOW) return "unsure";
     return "confident";
@@ -136,8 +139,9 @@ static void publish(void);
 static void classify(void) {
     if (!app.model_ok) return;
     double t0 = now_ms();
+    if (!app.cache) app.cache = reader_cache_new(); /* NULL (no memory) reads without one */
     /* from the strokes: the one-digit canvas never cuts a stroke apart, the wide one may */
-    reader_read_ink(&app.model, &app.ws, &app.strokes, CANVAS_W, CANVAS_H, app.cw == MULTI_W, &app.result);
+    reader_read_ink(&app.model, &app.ws, &app.strokes, CANVAS_W, CANVAS_H, app.cw == MULTI_W, app.cache, &app.result);
     app.last_ms = now_ms() - t0;
     app.inferences++;
     app.selected = app.result.n ? app.result.n - 1 : 0;
@@ -285,21 +289,13 @@ static void publish(void) {
 
 EXPORT const char *app_result_json(void) { return app.json; }
 
-/* The strokes as a stroke file (src/pen.h: .PEN_DOWN, "x y" lines, .PEN_UP), exact to the bit:
- * `mnist classify --strokes` reads it as the page did. NULL when out of memory. */
+/* The strokes as a stroke file (src/pen.h), exact to the bit: `mnist classify --strokes` reads it
+ * as the page did. NULL when out of memory. */
 EXPORT const char *app_strokes_text(void) {
     static char *text;
+    size_t len;
     free(text);
-    const size_t cap = 64 + (size_t)app.strokes.n_strokes * 24 + (size_t)app.strokes.n_pt * 36;
-    if (!(text = malloc(cap))) return NULL;
-    size_t len = 0;
-    for (int s = 0; s < app.strokes.n_strokes; s++) {
-        int n;
-        const ink_point *p = ink_stroke(&app.strokes, s, &n);
-        len += (size_t)snprintf(text + len, cap - len, ".PEN_DOWN\n");
-        for (int i = 0; i < n; i++) len += (size_t)snprintf(text + len, cap - len, "%.9g %.9g\n", p[i].x, p[i].y);
-        len += (size_t)snprintf(text + len, cap - len, ".PEN_UP\n");
-    }
+    if (pen_format(&app.strokes, &text, &len, NULL)) text = NULL;
     return text;
 }
 
@@ -475,6 +471,7 @@ EXPORT int app_load_model(const uint8_t *buf, int len) {
     }
     if (app.model_ok) workspace_free(&app.ws), model_free(&app.model);
     app.model = m;
+    reader_cache_clear(app.cache); /* pieces read with the old weights */
     snprintf(model_version, sizeof model_version, "digitcnn-%d-%08x", MODEL_FORMAT_VERSION,
              (unsigned)buf[len - 4] | (unsigned)buf[len - 3] << 8 | (unsigned)buf[len - 2] << 16 | (unsigned)buf[len - 1] << 24);
     if (workspace_init(&app.ws, &app.model, 1, 0, err)) {
@@ -619,6 +616,8 @@ int main(int argc, char **argv) {
     }
     workspace_free(&app.ws);
     model_free(&app.model);
+    reader_cache_free(app.cache);
+    ink_free(&app.strokes);
     SDL_DestroyWindow(app.win);
     SDL_Quit();
     return rc;

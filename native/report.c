@@ -355,6 +355,55 @@ static const char *meta(const train_log *log, const char *key, char *buf) {
     return buf;
 }
 
+/* writer ids of a mask, "3, 6, 9" */
+static const char *writer_list(uint32_t mask, char *buf, size_t n) {
+    size_t len = 0;
+    buf[0] = 0;
+    for (int w = 1; w < 32 && len < n; w++)
+        if (pen_in(mask, w)) len += (size_t)snprintf(buf + len, n - len, "%s%d", len ? ", " : "", w);
+    return buf;
+}
+
+/* the model card's section on real handwriting; returns the new length of b */
+static size_t card_pen(char *b, size_t cap, size_t len, const eval_result *r, const train_log *log) {
+#define OUT(...) (len += (size_t)snprintf(b + len, len < cap ? cap - len : 0, __VA_ARGS__))
+    if (!r->pen.n) return len;
+    const pen_result *p = &r->pen;
+    char w1[128], w2[128], w3[256];
+    OUT("\n## Real handwriting: pen digits\n\n");
+    OUT("Real pen digits of %d writers the model never trained on and nothing was tuned on (UCI pen-based digits, "
+        "writers %s; `native/pendigits/`), each drawn through the page's brush (`src/ink.c`) at a random place and a "
+        "height of %.0f-%.0f%% of the 480×360 canvas, stroke by stroke, and read from its strokes as the page reads "
+        "them (`make eval`).\n\n",
+        p->writers, writer_list(r->pen_writers, w1, sizeof w1), 100 * PEN_HEIGHT_LO, 100 * PEN_HEIGHT_HI);
+    OUT("| | |\n|---|---|\n");
+    OUT("| Pen digits read right | **%.2f%%** (%d digits, %d writers) |\n", 100.0 * p->right / p->n, p->n, p->writers);
+    OUT("| Read wrong with confidence (the page showed it as sure) | %.2f%% (%d) |\n", 100.0 * p->sure_wrong / p->n,
+        p->sure_wrong);
+    if (r->pen_numbers)
+        OUT("| Numbers of 2-8 digits of one writer, on the wide canvas, read exactly (%d each) | apart %.2f%%, "
+            "touching %.2f%% |\n",
+            r->pen_numbers, r->pen_apart, r->pen_touching);
+    OUT("\n| digit |");
+    for (int d = 0; d < N_CLASSES; d++) OUT(" %d |", d);
+    OUT("\n|---|");
+    for (int d = 0; d < N_CLASSES; d++) OUT("---:|");
+    OUT("\n| read right |");
+    for (int d = 0; d < N_CLASSES; d++) OUT(" %.1f%% |", 100.0 * p->class_right[d] / (p->class_n[d] ? p->class_n[d] : 1));
+    OUT("\n\nThe writer split was fixed by id before any training (`src/pen.h`): test writers %s; development "
+        "writers, for choosing methods and the reader's constants, %s; training writers %s. ",
+        writer_list(PEN_TEST_WRITERS, w1, sizeof w1), writer_list(PEN_DEV_WRITERS, w2, sizeof w2),
+        writer_list(PEN_TRAIN_WRITERS, w3, sizeof w3));
+    char t[256];
+    if (!trainlog_get(log, "pen_train_writers", t, sizeof t))
+        OUT("This model trained on the pen digits of the writers `%s` (%s images an epoch, drawn afresh each epoch).\n",
+            t, meta(log, "pen_images", w1));
+    else
+        OUT("This model trained on no pen digits.\n");
+#undef OUT
+    return len;
+}
+
 int report_model_card(const char *path, const model_t *m, const eval_result *r, const train_log *log,
                       const char *model_path, char *err) {
     size_t cap = 1 << 16, len = 0;
@@ -441,12 +490,16 @@ int report_model_card(const char *path, const model_t *m, const eval_result *r, 
         for (int j = 0; j < N_CLASSES; j++) row += r->confusion[d][j], col += r->confusion[j][d];
         OUT("| %d | %.2f%% | %.2f%% | %d |\n", d, col ? 100.0 * tp / col : 0.0, row ? 100.0 * tp / row : 0.0, row);
     }
+    len = card_pen(b, cap, len, r, log);
     OUT("\n## Report images\n\n");
     OUT("- `report/curves.png`: loss and accuracy per epoch, from `train_log.csv`.\n");
     OUT("- `report/confusion.png`: the confusion matrix above, drawn.\n");
     OUT("- `report/misclassified.png`: every test image the model gets wrong, with its true and predicted "
         "label.\n");
     OUT("- `report/augmentation.png`: what the augmentation does to training digits.\n");
+    if (r->pen.n)
+        OUT("- `report/pen-misread.png`: every pen digit of the test writers read wrong, with its label and what was "
+            "read.\n");
     OUT("\n## Limits\n\n");
     OUT("MNIST digits were written on paper by American census employees and students and scanned; digits drawn "
         "with a finger or a mouse differ in stroke and style. The page therefore says \"not sure\" when the "

@@ -10,6 +10,7 @@
 #include "model.h"
 #include "pen.h"
 #include "trainlog.h"
+#include "trainlog.h"
 
 typedef struct {
     int w, h;
@@ -34,6 +35,12 @@ typedef struct {
     /* numbers composed from the test digits and read exactly (compose.h), -1 when not measured */
     double multi_apart, multi_touching;
     int multi_n;
+    /* real pen digits of writers never trained on (pen.h), pen.n == 0 when not measured; numbers of
+     * one writer's digits read exactly, apart and touching (pen_numbers each) */
+    pen_result pen;
+    uint32_t pen_writers;
+    double pen_apart, pen_touching;
+    int pen_numbers;
 } eval_result;
 
 int report_confusion(const char *path, const eval_result *r, char *err);

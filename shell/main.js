@@ -84,6 +84,8 @@
     if (!d) {
       status.textContent = 'Draw a digit.';
       timing.textContent = '';
+    } else if (r.truncated) {
+      status.textContent = 'So many strokes that only the first ones are read. Undo or clear.';
     } else if (r.digits.length > 1) {
       status.textContent = 'The number ' + r.number + (r.state === 'unsure' ? ', but some digits are unclear.' : '.') +
         ' Bars: the last digit.';

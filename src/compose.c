@@ -101,9 +101,10 @@ typedef struct {
     int n, cap, failed;
 } miner_t;
 
-static void mine_piece(void *ctx, const preprocess_info *info, const float *input, const float *prob) {
+static void mine_piece(void *ctx, const reader_piece *piece) {
     miner_t *mn = ctx;
-    (void)prob;
+    const preprocess_info *info = piece->info;
+    const float *input = piece->input;
     for (int i = 0; i < mn->len; i++) {
         int a0 = mn->spans[2 * i], a1 = mn->spans[2 * i + 1];
         int inter = (info->x1 < a1 ? info->x1 : a1) - (info->x0 > a0 ? info->x0 : a0) + 1;

@@ -184,6 +184,23 @@ int pen_parse(pen_set *set, const char *text, size_t len, const char *name, char
     return rc;
 }
 
+int pen_format(const ink_t *ink, char **text, size_t *len, char *err) {
+    const size_t cap = 1 + (size_t)ink->n_strokes * 20 + (size_t)ink->n_pt * 34;
+    char *t = malloc(cap);
+    if (!t) return set_error(err, "out of memory writing strokes");
+    size_t n = 0;
+    t[0] = 0;
+    for (int s = 0; s < ink->n_strokes; s++) {
+        int k;
+        const ink_point *p = ink_stroke(ink, s, &k);
+        n += (size_t)snprintf(t + n, cap - n, ".PEN_DOWN\n");
+        for (int i = 0; i < k; i++) n += (size_t)snprintf(t + n, cap - n, "%.9g %.9g\n", (double)p[i].x, (double)p[i].y);
+        n += (size_t)snprintf(t + n, cap - n, ".PEN_UP\n");
+    }
+    *text = t, *len = n;
+    return 0;
+}
+
 int pen_load(pen_set *set, const char *path, char *err) {
     uint8_t *buf;
     size_t len;
@@ -338,6 +355,11 @@ static int sure(const reading *rd) {
     return rd->n > 0;
 }
 
+int pen_eval_place(const pen_set *set, int i, int flip_y, uint64_t seed, ink_t *out, char *err) {
+    rng_t r = rng_derive(seed, (uint64_t)i);
+    return pen_place_random(set, i, flip_y, PEN_CANVAS_W, PEN_CANVAS_H, &r, out, err);
+}
+
 int pen_evaluate(model_t *m, workspace_t *ws, const pen_set *set, uint32_t writers, int flip_y, uint64_t seed,
                  pen_result *out, char *err) {
     memset(out, 0, sizeof *out);
@@ -350,14 +372,12 @@ int pen_evaluate(model_t *m, workspace_t *ws, const pen_set *set, uint32_t write
     for (int i = 0; !rc && i < set->n_digits; i++) {
         const pen_digit *d = &set->digit[i];
         if (!pen_in(writers, d->writer) || d->label < 0) continue;
-        rng_t r = rng_derive(seed, (uint64_t)i);
-        if (pen_place_random(set, i, flip_y, PEN_CANVAS_W, PEN_CANVAS_H, &r, &ink, err)) {
+        if (pen_eval_place(set, i, flip_y, seed, &ink, err)) {
             rc = -1;
             break;
         }
         ink_render(canvas, PEN_CANVAS_W, PEN_CANVAS_H, &ink);
-        if (getenv("PEN_PIXELS") ? reader_read_cuts(m, ws, canvas, PEN_CANVAS_W, PEN_CANVAS_H, PEN_CANVAS_W, 0, rd)
-                                 : reader_read_ink(m, ws, &ink, PEN_CANVAS_W, PEN_CANVAS_H, 0, rd)) {
+        if (reader_read_ink(m, ws, &ink, PEN_CANVAS_W, PEN_CANVAS_H, 0, NULL, rd)) {
             rc = set_error(err, "the reader failed (out of memory?)");
             break;
         }
@@ -433,40 +453,59 @@ int pen_compose_number(const pen_set *set, const int *which, int len, float gap_
     return 0;
 }
 
+/* each writer's labelled digits: writer w's are by[start[w - 1] .. start[w]); the writers that have
+ * some go into cand. Returns how many writers, or -1 for no memory (*by is malloc'd). */
+typedef struct {
+    int *by, start[PEN_MAX_WRITERS + 1], cand[PEN_MAX_WRITERS], n;
+} writer_index;
+
+static int index_writers(const pen_set *set, uint32_t writers, writer_index *x) {
+    memset(x, 0, sizeof *x);
+    if (!(x->by = malloc(sizeof(int) * (size_t)(set->n_digits ? set->n_digits : 1)))) return -1;
+    for (int w = 1; w < PEN_MAX_WRITERS; w++) {
+        x->start[w] = x->start[w - 1];
+        for (int i = 0; i < set->n_digits; i++)
+            if (set->digit[i].writer == w && set->digit[i].label >= 0 && pen_in(writers, w)) x->by[x->start[w]++] = i;
+        if (x->start[w] > x->start[w - 1]) x->cand[x->n++] = w;
+    }
+    return x->n;
+}
+
+/* number q of a seeded series: a writer, 2..8 of the writer's digits (into which), their labels as text */
+static int pick_number(const pen_set *set, const writer_index *x, uint64_t seed, int q, rng_t *r, int *which, char *truth) {
+    *r = rng_derive(seed, (uint64_t)q);
+    const int w = x->cand[rng_below(r, (uint32_t)x->n)], len = 2 + (int)rng_below(r, 7);
+    for (int i = 0; i < len; i++) {
+        which[i] = x->by[x->start[w - 1] + (int)rng_below(r, (uint32_t)(x->start[w] - x->start[w - 1]))];
+        truth[i] = (char)('0' + set->digit[which[i]].label);
+    }
+    truth[len] = 0;
+    return len;
+}
+
 int pen_evaluate_numbers(model_t *m, workspace_t *ws, const pen_set *set, uint32_t writers, int n_seq, float gap_lo,
                          float gap_hi, uint64_t seed, char (*misses)[40], int max_miss, char *err) {
-    /* each writer's labelled digits */
-    int *by = malloc(sizeof(int) * (size_t)(set->n_digits ? set->n_digits : 1)), start[PEN_MAX_WRITERS + 1] = {0};
+    writer_index x;
     reading *rd = malloc(sizeof *rd);
     ink_t ink;
     ink_init(&ink);
-    if (!by || !rd) {
-        free(by), free(rd);
+    const int nw = index_writers(set, writers, &x);
+    if (nw < 0 || !rd) {
+        free(x.by), free(rd);
         return set_error(err, "out of memory");
-    }
-    int cand[PEN_MAX_WRITERS], nw = 0;
-    for (int w = 1; w < PEN_MAX_WRITERS; w++) {
-        start[w] = start[w - 1];
-        for (int i = 0; i < set->n_digits; i++)
-            if (set->digit[i].writer == w && set->digit[i].label >= 0 && pen_in(writers, w)) by[start[w]++] = i;
-        if (start[w] > start[w - 1]) cand[nw++] = w;
     }
     int right = nw ? 0 : set_error(err, "no digits of those writers"), missed = 0;
     for (int q = 0; q < n_seq && right >= 0; q++) {
-        rng_t r = rng_derive(seed, (uint64_t)q);
-        const int w = cand[rng_below(&r, (uint32_t)nw)], len = 2 + (int)rng_below(&r, 7);
+        rng_t r;
         int which[8];
         char truth[9];
-        for (int i = 0; i < len; i++) {
-            which[i] = by[start[w - 1] + (int)rng_below(&r, (uint32_t)(start[w] - start[w - 1]))];
-            truth[i] = (char)('0' + set->digit[which[i]].label);
-        }
-        truth[len] = 0;
+        const int len = pick_number(set, &x, seed, q, &r, which, truth);
+        const int w = set->digit[which[0]].writer;
         if (pen_compose_number(set, which, len, gap_lo, gap_hi, &r, &ink, err)) {
             right = -1;
             break;
         }
-        if (reader_read_ink(m, ws, &ink, PEN_WIDE_W, PEN_CANVAS_H, 1, rd)) {
+        if (reader_read_ink(m, ws, &ink, PEN_WIDE_W, PEN_CANVAS_H, 1, NULL, rd)) {
             right = set_error(err, "the reader failed (out of memory?)");
             break;
         }
@@ -474,7 +513,7 @@ int pen_evaluate_numbers(model_t *m, workspace_t *ws, const pen_set *set, uint32
         else if (misses && missed < max_miss) snprintf(misses[missed++], 40, "%s>%s (writer %d)", truth, rd->number, w);
     }
     if (misses && missed < max_miss) misses[missed][0] = 0;
-    free(by), free(rd);
+    free(x.by), free(rd);
     ink_free(&ink);
     return right;
 }

@@ -53,6 +53,9 @@ typedef struct {
 int pen_parse(pen_set *set, const char *text, size_t len, const char *name, char *err);
 int pen_load(pen_set *set, const char *path, char *err);
 void pen_free(pen_set *set);
+/* A drawing as a stroke file: .PEN_DOWN, one "x y" line a point (exact: %.9g), .PEN_UP, for each
+ * stroke. *text is malloc'd and NUL-terminated. Returns 0, or -1 for no memory. */
+int pen_format(const ink_t *ink, char **text, size_t *len, char *err);
 
 /* ---- the writer split, fixed before any model was trained on these writers ----
  * Test writers are never trained or tuned on: `make eval` reports them. Dev
@@ -123,6 +126,8 @@ typedef struct {
  * does. A digit is right when exactly its label is read. ws: batch 1. */
 #define PEN_CANVAS_W 480
 #define PEN_CANVAS_H 360
+/* digit i where pen_evaluate() draws it: pen_place_random() with the stream rng_derive(seed, i) */
+int pen_eval_place(const pen_set *set, int i, int flip_y, uint64_t seed, ink_t *out, char *err);
 int pen_evaluate(model_t *m, workspace_t *ws, const pen_set *set, uint32_t writers, int flip_y, uint64_t seed,
                  pen_result *out, char *err);
 void pen_result_free(pen_result *r);

@@ -232,28 +232,32 @@ static float tune(const char *k, float d) { const char *v = getenv(k); return v 
 typedef struct {
     float input[IMG_PIXELS], prob[N_CLASSES];
     preprocess_info info;
+    uint64_t key; /* its cache key (stroke path), 0 for none */
+    int known;    /* prob came from the cache */
 } piece_t;
 
 /* Where the pieces come from: boundaries 0..n-1 along the line, and for two
- * of them, i < j, the piece between: piece() fills its 28×28 input and its
- * ink box, adds its geometric costs (joined gaps, width, height) to *cost and
- * returns PREPROCESS_OK, or PREPROCESS_BLANK when no such piece may be, or -1
- * for no memory. */
+ * of them, i < j, the piece between: piece() fills its 28×28 input, its ink
+ * box and what it holds, adds its geometric costs (joined gaps, width,
+ * height) to *cost and returns PREPROCESS_OK, or PREPROCESS_BLANK when no
+ * such piece may be, or -1 for no memory. */
 typedef struct {
     int n;
     int max_span; /* a piece spans at most this many boundaries; 0: any */
-    int (*piece)(void *ctx, int i, int j, float *input, preprocess_info *info, float *cost);
+    int (*piece)(void *ctx, int i, int j, piece_t *p, float *cost);
     float (*split)(void *ctx, int j); /* the cost of splitting at inner boundary j; NULL: none */
+    void (*store)(void *ctx, const piece_t *p); /* keeps a classified piece (p->key != 0); NULL: none */
+    float penalty;                     /* the cost of each piece (negative: a reward) */
     void *ctx;
 } source_t;
 
 /* the costs of a piece's shape, on both paths: wider than SPLIT_WIDE_RATIO × its height (two digits
  * read as one), wider than a digit can be (too_wide), or much shorter than the tallest ink (a speck,
  * or the tail of a 9 cut off and read as a 1) */
-static float shape_cost(const preprocess_info *info, int too_wide, int tallest) {
+static float shape_cost(const preprocess_info *info, int too_wide, int tallest, float short_ratio, float short_cost) {
     const float ratio = (float)(info->x1 - info->x0 + 1) / (float)(info->y1 - info->y0 + 1);
     return SPLIT_WIDE_COST * fmaxf(0.0f, ratio - SPLIT_WIDE_RATIO) + (too_wide ? 10.0f : 0.0f) +
-           SHORT_COST * fmaxf(0.0f, SHORT_RATIO - (float)(info->y1 - info->y0 + 1) / (float)tallest);
+           short_cost * fmaxf(0.0f, short_ratio - (float)(info->y1 - info->y0 + 1) / (float)tallest);
 }
 
 /* the log of the top probability of the uncalibrated softmax: log p_j = z_j / T - log Z, so
@@ -289,16 +293,22 @@ static int search(model_t *m, workspace_t *ws, const source_t *src, int by_x, re
         for (int i = j - 1; i >= 0 && (!src->max_span || i >= j - src->max_span); i--) {
             if (best[i] == -INFINITY) continue;
             float cost = 0.0f;
-            const int pr = src->piece(src->ctx, i, j, scratch->input, &scratch->info, &cost);
+            const int pr = src->piece(src->ctx, i, j, scratch, &cost);
             if (pr < 0) {
                 rc = -1;
                 break;
             }
             if (pr != PREPROCESS_OK) continue;
-            memcpy(scratch->prob, model_predict(m, ws, scratch->input, 1), sizeof scratch->prob);
-            if (on_piece) on_piece(on_ctx, &scratch->info, scratch->input, scratch->prob);
+            if (!scratch->known) {
+                memcpy(scratch->prob, model_predict(m, ws, scratch->input, 1), sizeof scratch->prob);
+                if (src->store && scratch->key) src->store(src->ctx, scratch);
+            }
+            if (on_piece) {
+                const reader_piece rp = {&scratch->info, scratch->input, scratch->prob};
+                on_piece(on_ctx, &rp);
+            }
             if (src->split && j < n - 1) cost += src->split(src->ctx, j);
-            const float score = best[i] + top_logp(m, scratch->prob) - SPLIT_PENALTY - cost;
+            const float score = best[i] + top_logp(m, scratch->prob) - src->penalty - cost;
             if (score > best[j]) best[j] = score, from[j] = i, piece[j] = *scratch;
         }
     int k = 0;
@@ -365,8 +375,11 @@ static int read_region(const pixel_ctx *c, int g0, int a, int g1, int b, float *
     return preprocess_region(input, c->gray, c->stride, c->mask, rw, x0, y0, x1, y1, c->bg, c->dark, info);
 }
 
-static int pixel_piece(void *ctx, int i, int j, float *input, preprocess_info *info, float *cost) {
+static int pixel_piece(void *ctx, int i, int j, piece_t *p, float *cost) {
     const pixel_ctx *c = ctx;
+    float *input = p->input;
+    preprocess_info *info = &p->info;
+    p->key = 0, p->known = 0;
     const struct pixel_node *ni = &c->node[i], *nj = &c->node[j];
     const preprocess_info *box = c->box;
     int g0 = ni->g, a = ni->x, g1 = nj->start ? nj->g - 1 : nj->g;
@@ -385,7 +398,7 @@ static int pixel_piece(void *ctx, int i, int j, float *input, preprocess_info *i
     if (too_far || (too_wide && !(whole && g0 == g1))) return PREPROCESS_BLANK;
     if (!whole && b - a < (hh / SLIVER > 2 ? hh / SLIVER : 2)) return PREPROCESS_BLANK; /* a sliver */
     const int pr = read_region(c, g0, a, g1, b, input, info);
-    if (pr == PREPROCESS_OK) *cost = MERGE_PENALTY * (float)gaps + shape_cost(info, too_wide, c->tallest);
+    if (pr == PREPROCESS_OK) *cost = MERGE_PENALTY * (float)gaps + shape_cost(info, too_wide, c->tallest, SHORT_RATIO, SHORT_COST);
     return pr;
 }
 
@@ -484,7 +497,7 @@ int reader_read_pieces(model_t *m, workspace_t *ws, const uint8_t *gray, int w, 
         for (int i = 0; i < k; i++) node[nn++] = (struct pixel_node){g, cand[i], 0};
     }
     node[nn++] = (struct pixel_node){n, 0, 1};
-    const source_t src = {nn, 0, pixel_piece, NULL, &c};
+    const source_t src = {nn, 0, pixel_piece, NULL, NULL, SPLIT_PENALTY, &c};
     rc = search(m, ws, &src, 0, piece_fn, ctx, out);
 done:
     free(cells), free(mask), free(node);
@@ -498,7 +511,13 @@ done:
 #define STROKE_GAP_MAX tune("SGM", 0.5f)
 #define STROKE_CUT_OVERLAP tune("SCO", 0.35f)
 #define STROKE_SPLIT_OVERLAP tune("SSO", 2.0f)
+#define STROKE_SHORT_RATIO tune("SSR", 0.6f)
+#define STROKE_SHORT_COST tune("SSC", 2.0f)
+#define STROKE_PENALTY tune("SPEN", -0.1f)
 #else
+#define STROKE_SHORT_RATIO 0.6f
+#define STROKE_SHORT_COST 2.0f
+#define STROKE_PENALTY -0.1f
 #define STROKE_SPLIT_OVERLAP 2.0f /* splitting two strokes whose columns overlap costs this × the overlap / the narrower */
 #define STROKE_JOIN_COST 2.0f   /* per unit of gap between a piece's strokes, over its height */
 #define STROKE_GAP_MAX 0.5f     /* strokes further apart than this × the piece's height are not one digit */
@@ -513,12 +532,21 @@ typedef struct {
     float x0, y0, x1, y1;   /* the box of its ink: its points' box and the brush around it */
 } elem_t;
 
+#define READER_CACHE_SLOTS 256
+struct reader_cache {
+    const float *params; /* the weights its pieces were read with */
+    unsigned long version;
+    piece_t slot[READER_CACHE_SLOTS]; /* by key, direct-mapped; key 0: empty */
+};
+
 typedef struct {
     const ink_t *ink;
     int w, h;
     const elem_t *el;
-    uint8_t *scratch; /* w×h */
+    const uint64_t *hash; /* of each element's points */
+    uint8_t *scratch;     /* w×h */
     int tallest;
+    reader_cache *cache;  /* may be NULL */
 } stroke_ctx;
 
 static float box_gap(const elem_t *a, const elem_t *b) {
@@ -545,10 +573,29 @@ static float join_gaps(const elem_t *el, int n, float *widest) {
     return sum;
 }
 
-static int stroke_piece(void *ctx, int i, int j, float *input, preprocess_info *info, float *cost) {
+/* the piece of elements el[0..n) alone, drawn on the part of the canvas its ink covers (box: the
+ * union of their ink boxes) and preprocessed */
+static int draw_piece(const stroke_ctx *c, const elem_t *el, int n, float x0, float y0, float x1, float y1, piece_t *p) {
+    const int rx0 = x0 < 0 ? 0 : (int)x0, ry0 = y0 < 0 ? 0 : (int)y0;
+    const int rx1 = x1 >= (float)(c->w - 1) ? c->w - 1 : (int)ceilf(x1), ry1 = y1 >= (float)(c->h - 1) ? c->h - 1 : (int)ceilf(y1);
+    if (rx1 < rx0 || ry1 < ry0) return PREPROCESS_BLANK;
+    const int rw = rx1 - rx0 + 1, rh = ry1 - ry0 + 1;
+    memset(c->scratch, 0, (size_t)rw * rh);
+    for (int k = 0; k < n; k++) {
+        int len;
+        const ink_point *pt = ink_stroke(c->ink, el[k].s, &len);
+        ink_draw_stroke(c->scratch, rw, rh, rw, rx0, ry0, pt + el[k].p0, el[k].p1 - el[k].p0, INK_BRUSH_RADIUS);
+    }
+    const int pr = preprocess_region(p->input, c->scratch, rw, NULL, 0, 0, 0, rw - 1, rh - 1, 0, 0, &p->info);
+    if (pr == PREPROCESS_OK) p->info.x0 += rx0, p->info.x1 += rx0, p->info.y0 += ry0, p->info.y1 += ry0;
+    return pr;
+}
+
+static int stroke_piece(void *ctx, int i, int j, piece_t *p, float *cost) {
     const stroke_ctx *c = ctx;
     const elem_t *el = c->el + i;
     const int n = j - i;
+    p->key = 0, p->known = 0;
     if (n > STROKE_MAX_RUN) return PREPROCESS_BLANK;
     float x0 = el[0].x0, y0 = el[0].y0, x1 = el[0].x1, y1 = el[0].y1;
     for (int k = 1; k < n; k++)
@@ -562,22 +609,25 @@ static int stroke_piece(void *ctx, int i, int j, float *input, preprocess_info *
     const int too_wide = ww > SPLIT_MAX_PIECE * hh;
     if (too_wide && !(whole && el[0].s == el[n - 1].s)) return PREPROCESS_BLANK;
     if (!whole && ww < fmaxf(hh / SLIVER, 2.0f)) return PREPROCESS_BLANK; /* a sliver */
-    /* the piece alone, drawn on the part of the canvas its ink covers */
-    const int rx0 = x0 < 0 ? 0 : (int)x0, ry0 = y0 < 0 ? 0 : (int)y0;
-    const int rx1 = x1 >= (float)(c->w - 1) ? c->w - 1 : (int)ceilf(x1), ry1 = y1 >= (float)(c->h - 1) ? c->h - 1 : (int)ceilf(y1);
-    if (rx1 < rx0 || ry1 < ry0) return PREPROCESS_BLANK;
-    const int rw = rx1 - rx0 + 1, rh = ry1 - ry0 + 1;
-    memset(c->scratch, 0, (size_t)rw * rh);
-    for (int k = 0; k < n; k++) {
-        int len;
-        const ink_point *p = ink_stroke(c->ink, el[k].s, &len);
-        ink_draw_stroke(c->scratch, rw, rh, rw, rx0, ry0, p + el[k].p0, el[k].p1 - el[k].p0, INK_BRUSH_RADIUS);
+    if (c->cache) { /* the same points on the same canvas read by the same weights: the same piece */
+        uint64_t key = 1469598103934665603ull ^ (uint64_t)c->w << 32 ^ (uint64_t)c->h;
+        for (int k = 0; k < n; k++) key = (key ^ c->hash[i + k]) * 1099511628211ull;
+        p->key = key ? key : 1;
+        const piece_t *hit = &c->cache->slot[p->key % READER_CACHE_SLOTS];
+        if (hit->key == p->key) *p = *hit, p->known = 1;
     }
-    const int pr = preprocess_region(input, c->scratch, rw, NULL, 0, 0, 0, rw - 1, rh - 1, 0, 0, info);
-    if (pr != PREPROCESS_OK) return pr;
-    info->x0 += rx0, info->x1 += rx0, info->y0 += ry0, info->y1 += ry0;
-    *cost = STROKE_JOIN_COST * gaps / fmaxf(hh, 1.0f) + shape_cost(info, too_wide, c->tallest);
+    if (!p->known) {
+        const int pr = draw_piece(c, el, n, x0, y0, x1, y1, p);
+        if (pr != PREPROCESS_OK) return pr;
+    }
+    *cost = STROKE_JOIN_COST * gaps / fmaxf(hh, 1.0f) +
+            shape_cost(&p->info, too_wide, c->tallest, STROKE_SHORT_RATIO, STROKE_SHORT_COST);
     return PREPROCESS_OK;
+}
+
+static void stroke_store(void *ctx, const piece_t *p) {
+    const stroke_ctx *c = ctx;
+    if (c->cache) c->cache->slot[p->key % READER_CACHE_SLOTS] = *p;
 }
 
 /* Two digits side by side share few columns; the strokes of one digit - the
@@ -700,14 +750,35 @@ static int stroke_elements(const ink_t *ink, int w, int h, elem_t *el, int *trun
     return n;
 }
 
-int reader_read_ink_pieces(model_t *m, workspace_t *ws, const ink_t *ink, int w, int h, int cuts,
-                           reader_piece_fn piece_fn, void *ctx, reading *out) {
+reader_cache *reader_cache_new(void) { return calloc(1, sizeof(reader_cache)); }
+void reader_cache_free(reader_cache *c) { free(c); }
+void reader_cache_clear(reader_cache *c) {
+    if (c) memset(c, 0, sizeof *c);
+}
+
+/* FNV-1a over the bits of points p0..p1 of an element */
+static uint64_t elem_hash(const ink_t *ink, const elem_t *e) {
+    int n;
+    const ink_point *p = ink_stroke(ink, e->s, &n);
+    uint64_t h = 1469598103934665603ull;
+    const uint8_t *b = (const uint8_t *)(p + e->p0);
+    for (size_t k = 0; k < sizeof *p * (size_t)(e->p1 - e->p0); k++) h = (h ^ b[k]) * 1099511628211ull;
+    return h ^ (uint64_t)(e->p1 - e->p0);
+}
+
+int reader_read_ink(model_t *m, workspace_t *ws, const ink_t *ink, int w, int h, int cuts, reader_cache *cache,
+                    reading *out) {
     memset(out, 0, sizeof *out);
     if (!ink || w < 1 || h < 1 || w > 16384 || h > 16384 || ws->max_batch < 1) return -1;
+    if (cache && (cache->params != m->params || cache->version != m->version)) { /* other weights */
+        reader_cache_clear(cache);
+        cache->params = m->params, cache->version = m->version;
+    }
     const int max_el = READER_MAX_STROKES * (SPLIT_MAX_CUTS + 1);
     elem_t *strokes = malloc(sizeof(elem_t) * READER_MAX_STROKES), *el = malloc(sizeof(elem_t) * (size_t)max_el);
+    uint64_t *hash = malloc(sizeof(uint64_t) * (size_t)max_el);
     uint8_t *scratch = malloc((size_t)w * (size_t)h);
-    int rc = -1, tallest, n = strokes && el && scratch ? stroke_elements(ink, w, h, strokes, &out->truncated, &tallest) : -1;
+    int rc = -1, tallest, n = strokes && el && hash && scratch ? stroke_elements(ink, w, h, strokes, &out->truncated, &tallest) : -1;
     int ne = 0;
     for (int k = 0; k < n; k++) { /* each stroke, cut where it may be */
         int cand[SPLIT_MAX_CUTS], nc = cuts ? stroke_cuts(ink, &strokes[k], cand) : 0;
@@ -720,20 +791,18 @@ int reader_read_ink_pieces(model_t *m, workspace_t *ws, const ink_t *ink, int w,
             el[ne] = strokes[k];
             el[ne].p0 = from, el[ne].p1 = q < nc ? cand[q] + 1 : strokes[k].p1;
             from = q < nc ? cand[q] : from;
-            elem_box(ink, &el[ne++]);
+            elem_box(ink, &el[ne]);
+            hash[ne] = elem_hash(ink, &el[ne]);
+            ne++;
         }
     }
     if (n >= 0) {
-        const stroke_ctx c = {ink, w, h, el, scratch, tallest};
-        const source_t src = {ne + 1, STROKE_MAX_RUN, stroke_piece, stroke_split, (void *)&c};
+        const stroke_ctx c = {ink, w, h, el, hash, scratch, tallest, cache};
+        const source_t src = {ne + 1, STROKE_MAX_RUN, stroke_piece, stroke_split, stroke_store, STROKE_PENALTY, (void *)&c};
         const int truncated = out->truncated;
-        rc = ne ? search(m, ws, &src, 1, piece_fn, ctx, out) : 0;
+        rc = ne ? search(m, ws, &src, 1, NULL, NULL, out) : 0;
         out->truncated = truncated;
     }
-    free(strokes), free(el), free(scratch);
+    free(strokes), free(el), free(hash), free(scratch);
     return rc;
-}
-
-int reader_read_ink(model_t *m, workspace_t *ws, const ink_t *ink, int w, int h, int cuts, reading *out) {
-    return reader_read_ink_pieces(m, ws, ink, w, h, cuts, NULL, NULL, out);
 }

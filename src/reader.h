@@ -52,7 +52,11 @@ int reader_read_cuts(model_t *m, workspace_t *ws, const uint8_t *gray, int w, in
 
 /* Every piece the search classifies, as it is classified: its ink box on the
  * canvas, the 28×28 input the model saw and the model's probabilities. */
-typedef void (*reader_piece_fn)(void *ctx, const preprocess_info *info, const float *input, const float *prob);
+typedef struct {
+    const preprocess_info *info;
+    const float *input, *prob;
+} reader_piece;
+typedef void (*reader_piece_fn)(void *ctx, const reader_piece *piece);
 
 /* reader_read_cuts() that also calls piece(ctx, …) for every piece tried
  * (piece may be NULL): training mines pieces that are not one digit. */
@@ -69,9 +73,16 @@ int reader_read_pieces(model_t *m, workspace_t *ws, const uint8_t *gray, int w, 
  * piece is drawn alone with the page's brush (src/ink.c) on a w×h canvas -
  * ink off the canvas does not count - and preprocessed as a drawing is.
  * Digits come out left to right. Strokes with no points and specks far from
- * the rest are left out; strokes past READER_MAX_STROKES too (out->truncated). */
-int reader_read_ink(model_t *m, workspace_t *ws, const ink_t *ink, int w, int h, int cuts, reading *out);
-int reader_read_ink_pieces(model_t *m, workspace_t *ws, const ink_t *ink, int w, int h, int cuts,
-                           reader_piece_fn piece, void *ctx, reading *out);
+ * the rest are left out; strokes past READER_MAX_STROKES too (out->truncated).
+ *
+ * cache (may be NULL) keeps the pieces read, keyed on their points and the
+ * weights: a drawing that grows stroke by stroke, as on the page, is read
+ * again drawing and classifying only the pieces its last stroke changed. */
+typedef struct reader_cache reader_cache;
+reader_cache *reader_cache_new(void); /* NULL when out of memory */
+void reader_cache_free(reader_cache *c);
+void reader_cache_clear(reader_cache *c);
+int reader_read_ink(model_t *m, workspace_t *ws, const ink_t *ink, int w, int h, int cuts, reader_cache *cache,
+                    reading *out);
 
 #endif

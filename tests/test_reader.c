@@ -235,3 +235,143 @@ out:
     model_free(&m);
     dataset_free(&d);
 }
+
+/* ---- reading from strokes ---------------------------------------------------------------------- */
+
+/* a stroke through key points, a point every 4 pixels as a pointer would give them */
+static void stroke(ink_t *ink, const float (*key)[2], int n) {
+    ink_point p[512];
+    int k = 0;
+    for (int i = 0; i + 1 < n; i++) {
+        const float dx = key[i + 1][0] - key[i][0], dy = key[i + 1][1] - key[i][1];
+        const int steps = 1 + (int)(sqrtf(dx * dx + dy * dy) / 4);
+        for (int s = 0; s < steps && k < 511; s++) p[k++] = (ink_point){key[i][0] + dx * s / steps, key[i][1] + dy * s / steps};
+    }
+    p[k++] = (ink_point){key[n - 1][0], key[n - 1][1]};
+    CHECK(ink_add_stroke(ink, p, k, NULL) == 0, "stroke");
+}
+#define STROKE(ink, ...) stroke(ink, (const float[][2]){__VA_ARGS__}, sizeof((const float[][2]){__VA_ARGS__}) / sizeof(float[2]))
+
+/* the ink of two strokes does not touch: their capsules are further apart than two brush radii */
+static int apart(const ink_t *ink, int a, int b) {
+    int na, nb;
+    const ink_point *p = ink_stroke(ink, a, &na), *q = ink_stroke(ink, b, &nb);
+    float best = INFINITY;
+    for (int i = 0; i < na; i++)
+        for (int j = 0; j < nb; j++) best = fminf(best, hypotf(p[i].x - q[j].x, p[i].y - q[j].y));
+    return best > 2 * INK_BRUSH_RADIUS + 2;
+}
+
+/* on the one-digit canvas a digit drawn in several strokes, the strokes apart, is one digit:
+ * a 4 as an L and an upright, a 5 whose bar comes last, a 7 with a crossbar; and on the wide
+ * canvas, a number whose slanted digits share columns is read from its strokes */
+void test_read_strokes(void) {
+    char err[ERR_LEN];
+    model_t m;
+    workspace_t ws;
+    if (model_load(&m, test_model_path(), err) || workspace_init(&ws, &m, 1, 0, err)) {
+        CHECK(0, "%s", err);
+        return;
+    }
+    static reading rd;
+    ink_t ink;
+    ink_init(&ink);
+    struct {
+        const char *what, *want;
+        int cuts;
+    } cases[] = {{"a 4 as an L and an upright, apart", "4", 0},
+                 {"a 5 whose bar is drawn last, apart", "5", 0},
+                 {"a 7 with a crossbar that does not touch it", "7", 0},
+                 {"the same 4 on the wide canvas", "4", 1},
+                 {"41 with the 1 slanted under the 4's arm", "41", 1}};
+    for (int c = 0; c < 5; c++) {
+        ink_clear(&ink);
+        if (c == 0 || c == 3) {
+            STROKE(&ink, {205, 50}, {175, 200}, {230, 200});
+            STROKE(&ink, {270, 110}, {265, 320});
+            CHECK(apart(&ink, 0, 1), "the 4's strokes are apart");
+        } else if (c == 1) {
+            STROKE(&ink, {195, 85}, {188, 175}, {230, 160}, {270, 185}, {280, 235}, {255, 285}, {215, 300}, {180, 285});
+            STROKE(&ink, {210, 50}, {295, 48});
+            CHECK(apart(&ink, 0, 1), "the 5's bar is apart");
+        } else if (c == 2) {
+            STROKE(&ink, {160, 60}, {300, 60}, {215, 310});
+            STROKE(&ink, {170, 185}, {220, 185});
+            CHECK(apart(&ink, 0, 1), "the 7's bar is apart");
+        } else {
+            STROKE(&ink, {205, 50}, {175, 200}, {290, 200});
+            STROKE(&ink, {262, 110}, {257, 320});
+            STROKE(&ink, {330, 150}, {300, 330}); /* under the 4's arm: its columns overlap the 4's */
+        }
+        const int w = cases[c].cuts ? 960 : 480;
+        CHECK(reader_read_ink(&m, &ws, &ink, w, 360, cases[c].cuts, NULL, &rd) == 0 && !strcmp(rd.number, cases[c].want),
+              "%s: read '%s', want '%s'", cases[c].what, rd.number, cases[c].want);
+    }
+
+    /* strokes drawn right to left, and a 5's bar added after the next digit: still left to right */
+    ink_clear(&ink);
+    STROKE(&ink, {420, 60}, {560, 60}, {470, 330}); /* a 7 on the right, drawn first... */
+    STROKE(&ink, {195, 85}, {188, 175}, {230, 160}, {270, 185}, {280, 235}, {255, 285}, {215, 300}, {180, 285});
+    STROKE(&ink, {330, 60}, {320, 330}); /* ...a 1 between, then the 5's bar, last */
+    STROKE(&ink, {210, 50}, {295, 48});
+    CHECK(reader_read_ink(&m, &ws, &ink, 960, 360, 1, NULL, &rd) == 0 && !strcmp(rd.number, "517"),
+          "out of order: read '%s', want 517", rd.number);
+    for (int k = 1; k < rd.n; k++) CHECK(rd.info[k].x0 + rd.info[k].x1 > rd.info[k - 1].x0 + rd.info[k - 1].x1, "left to right");
+
+    /* a cache of pieces changes nothing: the drawing above grown stroke by stroke and point by point,
+     * then undone, read with and without one */
+    reader_cache *cache = reader_cache_new();
+    ink_t grow;
+    ink_init(&grow);
+    static reading cached;
+    int same = cache != NULL;
+    for (int s = 0; s < ink.n_strokes && same; s++) {
+        int n;
+        const ink_point *p = ink_stroke(&ink, s, &n);
+        for (int k = 0; k < n && same; k += 3) {
+            if (k == 0) ink_begin(&grow, p[0].x, p[0].y, NULL);
+            else ink_extend(&grow, p[k].x, p[k].y, NULL);
+            same &= reader_read_ink(&m, &ws, &grow, 960, 360, 1, cache, &cached) == 0 &&
+                    reader_read_ink(&m, &ws, &grow, 960, 360, 1, NULL, &rd) == 0 && !memcmp(&cached, &rd, sizeof rd);
+        }
+    }
+    while (same && ink_undo(&grow))
+        same &= reader_read_ink(&m, &ws, &grow, 960, 360, 1, cache, &cached) == 0 &&
+                reader_read_ink(&m, &ws, &grow, 960, 360, 1, NULL, &rd) == 0 && !memcmp(&cached, &rd, sizeof rd);
+    CHECK(same, "the cache changes a reading");
+    reader_cache_free(cache);
+    ink_free(&grow);
+
+    /* what a pointer can do: no points, one point, far off the canvas, thousands of strokes */
+    ink_clear(&ink);
+    CHECK(reader_read_ink(&m, &ws, &ink, 480, 360, 0, NULL, &rd) == 0 && rd.n == 0, "no strokes: blank");
+    CHECK(ink_add_stroke(&ink, NULL, 0, NULL) == 0 && reader_read_ink(&m, &ws, &ink, 480, 360, 0, NULL, &rd) == 0 && rd.n == 0,
+          "a stroke with no points: blank");
+    STROKE(&ink, {-5000, -5000}, {-4000, -4500});
+    CHECK(reader_read_ink(&m, &ws, &ink, 480, 360, 0, NULL, &rd) == 0 && rd.n == 0, "ink off the canvas: blank");
+    STROKE(&ink, {240, 60}, {236, 300});
+    STROKE(&ink, {1e9f, 5}, {-1e9f, 7}); /* clamped; crosses the canvas near its top */
+    CHECK(reader_read_ink(&m, &ws, &ink, 480, 360, 0, NULL, &rd) == 0 && rd.n >= 1, "far-away points do not break the reading");
+    ink_clear(&ink);
+    CHECK(ink_begin(&ink, 240, 180, NULL) == 0 && reader_read_ink(&m, &ws, &ink, 480, 360, 0, NULL, &rd) == 0 && rd.n <= 1,
+          "a single point reads as at most one digit");
+    /* thousands of strokes: the reading is made on the first READER_MAX_STROKES, and says so */
+    ink_clear(&ink);
+    STROKE(&ink, {100, 60}, {96, 300});
+    STROKE(&ink, {160, 60}, {290, 60}, {200, 300});
+    for (int s = 0; s < 3000; s++) {
+        const float x = 400 + (float)(s % 20) * 27, y = 30 + (float)(s / 20 % 10) * 30;
+        STROKE(&ink, {x, y}, {x + 6, y + 12});
+    }
+    static reading first;
+    ink_t part = ink;
+    part.n_strokes = READER_MAX_STROKES; /* the same drawing cut to its first strokes */
+    CHECK(reader_read_ink(&m, &ws, &ink, 960, 360, 1, NULL, &rd) == 0 && rd.truncated && rd.n <= READER_MAX_DIGITS,
+          "3000 strokes: read on the first %d (truncated %d, %d digits)", READER_MAX_STROKES, rd.truncated, rd.n);
+    CHECK(reader_read_ink(&m, &ws, &part, 960, 360, 1, NULL, &first) == 0 && !first.truncated && !strcmp(first.number, rd.number) &&
+              !strncmp(rd.number, "17", 2),
+          "the reading is that of the first %d strokes: '%s' and '%s'", READER_MAX_STROKES, rd.number, first.number);
+    ink_free(&ink);
+    workspace_free(&ws);
+    model_free(&m);
+}

@@ -67,6 +67,40 @@ function run(args, opts = {}) {
   return spawnSync(MNIST, args, Object.assign({ encoding: 'utf8', cwd: h.ROOT }, opts));
 }
 
+test('classify --strokes reads stroke files as the page does; broken ones are named with their line', () => {
+  const good = path.join(tmp, 'seven.tra');
+  fs.writeFileSync(good, '.PEN_DOWN\n160 60\n300 60\n215 310\n.PEN_UP\n.PEN_DOWN\n170 185\n220 185\n.PEN_UP\n');
+  let r = run(['classify', '--strokes', '--model', MODEL, good]);
+  assert.strictEqual(r.status, 0, r.stderr);
+  assert.match(r.stdout, /seven\.tra: 7 \(/);
+  assert.match(r.stdout, /ink crc32 [0-9a-f]{8} \(480x360, 2 strokes\)/);
+  const cases = [
+    ['open.tra', '.PEN_DOWN\n1 2\n3 4\n', /open\.tra:1: \.PEN_DOWN is never closed by \.PEN_UP \(is the file truncated\?\)/],
+    ['word.tra', '.PEN_DOWN\n1 2\n3 four\n.PEN_UP\n', /word\.tra:3: a point must be two numbers/],
+    ['far.tra', '.PEN_DOWN\n1 2\n3 4e9\n.PEN_UP\n', /far\.tra:3: a coordinate is out of range/],
+    ['loose.tra', '12 13\n', /loose\.tra:1: a point outside \.PEN_DOWN/],
+    ['empty.tra', '', /empty\.tra: no strokes/],
+  ];
+  for (const [name, text, want] of cases) {
+    const f = path.join(tmp, name);
+    fs.writeFileSync(f, text);
+    r = run(['classify', '--strokes', '--model', MODEL, f]);
+    assert.strictEqual(r.status, 1, name);
+    assert.match(r.stderr, want);
+    assert.strictEqual(r.stdout, '', `${name}: nothing read`);
+  }
+  // a broken pen-digit file stops eval before it writes anything
+  const card = path.join(tmp, 'card', 'MODEL.md'), report = path.join(tmp, 'report');
+  r = run(['eval', '--model', MODEL, '--pen', path.join(tmp, 'open.tra'), '--card', card, '--report', report]);
+  assert.strictEqual(r.status, 1);
+  assert.match(r.stderr, /open\.tra:1: \.PEN_DOWN is never closed/);
+  assert.ok(!fs.existsSync(card) && !fs.existsSync(report), 'nothing written');
+  // the test writers are never trained on
+  r = run(['train', '--pen-train', '3,4', '--out', path.join(tmp, 'never.bin')]);
+  assert.strictEqual(r.status, 1);
+  assert.match(r.stderr, /--pen-train must not include the test writers/);
+});
+
 test('classify reads digits from image files of any size, either polarity, and numbers', () => {
   const files = [];
   const want = [];
