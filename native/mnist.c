@@ -65,9 +65,10 @@ static void die(const char *msg) {
 typedef struct {
     const char *data, *arch, *model, *log, *checkpoint, *report, *card, *opt;
     const char *extra_images, *extra_labels, *aug, *db, *out, *pen, *pen_writers;
-    int strokes;
+    int strokes, touching;
     int epochs, batch, val, limit, threads, augment, report_on, quiet, all, quantize, multi, multi_n, per_class;
     int mine, mine_steps, pen_copies, redraw;
+    float pen_style;
     const char *pen_train, *export_dir;
     int count;
     float lr, wd, smoothing, clean_tail, mine_lr, ema;
@@ -152,6 +153,7 @@ static int parse_options(options *o, int argc, char **argv, int first) {
         if (!strcmp(k, "all")) { o->all = 1; continue; }
         if (!strcmp(k, "multi")) { o->multi = 1; continue; }
         if (!strcmp(k, "strokes")) { o->strokes = 1; continue; }
+        if (!strcmp(k, "touching")) { o->touching = 1; continue; }
         if (i + 1 >= argc) {
             fprintf(stderr, "mnist: option --%s needs a value\n", k);
             exit(2);
@@ -179,6 +181,7 @@ static int parse_options(options *o, int argc, char **argv, int first) {
         else if (!strcmp(k, "pen-copies")) o->pen_copies = parse_int(v, 1, 100, "--pen-copies");
         else if (!strcmp(k, "export")) o->export_dir = v;
         else if (!strcmp(k, "count")) o->count = parse_int(v, 1, 100000, "--count");
+        else if (!strcmp(k, "pen-style")) o->pen_style = parse_float(v, 0.0f, 1.0f, "--pen-style");
         else if (!strcmp(k, "redraw")) o->redraw = parse_int(v, 0, 1000000, "--redraw");
         else if (!strcmp(k, "dir")) o->out = v;
         else if (!strcmp(k, "extra-images")) o->extra_images = v;
@@ -513,6 +516,8 @@ static int cmd_train(int argc, char **argv) {
     pen_set pens = {0};
     pen_aug_params pen_aug;
     pen_aug_defaults(&pen_aug);
+    /* --pen-style P: flags on 1s with probability P, crossbars through 7s P, bases under 1s P/3 */
+    pen_aug.flag_prob = pen_aug.bar_prob = o.pen_style, pen_aug.base_prob = o.pen_style / 3;
     int n_pen = 0;
     if (pen_writers) {
         if (pen_load(&pens, o.pen, err)) die(err);
@@ -569,6 +574,7 @@ static int cmd_train(int argc, char **argv) {
     if (n_pen) /* named only when used, like ema */
         snprintf(config + strlen(config), sizeof config - strlen(config), " pen=%s pen_copies=%d", o.pen_train, o.pen_copies);
     if (o.redraw) snprintf(config + strlen(config), sizeof config - strlen(config), " redraw=%d", o.redraw);
+    if (o.pen_style > 0) snprintf(config + strlen(config), sizeof config - strlen(config), " pen_style=%g", o.pen_style);
     /* --redraw N: N of the training digits each epoch, traced into strokes and drawn again with the page's brush */
     pen_set traced = {0};
     if (o.redraw) {
@@ -776,14 +782,27 @@ static void print_pen(const pen_result *r) {
     printf("\n");
 }
 
-/* the first n digits of the writers as pen_evaluate() places them, as stroke files DIR/NNNN-LABEL.tra */
-static void export_pen(const pen_set *set, uint32_t writers, unsigned long long seed, int n, const char *dir) {
+/* the first n digits of the writers as pen_evaluate() places them, as stroke files DIR/NNNN-LABEL.tra;
+ * with numbers, the first n numbers eval reads (touching ones when touch), DIR/NNNN-DIGITS.tra */
+static void export_pen(const pen_set *set, uint32_t writers, unsigned long long seed, int n, const char *dir, int numbers,
+                       int touch) {
     char err[ERR_LEN], path[1200];
     ink_t ink;
     ink_init(&ink);
     snprintf(path, sizeof path, "%s/x", dir);
     mkdirs(path);
-    for (int i = 0, k = 0; i < set->n_digits && k < n; i++) {
+    for (int q = 0; numbers && q < n; q++) {
+        char truth[9], *text;
+        size_t len;
+        if (pen_number(set, writers, seed + 1 + touch, q, touch ? COMPOSE_TOUCH_LO : COMPOSE_APART_LO,
+                       touch ? COMPOSE_TOUCH_HI : COMPOSE_APART_HI, &ink, truth, err) ||
+            pen_format(&ink, &text, &len, err))
+            die(err);
+        snprintf(path, sizeof path, "%s/%04d-%s.tra", dir, q, truth);
+        if (file_write_atomic(path, text, len, err)) die(err);
+        free(text);
+    }
+    for (int i = 0, k = 0; !numbers && i < set->n_digits && k < n; i++) {
         if (!pen_in(writers, set->digit[i].writer) || set->digit[i].label < 0) continue;
         char *text;
         size_t len;
@@ -803,7 +822,8 @@ static int cmd_pen(int argc, char **argv) {
     if (o.export_dir) { /* --export DIR [--count N]: the digits as stroke files instead of a reading */
         pen_set set;
         if (pen_load(&set, o.pen, err)) die(err);
-        export_pen(&set, parse_writers(o.pen_writers), PEN_EVAL_SEED, o.count ? o.count : 100, o.export_dir);
+        export_pen(&set, parse_writers(o.pen_writers), PEN_EVAL_SEED, o.count ? o.count : 100, o.export_dir, o.multi,
+                   o.touching);
         pen_free(&set);
         return 0;
     }
@@ -1310,7 +1330,8 @@ static void usage(void) {
            "             files (src/pen.h) drawn on the page's canvas and read from their strokes\n"
            "  pen        real pen digits of --pen-writers [test] read as the page reads them, and\n"
            "             numbers of one writer's digits (--multi-n each way); --export DIR [--count N]\n"
-           "             writes the digits as stroke files, where eval draws them, instead\n"
+           "             writes the digits as stroke files, where eval draws them, instead (with\n"
+           "             --multi the numbers eval reads, --touching the touching ones)\n"
            "  info       the model's layers, parameters and FLOPs\n"
            "  val        MODEL ...: each model on the validation images a training run with the same\n"
            "             --seed and --val held out: how many right, which wrong; given several, the\n"
@@ -1342,6 +1363,8 @@ static void usage(void) {
            "  --pen-writers W   eval, pen: test, dev, train, all, none or ids 1,4,7 [test]\n"
            "  --pen-train W     train: add these writers' pen digits, drawn afresh each epoch [none]\n"
            "  --pen-copies N    train: drawings of each such digit per epoch [4]\n"
+           "  --pen-style P     train: flags on 1s and crossbars through 7s drawn with probability P\n"
+           "                    onto the pen and redrawn digits [0]\n"
            "  --redraw N        train: N MNIST training digits per epoch traced into strokes and drawn\n"
            "                    again with the page's brush (src/skeleton.h) [0]\n");
 }

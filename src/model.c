@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,11 +181,15 @@ int model_init(model_t *m, const char *arch, char *err) {
     if (!m->params) return set_error(err, "out of memory for %zu parameters", m->n_params);
     m->stats = m->params + m->n_params;
     m->temperature = 1.0f;
-    m->version = 1;
+    model_touch(m);
     return 0;
 }
 
-void model_touch(model_t *m) { m->version++; }
+/* One counter for the whole process, so that no two states of any two models share a version: a
+ * model freed and another loaded at the same address are told apart (the inference weights a
+ * workspace derived, the pieces a reader cache keeps). */
+static atomic_ulong generation;
+void model_touch(model_t *m) { m->version = atomic_fetch_add(&generation, 1) + 1; }
 
 void model_free(model_t *m) {
     free(m->params);
@@ -446,7 +451,6 @@ static void prepare_inference(const model_t *m, workspace_t *ws) {
             p += conv3x3_wino4_u_floats(l->in_c, l->out_c) + 16;
         }
     }
-    ws->prep_params = m->params;
     ws->prep_version = m->version;
 }
 
@@ -574,7 +578,7 @@ const float *model_forward(model_t *m, workspace_t *ws, const float *x, int B, i
         if (!training && l->kind == LAYER_CONV) {
             /* inference: conv, batch norm and ReLU as one layer, the norm folded into the
              * weights; the output lands where the last of the three would put it */
-            if (ws->prep_params != m->params || ws->prep_version != m->version) prepare_inference(m, ws);
+            if (ws->prep_version != m->version) prepare_inference(m, ws);
             int last = i;
             if (last + 1 < m->n_layers && m->layer[last + 1].kind == LAYER_BN) last++;
             const int relu = last + 1 < m->n_layers && m->layer[last + 1].kind == LAYER_RELU;

@@ -68,7 +68,7 @@ typedef struct {
     float *params; /* n_params + n_stats floats, one allocation */
     float *stats;  /* params + n_params */
     float temperature;
-    unsigned long version; /* bumped whenever the library changes params or stats */
+    unsigned long version; /* a process-wide generation: new whenever the library loads or changes params or stats */
 } model_t;
 
 /* Parse `arch`, lay out and allocate the parameters (all zero). */
@@ -117,8 +117,7 @@ typedef struct {
      * bias with the following batch norm folded in, and their Winograd transform */
     float *prep;
     const float *inf_w[MODEL_MAX_LAYERS], *inf_b[MODEL_MAX_LAYERS], *inf_u[MODEL_MAX_LAYERS];
-    const float *prep_params;      /* the model the inference weights were derived from, */
-    unsigned long prep_version;    /* and its version then */
+    unsigned long prep_version;    /* the version of the model they were derived from (0: none) */
     float *wino;                   /* scratch for 3×3 convs, which run by Winograd's algorithm */
     float *wino_u[MODEL_MAX_LAYERS], *wino_v[MODEL_MAX_LAYERS]; /* training: their transformed weights and input */
     float *dw_scratch;             /* per-thread weight gradients of conv layers (training) */

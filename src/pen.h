@@ -92,8 +92,12 @@ typedef struct {
     float shear;                 /* x += shear·y, shear from ±shear */
     float aspect;                /* x and y scales differ by up to 1 ± aspect */
     float height_lo, height_hi;  /* canvas pixels */
+    /* styles MNIST lacks, added with these probabilities: a flag on a 1 drawn as one straight stroke
+     * (25-60 degrees below the horizontal, 0.25-0.55 of its height long), a base under a 1, and a
+     * crossbar through a 7 drawn in one stroke */
+    float flag_prob, base_prob, bar_prob;
 } pen_aug_params;
-void pen_aug_defaults(pen_aug_params *p);
+void pen_aug_defaults(pen_aug_params *p); /* the styles off */
 /* out: the 28×28 input (0..1); returns -1 for a digit with no ink or no memory */
 int pen_render_input(const pen_set *set, int i, int flip_y, const pen_aug_params *p, rng_t *r, float *out, char *err);
 /* `copies` images of every labelled digit of `writers`, as bytes, into pixels
@@ -146,6 +150,10 @@ void pen_result_free(pen_result *r);
 #define PEN_NUMBER_H_HI 200.0f
 int pen_compose_number(const pen_set *set, const int *which, int len, float gap_lo, float gap_hi, rng_t *r, ink_t *out,
                        char *err);
+/* Number q of the series pen_evaluate_numbers() reads (seed, writers, gaps), composed into out;
+ * truth (9 bytes) gets its digits. Returns 0, or -1. */
+int pen_number(const pen_set *set, uint32_t writers, uint64_t seed, int q, float gap_lo, float gap_hi, ink_t *out,
+               char *truth, char *err);
 /* Reads n_seq numbers of 2..8 digits, each from one writer of `writers`
  * (chosen at random), composed by pen_compose_number, from strokes on the wide
  * canvas as the page does. Returns how many were read exactly, or -1; when

@@ -534,8 +534,7 @@ typedef struct {
 
 #define READER_CACHE_SLOTS 256
 struct reader_cache {
-    const float *params; /* the weights its pieces were read with */
-    unsigned long version;
+    unsigned long version; /* of the weights its pieces were read with (model_t.version) */
     piece_t slot[READER_CACHE_SLOTS]; /* by key, direct-mapped; key 0: empty */
 };
 
@@ -770,9 +769,9 @@ int reader_read_ink(model_t *m, workspace_t *ws, const ink_t *ink, int w, int h,
                     reading *out) {
     memset(out, 0, sizeof *out);
     if (!ink || w < 1 || h < 1 || w > 16384 || h > 16384 || ws->max_batch < 1) return -1;
-    if (cache && (cache->params != m->params || cache->version != m->version)) { /* other weights */
+    if (cache && cache->version != m->version) { /* other weights */
         reader_cache_clear(cache);
-        cache->params = m->params, cache->version = m->version;
+        cache->version = m->version;
     }
     const int max_el = READER_MAX_STROKES * (SPLIT_MAX_CUTS + 1);
     elem_t *strokes = malloc(sizeof(elem_t) * READER_MAX_STROKES), *el = malloc(sizeof(elem_t) * (size_t)max_el);

@@ -209,3 +209,54 @@ void test_model_corrupt(void) {
     free(good), free(x);
     model_free(&a);
 }
+
+/* A workspace's inference weights are keyed on the model's version, which is process-wide: a model
+ * freed and another put at the same address (the allocator may hand the address back) is read with
+ * its own weights, not the first one's. */
+void test_model_cache(void) {
+    char err[ERR_LEN];
+    model_t a, b;
+    workspace_t ws;
+    if (model_load(&a, test_model_path(), err) || workspace_init(&ws, &a, 1, 0, err)) {
+        CHECK(0, "%s", err);
+        return;
+    }
+    float x[IMG_PIXELS], pa[N_CLASSES], pb[N_CLASSES];
+    for (int i = 0; i < IMG_PIXELS; i++) x[i] = (i % 28 > 10 && i % 28 < 16) ? 1.0f : 0.0f; /* an upright bar */
+    memcpy(pa, model_predict(&a, &ws, x, 1), sizeof pa);
+    /* b: other weights (the last layer's biases moved), loaded from a file as the page loads a taught
+     * model, then placed at a's address as a's memory is reused */
+    const char *tmp = "build/test-model-cache.bin";
+    if (model_load(&b, test_model_path(), err)) {
+        CHECK(0, "%s", err);
+        return;
+    }
+    for (int i = b.n_layers - 1; i >= 0; i--) /* the last batch norm off: every feature it feeds is 0 */
+        if (b.layer[i].kind == LAYER_BN) {
+            for (size_t k = 0; k < b.layer[i].n_w; k++) b.params[b.layer[i].w + k] = 0.0f;
+            for (size_t k = 0; k < b.layer[i].n_b; k++) b.params[b.layer[i].b + k] = 0.0f;
+            break;
+        }
+    model_touch(&b);
+    if (model_save(&b, tmp, err)) CHECK(0, "%s", err);
+    model_free(&b);
+    if (model_load(&b, tmp, err)) {
+        CHECK(0, "%s", err);
+        return;
+    }
+    remove(tmp);
+    memcpy(a.params, b.params, sizeof(float) * (b.n_params + b.n_stats));
+    float *own = b.params;
+    b.params = a.params, b.stats = a.params + a.n_params; /* a is "freed": its buffer now holds b */
+    CHECK(b.version != a.version, "versions differ across models: %lu %lu", a.version, b.version);
+    memcpy(pb, model_predict(&b, &ws, x, 1), sizeof pb);
+    workspace_t fresh; /* what b reads with a workspace that never saw a */
+    float want[N_CLASSES], diff = 0.0f, moved = 0.0f;
+    if (workspace_init(&fresh, &b, 1, 0, err)) CHECK(0, "%s", err);
+    memcpy(want, model_predict(&b, &fresh, x, 1), sizeof want);
+    for (int j = 0; j < N_CLASSES; j++) diff = fmaxf(diff, fabsf(pb[j] - want[j])), moved = fmaxf(moved, fabsf(pb[j] - pa[j]));
+    CHECK(diff < 1e-6f && moved > 0.1f, "the second model's own outputs: off by %g from a fresh workspace, %g from the first's", diff, moved);
+    free(own);
+    workspace_free(&ws), workspace_free(&fresh);
+    model_free(&a);
+}
