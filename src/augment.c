@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAXSIDE 64
+#define MAXSIDE 32
 
 void augment_defaults(augment_params *p) {
     p->rotate_deg = 10.0f;
@@ -106,6 +106,10 @@ float augment_sample(const float *img, int side, float x, float y) {
 void augment_image(float *dst, const uint8_t *src, int side, const augment_params *p, rng_t *r) {
     float img[MAXSIDE * MAXSIDE], tmp[MAXSIDE * MAXSIDE], ex[MAXSIDE * MAXSIDE], ey[MAXSIDE * MAXSIDE];
     const int n = side * side;
+    if (side < 1 || side > MAXSIDE) { /* not an image this can redraw: left blank */
+        if (side > 0) memset(dst, 0, sizeof(float) * (size_t)n);
+        return;
+    }
     for (int i = 0; i < n; i++) img[i] = src[i] * (1.0f / 255.0f);
 
     /* stroke thickness: blend in a dilated or eroded copy */

@@ -33,7 +33,7 @@ void augment_defaults(augment_params *p);
  * keys: rotate scale_min scale_max aspect shear shift elastic alpha sigma thick thin.
  * Returns 0, or -1 with a message for an unknown key or a bad value. */
 int augment_parse(augment_params *p, const char *spec, char *err);
-/* src: a side×side image, 0..255 ink; dst: side×side floats in [0, 1]. side <= 64. */
+/* src: a side×side image, 0..255 ink; dst: side×side floats in [0, 1]. side <= 32. */
 void augment_image(float *dst, const uint8_t *src, int side, const augment_params *p, rng_t *r);
 
 /* bilinear sample of a side×side image at (x, y), pixel centres at integer

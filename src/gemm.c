@@ -278,10 +278,13 @@ static void pack_b(int tb, const float *B, int ldb, int p0, int kc, int j0, int 
  * cost as much again as the arithmetic on the conv layers' shapes, where one
  * row of tiles spans the whole product. Every element of C still sums its K
  * steps in order, so the result does not depend on how tiles are shared out. */
+/* Each thread's packing buffers: 550 KB that must not live on the stack (a thread's, or
+ * WebAssembly's, which Emscripten sizes from 64 KB up), allocated with the program. */
+static _Thread_local _Alignas(64) float pack_ap[MC_BUF * KC], pack_bp[NC_BUF * KC];
+
 static void gemm_tiles(const kernel_t *kn, int ta, int tb, int t0, int t1, int nt, int tm, int tn, int M, int N,
                        int K, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
-    _Alignas(64) float ap[MC_BUF * KC];
-    _Alignas(64) float bp[NC_BUF * KC];
+    float *const ap = pack_ap, *const bp = pack_bp;
     _Alignas(64) float edge[8 * 32];
     const int mr = kn->mr, nr = kn->nr;
     const int steps = (K + KC - 1) / KC, step = (K + steps - 1) / steps;
