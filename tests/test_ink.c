@@ -7,6 +7,7 @@
 
 #include "ink.h"
 #include "pen.h"
+#include "skeleton.h"
 #include "test.h"
 
 #define PEN_DATA "native/pendigits/pendigits-orig.tra"
@@ -164,5 +165,104 @@ void test_pen(void) {
     CHECK(per[0] + per[1] + per[2] == 7494 && per[0] > 2400 && per[1] > 2400 && per[2] > 2400, "split %d %d %d", per[0],
           per[1], per[2]);
     CHECK(label_n[0] > 700 && label_n[9] > 700, "every digit is there");
+    pen_free(&s);
+}
+
+/* MNIST digits traced into strokes (src/skeleton.c): a bar is one straight stroke down its middle, a
+ * ring one closed stroke round it, a blank image none; redrawn, a traced digit keeps its shape */
+void test_skeleton(void) {
+    uint8_t img[IMG_PIXELS];
+    ink_t ink;
+    ink_init(&ink);
+    char err[ERR_LEN];
+    memset(img, 0, sizeof img);
+    for (int y = 4; y < 24; y++)
+        for (int x = 12; x < 15; x++) img[y * 28 + x] = 255; /* a bar 3 wide, rows 4..23 */
+    int n = skeleton_trace(img, &ink, err), len = 0;
+    const ink_point *p = n == 1 ? ink_stroke(&ink, 0, &len) : NULL;
+    CHECK(n == 1 && len > 10, "a bar is one stroke: %d strokes", n);
+    for (int i = 0; p && i < len; i++) CHECK(fabsf(p[i].x - 13.5f) < 1.0f && p[i].y > 3 && p[i].y < 25, "on the bar's centre line: (%g, %g)", p[i].x, p[i].y);
+    memset(img, 0, sizeof img);
+    for (int y = 0; y < 28; y++)
+        for (int x = 0; x < 28; x++) {
+            const float d = hypotf(x + 0.5f - 14, y + 0.5f - 14);
+            img[y * 28 + x] = d > 6 && d < 9 ? 255 : 0; /* a ring of radius 7.5 */
+        }
+    n = skeleton_trace(img, &ink, err);
+    p = n >= 1 ? ink_stroke(&ink, 0, &len) : NULL;
+    float worst = 0;
+    for (int i = 0; p && i < len; i++) worst = fmaxf(worst, fabsf(hypotf(p[i].x - 14, p[i].y - 14) - 7.5f));
+    CHECK(n == 1 && len > 30 && worst < 1.2f, "a ring is one stroke round it: %d strokes, %d points, off by %g", n, len, worst);
+    memset(img, 0, sizeof img);
+    CHECK(skeleton_trace(img, &ink, err) == 0 && ink.n_strokes == 0, "a blank image has no strokes");
+    ink_free(&ink);
+}
+
+/* numbers of one writer's digits on the wide canvas (pen_compose_number): inside the canvas, digit
+ * after digit, apart or touching as asked; training images from pen digits: reproducible, and the
+ * styles drawn only onto the digits they belong to */
+void test_pen_compose(void) {
+    char err[ERR_LEN];
+    pen_set s;
+    if (pen_load(&s, PEN_DATA, err)) {
+        CHECK(0, "%s", err);
+        return;
+    }
+    int which[8], n = 0;
+    for (int i = 0; i < s.n_digits && n < 8; i++)
+        if (s.digit[i].writer == 1) which[n++] = i;
+    ink_t ink, again;
+    ink_init(&ink), ink_init(&again);
+    for (int touch = 0; touch < 2; touch++) {
+        const float lo = touch ? -2.0f : 1.5f, hi = touch ? 0.0f : 8.0f;
+        rng_t r = rng_derive(5, (uint64_t)touch), r2 = r;
+        CHECK(pen_compose_number(&s, which, 8, lo, hi, &r, &ink, err) == 0, "compose: %s", err);
+        CHECK(pen_compose_number(&s, which, 8, lo, hi, &r2, &again, err) == 0 && again.n_pt == ink.n_pt &&
+                  !memcmp(again.pt, ink.pt, sizeof *ink.pt * (size_t)ink.n_pt),
+              "the same seed composes the same number");
+        int blocks = 0;
+        for (int k = 0; k < 8; k++) blocks += s.digit[which[k]].blocks;
+        CHECK(ink.n_strokes == blocks, "every stroke of every digit: %d of %d", ink.n_strokes, blocks);
+        float prev_x1 = -1e9f;
+        for (int k = 0, st = 0; k < 8; st += s.digit[which[k]].blocks, k++) {
+            float x0 = 1e9f, x1 = -1e9f, y0 = 1e9f, y1 = -1e9f;
+            for (int q = st; q < st + s.digit[which[k]].blocks; q++) {
+                float a, b, c, d;
+                if (ink_stroke_box(&ink, q, &a, &b, &c, &d)) continue;
+                x0 = fminf(x0, a), y0 = fminf(y0, b), x1 = fmaxf(x1, c), y1 = fmaxf(y1, d);
+            }
+            CHECK(x0 >= INK_BRUSH_RADIUS && x1 <= PEN_WIDE_W - INK_BRUSH_RADIUS && y0 >= INK_BRUSH_RADIUS &&
+                      y1 <= PEN_CANVAS_H - INK_BRUSH_RADIUS,
+                  "digit %d inside the canvas: %g..%g x %g..%g", k, x0, x1, y0, y1);
+            /* the gap between ink boxes (points and brush) */
+            const float gap = x0 - prev_x1 - 2 * INK_BRUSH_RADIUS, h = y1 - y0;
+            if (k) CHECK(touch ? gap <= 0.5f && gap >= -0.15f * h : gap > 0.0f, "%s: gap %g before digit %d (height %g)",
+                         touch ? "touching" : "apart", gap, k, h);
+            prev_x1 = x1;
+        }
+    }
+    /* training images */
+    pen_aug_params p;
+    pen_aug_defaults(&p);
+    float a[IMG_PIXELS], b[IMG_PIXELS];
+    rng_t r1 = rng_derive(9, 1), r2 = rng_derive(9, 1);
+    CHECK(pen_render_input(&s, which[0], 1, &p, &r1, a, err) == 0 && pen_render_input(&s, which[0], 1, &p, &r2, b, err) == 0 &&
+              !memcmp(a, b, sizeof a),
+          "a training image is the same for the same stream");
+    p.flag_prob = p.bar_prob = p.base_prob = 1.0f;
+    int changed[N_CLASSES] = {0}, seen[N_CLASSES] = {0};
+    for (int i = 0; i < s.n_digits; i += 7) {
+        const int d = s.digit[i].label;
+        r1 = rng_derive(9, (uint64_t)i), r2 = rng_derive(9, (uint64_t)i);
+        pen_aug_params plain = p;
+        plain.flag_prob = plain.bar_prob = plain.base_prob = 0.0f;
+        if (pen_render_input(&s, i, 1, &plain, &r1, a, err) || pen_render_input(&s, i, 1, &p, &r2, b, err)) continue;
+        seen[d]++, changed[d] += memcmp(a, b, sizeof a) != 0;
+    }
+    CHECK(changed[7] > 0 && changed[1] > 0, "styles drawn onto 7s (%d of %d) and 1s (%d of %d)", changed[7], seen[7],
+          changed[1], seen[1]);
+    for (int d = 0; d < N_CLASSES; d++)
+        if (d != 1 && d != 7) CHECK(changed[d] == 0, "no style onto a %d (%d changed)", d, changed[d]);
+    ink_free(&ink), ink_free(&again);
     pen_free(&s);
 }
