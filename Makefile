@@ -24,8 +24,8 @@ export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
 
 LIB_SRC    := $(wildcard src/*.c)
 LIB_HDR    := $(wildcard src/*.h src/*.inc)
-CLI_SRC    := native/mnist.c native/report.c native/trainlog.c
-CLI_HDR    := native/report.h native/trainlog.h native/font5x7.h native/stb_image_impl.h
+CLI_SRC    := native/mnist.c native/report.c
+CLI_HDR    := native/report.h native/font5x7.h native/stb_image_impl.h
 TEST_SRC   := $(wildcard tests/*.c)
 
 # training recipe: the defaults of `mnist train` (see weights/MODEL.md).

@@ -22,6 +22,7 @@
 #include <sqlite3.h>
 
 #include "augment.h"
+#include "checkpoint.h"
 #include "crc32.h"
 #include "fileio.h"
 #include "finetune.h"
@@ -82,8 +83,8 @@ static void defaults(options *o) {
     o->model = DEFAULT_MODEL;
     o->pen = DEFAULT_PEN;
     o->pen_writers = "test";
-    o->pen_train = "none";
-    o->pen_copies = 4;
+    o->pen_train = "train+dev"; /* the shipped recipe: never the test writers */
+    o->pen_copies = 8;
     o->log = "weights/train_log.csv";
     o->checkpoint = "build/train/checkpoint.bin";
     o->report = "weights/report";
@@ -128,17 +129,33 @@ static float parse_float(const char *s, float lo, float hi, const char *name) {
     return v;
 }
 
-/* "test", "dev", "train", "all", "none", or writer ids "3,6,9" as a writer mask */
+/* "test", "dev", "train", "all", "none", writer ids "3,6,9", or parts joined by '+' ("train+dev"), as a writer mask */
 static uint32_t parse_writers(const char *s) {
-    if (!strcmp(s, "none")) return 0;
-    if (!strcmp(s, "test")) return PEN_TEST_WRITERS;
-    if (!strcmp(s, "dev")) return PEN_DEV_WRITERS;
-    if (!strcmp(s, "train")) return PEN_TRAIN_WRITERS;
-    if (!strcmp(s, "all")) return PEN_TEST_WRITERS | PEN_DEV_WRITERS | PEN_TRAIN_WRITERS;
     uint32_t m = 0;
     char buf[256];
     snprintf(buf, sizeof buf, "%s", s);
-    for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) m |= 1u << parse_int(t, 1, 31, "--pen-writers");
+    for (char *part = strtok(buf, "+"), *next; part; part = next) {
+        next = strtok(NULL, "+");
+        if (!strcmp(part, "test")) m |= PEN_TEST_WRITERS;
+        else if (!strcmp(part, "dev")) m |= PEN_DEV_WRITERS;
+        else if (!strcmp(part, "train")) m |= PEN_TRAIN_WRITERS;
+        else if (!strcmp(part, "all")) m |= PEN_TEST_WRITERS | PEN_DEV_WRITERS | PEN_TRAIN_WRITERS;
+        else if (strcmp(part, "none")) {
+            for (char *c = part; *c; c++)
+                if ((*c < '0' || *c > '9') && *c != ',') {
+                    fprintf(stderr, "mnist: writers must be test, dev, train, all, none or ids like 1,4,7, not '%s'\n", part);
+                    exit(2);
+                }
+            for (char *e, *t = part; *t; t = *e ? e + 1 : e) {
+                long w = strtol(t, &e, 10);
+                if (e == t || w < 1 || w > 31) {
+                    fprintf(stderr, "mnist: writer ids are 1..31, not '%s'\n", part);
+                    exit(2);
+                }
+                m |= 1u << w;
+            }
+        }
+    }
     return m;
 }
 
@@ -263,124 +280,6 @@ static void progress(int epoch, int epochs, int batch, int batches, double loss,
     fprintf(stderr, "%sepoch %d/%d [%s] batch %d/%d  loss %.4f  acc %.2f%%  %.0f img/s  ETA %s%s", tty ? "\r" : "",
             epoch, epochs, bar, batch, batches, loss, 100 * acc, ips, e, tty ? "\033[K" : "\n");
     fflush(stderr);
-}
-
-/* ---- checkpoint ------------------------------------------------------------------------------
- * "DIGITCKP", u32 version, u32 config length, config, u32 epochs done, f64 seconds so far,
- * u64 model bytes, model file, u64 optimizer floats n, 2n floats, i64 steps, log, u32 CRC.
- * Written with the host's byte order: a checkpoint is for resuming on the same machine. */
-
-static const char CKP_MAGIC[8] = {'D', 'I', 'G', 'I', 'T', 'C', 'K', 'P'};
-
-typedef struct {
-    uint8_t *b;
-    size_t len, cap;
-} buf_t;
-
-static void buf_put(buf_t *b, const void *p, size_t n) {
-    if (b->len + n > b->cap) {
-        size_t cap = (b->cap + n) * 2;
-        uint8_t *nb = realloc(b->b, cap);
-        if (!nb) die("out of memory writing the checkpoint");
-        b->b = nb, b->cap = cap;
-    }
-    memcpy(b->b + b->len, p, n);
-    b->len += n;
-}
-
-static int save_checkpoint(const char *path, const char *config, int epochs_done, double seconds, const model_t *m,
-                           const optimizer_t *o, const train_log *log, char *err) {
-    buf_t b = {0};
-    uint8_t *mb;
-    size_t ml;
-    if (model_serialize(m, &mb, &ml, err)) return -1;
-    uint32_t ver = 1, cl = (uint32_t)strlen(config), ed = (uint32_t)epochs_done;
-    uint64_t ml64 = ml, n = o->n;
-    int64_t t = o->t;
-    buf_put(&b, CKP_MAGIC, 8);
-    buf_put(&b, &ver, 4);
-    buf_put(&b, &cl, 4);
-    buf_put(&b, config, cl);
-    buf_put(&b, &ed, 4);
-    buf_put(&b, &seconds, 8);
-    buf_put(&b, &ml64, 8);
-    buf_put(&b, mb, ml);
-    buf_put(&b, &n, 8);
-    buf_put(&b, o->m, 8 * n);
-    buf_put(&b, &t, 8);
-    buf_put(&b, log, sizeof *log);
-    uint32_t crc = crc32_update(0, b.b, b.len);
-    buf_put(&b, &crc, 4);
-    free(mb);
-    mkdirs(path);
-    int rc = file_write_atomic(path, b.b, b.len, err);
-    free(b.b);
-    return rc;
-}
-
-/* returns epochs done (> 0) when a matching checkpoint was restored, 0 otherwise */
-static int load_checkpoint(const char *path, const char *config, double *seconds, model_t *m, optimizer_t *o,
-                           train_log *log) {
-    uint8_t *b;
-    size_t len;
-    char err[ERR_LEN];
-    if (access(path, F_OK) != 0) return 0;
-    if (file_read_all(path, 1u << 30, &b, &len, err)) {
-        fprintf(stderr, "mnist: ignoring checkpoint: %s\n", err);
-        return 0;
-    }
-    const char *why = NULL;
-    size_t p = 0;
-    uint32_t ver, cl, ed;
-    uint64_t ml, n;
-#define NEED(k) \
-    if (!why && len - p < (k)) why = "truncated"
-    if (len < 12 || memcmp(b, CKP_MAGIC, 8)) why = "not a checkpoint";
-    else if (crc32_update(0, b, len - 4) != (memcpy(&ver, b + len - 4, 4), ver)) why = "CRC mismatch";
-    if (!why) {
-        p = 8;
-        memcpy(&ver, b + p, 4), p += 4;
-        memcpy(&cl, b + p, 4), p += 4;
-        NEED(cl);
-        if (!why && (ver != 1 || cl != strlen(config) || memcmp(b + p, config, cl))) why = "it was made with other settings";
-    }
-    if (!why) {
-        p += cl;
-        NEED(20);
-    }
-    if (!why) {
-        memcpy(&ed, b + p, 4), p += 4;
-        memcpy(seconds, b + p, 8), p += 8;
-        memcpy(&ml, b + p, 8), p += 8;
-        NEED(ml);
-    }
-    model_t tmp;
-    if (!why && model_load_mem(&tmp, b + p, (size_t)ml, err)) why = "its model does not load";
-    if (!why) {
-        model_free(m);
-        *m = tmp;
-        p += ml;
-        NEED(8);
-    }
-    if (!why) {
-        memcpy(&n, b + p, 8), p += 8;
-        if (n != o->n) why = "optimizer size differs";
-        NEED(8 * n + 8 + sizeof *log + 4);
-    }
-    if (!why) {
-        memcpy(o->m, b + p, 8 * n), p += 8 * n;
-        int64_t t;
-        memcpy(&t, b + p, 8), p += 8;
-        o->t = (long)t;
-        memcpy(log, b + p, sizeof *log);
-    }
-#undef NEED
-    free(b);
-    if (why) {
-        fprintf(stderr, "mnist: ignoring checkpoint %s: %s; starting from scratch\n", path, why);
-        return 0;
-    }
-    return (int)ed;
 }
 
 /* ---- train -------------------------------------------------------------------------------------- */
@@ -585,7 +484,8 @@ static int cmd_train(int argc, char **argv) {
     if (o.ema > 0) /* named only when used: the default run's settings (and checkpoints) stay as they were */
         snprintf(config + strlen(config), sizeof config - strlen(config), " ema=%g", o.ema);
     double prior = 0.0;
-    int start = load_checkpoint(o.checkpoint, config, &prior, &m, &opt, log);
+    int start = checkpoint_load(o.checkpoint, config, &prior, &m, &opt, log, err);
+    if (start < 0) fprintf(stderr, "mnist: ignoring checkpoint: %s; starting from scratch\n", err), start = 0;
     /* a checkpoint of the last epoch: the hard-negative phase was interrupted, and is run again */
     if (start > o.epochs) start = 0, prior = 0.0, log->n = 0;
     if (start > 0) fprintf(stderr, "mnist: resuming after epoch %d of %d from %s\n", start, o.epochs, o.checkpoint);
@@ -704,7 +604,8 @@ static int cmd_train(int argc, char **argv) {
                 trainlog_set(log, "ema_val_right", v);
             }
         }
-        if (save_checkpoint(o.checkpoint, config, epoch + 1, prior + now() - t_start, &m, &opt, log, err))
+        mkdirs(o.checkpoint);
+        if (checkpoint_save(o.checkpoint, config, epoch + 1, prior + now() - t_start, &m, &opt, log, err))
             fprintf(stderr, "mnist: warning: checkpoint not saved: %s\n", err);
     }
     int rc = 0;
@@ -1361,8 +1262,8 @@ static void usage(void) {
            "  --multi-n N       eval: composed numbers read, apart and touching, each [1000]; 0 = skip\n"
            "  --pen FILE        the pen digits [" DEFAULT_PEN "]\n"
            "  --pen-writers W   eval, pen: test, dev, train, all, none or ids 1,4,7 [test]\n"
-           "  --pen-train W     train: add these writers' pen digits, drawn afresh each epoch [none]\n"
-           "  --pen-copies N    train: drawings of each such digit per epoch [4]\n"
+           "  --pen-train W     train: add these writers' pen digits, drawn afresh each epoch [train+dev]\n"
+           "  --pen-copies N    train: drawings of each such digit per epoch [8]\n"
            "  --pen-style P     train: flags on 1s and crossbars through 7s drawn with probability P\n"
            "                    onto the pen and redrawn digits [0]\n"
            "  --redraw N        train: N MNIST training digits per epoch traced into strokes and drawn\n"

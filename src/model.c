@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bytes.h"
 #include "crc32.h"
 #include "fileio.h"
 #include "layers.h"
@@ -276,27 +277,6 @@ float model_quantize_weights(model_t *m, int bits) {
 
 static const char MAGIC[8] = {'D', 'I', 'G', 'I', 'T', 'C', 'N', 'N'};
 
-static void put_u32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put_u64(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put_f32(uint8_t *p, float f) {
-    uint32_t v;
-    memcpy(&v, &f, 4);
-    put_u32(p, v);
-}
-static uint32_t get_u32(const uint8_t *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t get_u64(const uint8_t *p) { return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32; }
-static float get_f32(const uint8_t *p) {
-    uint32_t v = get_u32(p);
-    float f;
-    memcpy(&f, &v, 4);
-    return f;
-}
 
 /* bytes before the architecture string, and after it up to the payload */
 #define HEAD_FIXED (8 + 4 + 4)
@@ -308,18 +288,18 @@ int model_serialize(const model_t *m, uint8_t **out, size_t *out_len, char *err)
     uint8_t *b = malloc(len), *p = b;
     if (!b) return set_error(err, "out of memory serializing the model");
     memcpy(p, MAGIC, 8), p += 8;
-    put_u32(p, MODEL_FORMAT_VERSION), p += 4;
-    put_u32(p, (uint32_t)alen), p += 4;
+    le_put_u32(p, MODEL_FORMAT_VERSION), p += 4;
+    le_put_u32(p, (uint32_t)alen), p += 4;
     memcpy(p, m->arch, alen), p += alen;
-    put_u32(p, 1), p += 4;
-    put_u32(p, IMG_SIDE), p += 4;
-    put_u32(p, IMG_SIDE), p += 4;
-    put_u32(p, N_CLASSES), p += 4;
-    put_f32(p, m->temperature), p += 4;
-    put_u64(p, m->n_params), p += 8;
-    put_u64(p, m->n_stats), p += 8;
-    for (size_t i = 0; i < nf; i++, p += 4) put_f32(p, m->params[i]);
-    put_u32(p, crc32_update(0, b, (size_t)(p - b)));
+    le_put_u32(p, 1), p += 4;
+    le_put_u32(p, IMG_SIDE), p += 4;
+    le_put_u32(p, IMG_SIDE), p += 4;
+    le_put_u32(p, N_CLASSES), p += 4;
+    le_put_f32(p, m->temperature), p += 4;
+    le_put_u64(p, m->n_params), p += 8;
+    le_put_u64(p, m->n_stats), p += 8;
+    for (size_t i = 0; i < nf; i++, p += 4) le_put_f32(p, m->params[i]);
+    le_put_u32(p, crc32_update(0, b, (size_t)(p - b)));
     *out = b;
     *out_len = len;
     return 0;
@@ -330,10 +310,10 @@ int model_load_mem(model_t *m, const void *buf, size_t len, char *err) {
     memset(m, 0, sizeof *m);
     if (len < HEAD_FIXED) return set_error(err, "truncated: %zu bytes is shorter than the header", len);
     if (memcmp(b, MAGIC, 8) != 0) return set_error(err, "bad magic: not a DIGITCNN model file");
-    uint32_t version = get_u32(b + 8);
+    uint32_t version = le_get_u32(b + 8);
     if (version != MODEL_FORMAT_VERSION)
         return set_error(err, "unsupported format version %u (this build reads version %d)", version, MODEL_FORMAT_VERSION);
-    uint32_t alen = get_u32(b + 12);
+    uint32_t alen = le_get_u32(b + 12);
     if (alen == 0 || alen >= MODEL_ARCH_LEN) return set_error(err, "bad architecture length %u (must be 1..%d)", alen, MODEL_ARCH_LEN - 1);
     if (len < HEAD_FIXED + (size_t)alen + HEAD_TAIL) return set_error(err, "truncated: the file ends inside the header");
     char arch[MODEL_ARCH_LEN];
@@ -342,9 +322,9 @@ int model_load_mem(model_t *m, const void *buf, size_t len, char *err) {
     for (uint32_t i = 0; i < alen; i++)
         if (!isprint((unsigned char)arch[i])) return set_error(err, "bad architecture: non-printable byte at %u", i);
     const uint8_t *p = b + HEAD_FIXED + alen;
-    uint32_t ic = get_u32(p), ih = get_u32(p + 4), iw = get_u32(p + 8), nc = get_u32(p + 12);
-    float temperature = get_f32(p + 16);
-    uint64_t np = get_u64(p + 20), ns = get_u64(p + 28);
+    uint32_t ic = le_get_u32(p), ih = le_get_u32(p + 4), iw = le_get_u32(p + 8), nc = le_get_u32(p + 12);
+    float temperature = le_get_f32(p + 16);
+    uint64_t np = le_get_u64(p + 20), ns = le_get_u64(p + 28);
     p += HEAD_TAIL;
     if (ic != 1 || ih != IMG_SIDE || iw != IMG_SIDE || nc != N_CLASSES)
         return set_error(err, "unsupported input %ux%ux%u with %u classes (this build expects 1x28x28, 10)", ic, ih, iw, nc);
@@ -353,7 +333,7 @@ int model_load_mem(model_t *m, const void *buf, size_t len, char *err) {
     size_t want = (size_t)(p - b) + 4 * (size_t)(np + ns) + 4;
     if (len < want) return set_error(err, "truncated: %zu bytes, the header promises %zu", len, want);
     if (len > want) return set_error(err, "size mismatch: %zu bytes, the header promises %zu (trailing data)", len, want);
-    uint32_t stored = get_u32(b + len - 4), actual = crc32_update(0, b, len - 4);
+    uint32_t stored = le_get_u32(b + len - 4), actual = crc32_update(0, b, len - 4);
     if (stored != actual) return set_error(err, "CRC mismatch: stored %08x, computed %08x (corrupt file)", stored, actual);
     /* the CRC vouches for the bytes; now check they describe a sane model */
     char aerr[ERR_LEN];
@@ -373,7 +353,7 @@ int model_load_mem(model_t *m, const void *buf, size_t len, char *err) {
     m->temperature = temperature;
     model_touch(m);
     for (size_t i = 0; i < np + ns; i++, p += 4) {
-        float v = get_f32(p);
+        float v = le_get_f32(p);
         if (!isfinite(v)) {
             set_error(err, "value %zu of %llu is not a finite number", i, (unsigned long long)(np + ns));
             model_free(m);

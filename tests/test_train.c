@@ -5,6 +5,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
+#include "crc32.h"
+#include "fileio.h"
 #include "idx.h"
 #include "model.h"
 #include "rng.h"
@@ -127,4 +130,73 @@ void test_shipped(void) {
     workspace_free(&ws);
     dataset_free(&d);
     model_free(&m);
+}
+
+/* the checkpoint: what it saves loads back exactly; another run's, another version's, a truncated
+ * or damaged one is refused with the reason and changes nothing */
+void test_checkpoint(void) {
+    char err[ERR_LEN];
+    const char *path = "build/test-checkpoint.bin", *settings = "arch=conv4k3,relu,pool2,fc10 epochs=3";
+    model_t m, back;
+    optimizer_t o, ob;
+    train_log *log = calloc(1, sizeof *log), *lb = calloc(1, sizeof *lb);
+    if (!log || !lb || model_init(&m, "conv4k3,relu,pool2,fc10", err) || optimizer_init(&o, OPT_ADAMW, m.n_params, err)) {
+        CHECK(0, "setup: %s", err);
+        free(log), free(lb);
+        return;
+    }
+    model_init_weights(&m, 3);
+    for (size_t i = 0; i < 2 * o.n; i++) o.m[i] = (float)i * 0.5f - 7.0f;
+    o.t = 1234;
+    trainlog_set(log, "seed", "3");
+    for (int e = 0; e < 3; e++) log->row[log->n++] = (log_row){e + 1, 0.5 / (e + 1), 0.9, 0.25, 0.97 + e * 0.001, 0.01, 1.5};
+    CHECK(checkpoint_save(path, settings, 3, 42.5, &m, &o, log, err) == 0, "save: %s", err);
+    double secs = 0;
+    CHECK(model_init(&back, "conv4k3,relu,pool2,fc10", err) == 0 && optimizer_init(&ob, OPT_ADAMW, m.n_params, err) == 0, "%s", err);
+    int e = checkpoint_load(path, settings, &secs, &back, &ob, lb, err);
+    CHECK(e == 3 && secs == 42.5, "load: %d epochs, %g s: %s", e, secs, err);
+    CHECK(!memcmp(back.params, m.params, sizeof(float) * (m.n_params + m.n_stats)) && !memcmp(ob.m, o.m, sizeof(float) * 2 * o.n) &&
+              ob.t == 1234 && lb->n == 3 && !memcmp(lb->row, log->row, sizeof(log_row) * 3) && !strcmp(lb->meta, log->meta),
+          "everything comes back");
+    /* refused, and nothing changed */
+    uint8_t *b;
+    size_t len;
+    if (file_read_all(path, 1u << 26, &b, &len, err)) {
+        CHECK(0, "%s", err);
+    } else {
+        struct {
+            const char *what, *want;
+        } cases[] = {{"other settings", "other settings"},
+                     {"version 1", "another format version"},
+                     {"truncated", "CRC mismatch"},
+                     {"a bit flipped", "CRC mismatch"},
+                     {"not a checkpoint", "not a checkpoint"}};
+        for (int k = 0; k < 5; k++) {
+            uint8_t *c = malloc(len);
+            memcpy(c, b, len);
+            size_t cl = len;
+            if (k == 1) { /* version 1, CRC fixed up: the old raw-struct format */
+                c[8] = 1;
+                const uint32_t crc = crc32_update(0, c, cl - 4);
+                for (int i = 0; i < 4; i++) c[cl - 4 + i] = (uint8_t)(crc >> (8 * i));
+            }
+            if (k == 2) cl -= 9;
+            if (k == 3) c[len / 2] ^= 0x10;
+            if (k == 4) c[0] = 'X';
+            if (file_write_atomic(path, c, cl, err)) CHECK(0, "%s", err);
+            free(c);
+            model_t before = back;
+            const float p0 = back.params[0];
+            ob.t = 5;
+            lb->n = 1;
+            e = checkpoint_load(path, k == 0 ? "arch=other" : settings, &secs, &back, &ob, lb, err);
+            CHECK(e == -1 && strstr(err, cases[k].want) && strstr(err, path), "%s: %d, '%s'", cases[k].what, e, err);
+            CHECK(back.params == before.params && back.params[0] == p0 && ob.t == 5 && lb->n == 1, "%s: nothing changed", cases[k].what);
+        }
+        free(b);
+    }
+    remove(path);
+    CHECK(checkpoint_load(path, settings, &secs, &back, &ob, lb, err) == 0, "no file: start afresh");
+    model_free(&m), model_free(&back), optimizer_free(&o), optimizer_free(&ob);
+    free(log), free(lb);
 }

@@ -40,7 +40,8 @@ void trainlog_set(train_log *log, const char *key, const char *value) {
         }
         p += len;
     }
-    snprintf(log->meta, sizeof log->meta, "%s%s=%s", out, key, value);
+    if (snprintf(log->meta, sizeof log->meta, "%s%s=%s", out, key, value) >= (int)sizeof log->meta)
+        log->meta[sizeof log->meta - 1] = 0; /* a full log keeps what fits */
 }
 
 int trainlog_write(const char *path, const train_log *log, char *err) {
