@@ -66,7 +66,7 @@ static void die(const char *msg) {
 typedef struct {
     const char *data, *arch, *model, *log, *checkpoint, *report, *card, *opt;
     const char *extra_images, *extra_labels, *aug, *db, *out, *pen, *pen_writers;
-    int strokes, touching;
+    int strokes, touching, keep_checkpoint;
     int epochs, batch, val, limit, threads, augment, report_on, quiet, all, quantize, multi, multi_n, per_class;
     int mine, mine_steps, pen_copies, redraw;
     float pen_style;
@@ -171,6 +171,7 @@ static int parse_options(options *o, int argc, char **argv, int first) {
         if (!strcmp(k, "multi")) { o->multi = 1; continue; }
         if (!strcmp(k, "strokes")) { o->strokes = 1; continue; }
         if (!strcmp(k, "touching")) { o->touching = 1; continue; }
+        if (!strcmp(k, "keep-checkpoint")) { o->keep_checkpoint = 1; continue; }
         if (i + 1 >= argc) {
             fprintf(stderr, "mnist: option --%s needs a value\n", k);
             exit(2);
@@ -272,17 +273,8 @@ static void fill_bar(char bar[21], long done, long total) {
     bar[20] = 0;
 }
 
-static void progress(int epoch, int epochs, int batch, int batches, double loss, double acc, double ips,
-                     double eta, int tty) {
-    char bar[21], e[32];
-    fill_bar(bar, batch, batches);
-    fmt_time(e, sizeof e, eta);
-    fprintf(stderr, "%sepoch %d/%d [%s] batch %d/%d  loss %.4f  acc %.2f%%  %.0f img/s  ETA %s%s", tty ? "\r" : "",
-            epoch, epochs, bar, batch, batches, loss, 100 * acc, ips, e, tty ? "\033[K" : "\n");
-    fflush(stderr);
-}
 
-/* ---- train -------------------------------------------------------------------------------------- */
+/* ---- train ------------------------------------------------------------------------------------- */
 
 static volatile sig_atomic_t interrupted = 0;
 static void on_signal(int sig) {
@@ -298,378 +290,229 @@ static void gather(uint8_t *pix, uint8_t *lab, const uint8_t *pixels, const uint
     }
 }
 
-/* After the epochs: hard negatives for the reader (compose.h). The model
- * reads o->mine numbers composed of training digits; the pieces its search
- * tried that are not one digit make a quarter of each batch, with a uniform
- * target, the training images the rest, for o->mine_steps steps of the usual
- * batch at a learning rate falling from o->mine_lr along half a cosine (the
- * fine-tuning loop of teach mode, finetune.h). Returns 0, or 130 when interrupted. */
-static int hard_negatives(const options *o, model_t *m, const uint8_t *pixels, const uint8_t *labels,
-                          const int *train_idx, int n_train, const augment_params *aug, workspace_t *ev,
-                          const uint8_t *val_pix, const uint8_t *val_lab, train_log *log, int tty) {
-    char err[ERR_LEN], v[64];
-    double t0 = now();
-    fprintf(stderr, "hard negatives: reading %d numbers composed of training digits ...", o->mine);
-    uint8_t *neg;
-    int n_neg;
-    if (compose_mine(m, pixels, train_idx, n_train, o->mine, o->seed * 0x9E3779B97F4A7C15ull + 0x6e6567, &neg, &n_neg))
-        die("out of memory mining hard negatives");
-    fprintf(stderr, " %d pieces that are not one digit (%.0f s)\n", n_neg, now() - t0);
-    if (n_neg == 0) {
-        free(neg);
-        return 0;
-    }
-    uint8_t *rp = malloc((size_t)n_train * IMG_PIXELS), *rl = malloc((size_t)n_train), *nl = malloc((size_t)n_neg);
-    if (!rp || !rl || !nl) die("out of memory for the hard-negative phase");
-    gather(rp, rl, pixels, labels, train_idx, n_train);
-    memset(nl, NOT_A_DIGIT, (size_t)n_neg);
-    finetune_params p;
-    finetune_defaults(&p);
-    p.steps = o->mine_steps, p.batch = o->batch, p.user_frac = 0.25f, p.lr = o->mine_lr;
-    p.weight_decay = o->wd, p.smoothing = o->smoothing, p.seed = o->seed, p.aug = *aug;
-    const int before = o->val ? evaluate(m, ev, val_pix, val_lab, o->val, NULL) : 0;
-    finetune_t f;
-    if (finetune_begin(&f, m, neg, nl, n_neg, rp, rl, n_train, &p, err)) die(err);
-    free(rp), free(rl), free(nl), free(neg); /* finetune_begin copied them */
-    double loss = 0.0, t1 = now(), t_print = 0.0;
-    long k = 0;
-    while (f.step < p.steps && !interrupted) {
-        loss += finetune_step(&f), k++;
-        double t = now();
-        if (!isfinite(f.last_loss)) die("the loss became NaN or infinite: lower --mine-lr");
-        if (!o->quiet && (t - t_print > (tty ? 0.25 : 30.0) || f.step == p.steps)) {
-            char bar[21], e[32];
-            fill_bar(bar, f.step, p.steps);
-            double ips = (double)f.step * p.batch / (t - t1);
-            fmt_time(e, sizeof e, (double)(p.steps - f.step) * p.batch / ips);
-            fprintf(stderr, "%shard negatives [%s] step %ld/%d  loss %.4f  %.0f img/s  ETA %s%s", tty ? "\r" : "", bar,
-                    f.step, p.steps, loss / (double)k, ips, e, tty ? "\033[K" : "\n");
-            t_print = t;
-        }
-    }
-    finetune_end(&f);
-    if (interrupted) return 130;
-    const int after = o->val ? evaluate(m, ev, val_pix, val_lab, o->val, NULL) : 0;
-    if (!o->quiet && tty) fprintf(stderr, "\r\033[K");
-    fprintf(stderr, "hard negatives: %d steps, mean loss %.4f (%.0f s): validation %d -> %d right of %d\n", p.steps,
-            loss / (double)k, now() - t0, before, after, o->val);
-    snprintf(v, sizeof v, "%d", o->mine);
-    trainlog_set(log, "mine_numbers", v);
-    snprintf(v, sizeof v, "%d", n_neg);
-    trainlog_set(log, "mine_pieces", v);
-    snprintf(v, sizeof v, "%d", p.steps);
-    trainlog_set(log, "mine_steps", v);
-    snprintf(v, sizeof v, "%g", (double)p.lr);
-    trainlog_set(log, "mine_lr", v);
-    snprintf(v, sizeof v, "%d->%d/%d", before, after, o->val); /* no spaces: the log keeps key=value words */
-    trainlog_set(log, "mine_val_right", v);
-    snprintf(v, sizeof v, "%.1f", now() - t0);
-    trainlog_set(log, "mine_seconds", v);
-    return 0;
-}
-
-/* n of the traced digits, drawn at random (seeded), redrawn through the page's brush into pixels/labels */
-static int redraw_epoch(const pen_set *traced, int n, const pen_aug_params *aug, uint64_t seed, uint8_t *pixels,
-                        uint8_t *labels, char *err) {
-    pen_set pick = *traced;
-    pick.digit = malloc(sizeof *pick.digit * (size_t)n);
-    if (!pick.digit) return set_error(err, "out of memory");
-    rng_t r = rng_derive(seed, 0);
-    for (int i = 0; i < n; i++) pick.digit[i] = traced->digit[rng_below(&r, (uint32_t)traced->n_digits)];
-    pick.n_digits = n;
-    int k = pen_render_set(&pick, PEN_WRITER_ANY, 0, 1, aug, seed, pixels, labels, n, err);
-    free(pick.digit);
-    return k == n ? 0 : -1;
-}
-
 /* a seeded split of MNIST's training images: the first `val` of this permutation validate */
 static void split_perm(int *perm, int n, unsigned long long seed) {
     rng_t r = rng_derive(seed, 0xda7a);
     for (int i = 0; i < n; i++) perm[i] = i;
-    for (int i = n - 1; i > 0; i--) {
-        int j = (int)rng_below(&r, (uint32_t)i + 1), t = perm[i];
-        perm[i] = perm[j], perm[j] = t;
+    rng_shuffle(&r, perm, n);
+}
+
+/* What a run trains on: MNIST's training images, the logged drawings (--extra-*), and room for the
+ * images drawn afresh each epoch (--pen-train, --redraw); split by the seed into training and
+ * validation. The recipe's data fields point into it. */
+typedef struct {
+    dataset_t d, extra;
+    pen_set pens, traced;
+    uint8_t *pixels, *labels, *val_pix, *val_lab;
+    int *perm;
+    train_redrawn redrawn;
+} train_data;
+
+static void load_training(const options *o, train_data *t, train_recipe *r) {
+    char err[ERR_LEN];
+    memset(t, 0, sizeof *t);
+    load_mnist(&t->d, o->data, 0);
+    if (o->val + o->batch > t->d.n) die("--val leaves fewer training images than one batch");
+    if (o->extra_images || o->extra_labels) { /* appended to the training part only */
+        if (!o->extra_images || !o->extra_labels) die("--extra-images and --extra-labels go together");
+        if (dataset_load(&t->extra, o->extra_images, o->extra_labels, err)) die(err);
+        if (t->extra.rows != IMG_SIDE || t->extra.cols != IMG_SIDE) die("extra images must be 28x28");
     }
+    train_redrawn *rd = &t->redrawn;
+    rd->writers = parse_writers(o->pen_train);
+    if (rd->writers & PEN_TEST_WRITERS) die("--pen-train must not include the test writers (src/pen.h)");
+    pen_aug_defaults(&rd->aug);
+    /* --pen-style P: flags on 1s with probability P, crossbars through 7s P, bases under 1s P/3 */
+    rd->aug.flag_prob = rd->aug.bar_prob = o->pen_style, rd->aug.base_prob = o->pen_style / 3;
+    int n_pen = 0;
+    if (rd->writers) {
+        if (pen_load(&t->pens, o->pen, err)) die(err);
+        rd->pens = &t->pens, rd->copies = o->pen_copies;
+        n_pen = pen_render_set(&t->pens, rd->writers, 1, o->pen_copies, &rd->aug, 0, NULL, NULL, 0, err);
+    }
+    const int n_all = t->d.n + t->extra.n + n_pen + o->redraw;
+    rd->pen_at = t->d.n + t->extra.n, rd->redraw_at = rd->pen_at + n_pen;
+    t->pixels = malloc((size_t)n_all * IMG_PIXELS), t->labels = malloc((size_t)n_all);
+    t->perm = malloc(sizeof(int) * (size_t)n_all);
+    t->val_pix = malloc((size_t)(o->val ? o->val : 1) * IMG_PIXELS), t->val_lab = malloc((size_t)(o->val ? o->val : 1));
+    if (!t->pixels || !t->labels || !t->perm || !t->val_pix || !t->val_lab) die("out of memory");
+    memcpy(t->pixels, t->d.pixels, (size_t)t->d.n * IMG_PIXELS);
+    memcpy(t->labels, t->d.labels, (size_t)t->d.n);
+    if (t->extra.n) {
+        memcpy(t->pixels + (size_t)t->d.n * IMG_PIXELS, t->extra.pixels, (size_t)t->extra.n * IMG_PIXELS);
+        memcpy(t->labels + t->d.n, t->extra.labels, (size_t)t->extra.n);
+    }
+    split_perm(t->perm, t->d.n, o->seed);
+    for (int i = t->d.n; i < n_all; i++) t->perm[i] = i;
+    gather(t->val_pix, t->val_lab, t->pixels, t->labels, t->perm, o->val);
+    r->pixels = t->pixels, r->labels = t->labels, r->train_idx = t->perm + o->val, r->n_train = n_all - o->val;
+    if (o->limit && o->limit < r->n_train) r->n_train = o->limit;
+    r->val_pix = t->val_pix, r->val_lab = t->val_lab, r->n_val = o->val;
+    if (o->redraw) { /* --redraw N: N of the training digits each epoch, traced into strokes and drawn again */
+        fprintf(stderr, "mnist: tracing the %d MNIST training digits into strokes ...", t->d.n - o->val);
+        if (skeleton_set(t->pixels, t->labels, r->train_idx, t->d.n - o->val, &t->traced, err)) die(err);
+        fprintf(stderr, " %d traced\n", t->traced.n_digits);
+        rd->traced = &t->traced, rd->redraw = o->redraw;
+    }
+    r->redrawn = rd->pens || rd->traced ? rd : NULL;
+}
+
+static void free_training(train_data *t) {
+    free(t->pixels), free(t->labels), free(t->perm), free(t->val_pix), free(t->val_lab);
+    dataset_free(&t->d), dataset_free(&t->extra);
+    pen_free(&t->pens), pen_free(&t->traced);
+}
+
+static void recipe_from_options(const options *o, train_recipe *r) {
+    char err[ERR_LEN];
+    r->epochs = o->epochs, r->batch = o->batch;
+    r->lr = o->lr, r->weight_decay = o->wd, r->smoothing = o->smoothing, r->clean_tail = o->clean_tail, r->ema = o->ema;
+    r->seed = o->seed, r->augment = o->augment, r->quantize_bits = o->quantize;
+    r->mine = o->mine, r->mine_steps = o->mine_steps, r->mine_lr = o->mine_lr;
+    augment_defaults(&r->aug);
+    if (o->aug && augment_parse(&r->aug, o->aug, err)) die(err);
+}
+
+/* the run's settings: they go into the log, and a checkpoint resumes only a run of the same */
+static void run_settings(const options *o, const train_data *t, char *s, size_t n) {
+    snprintf(s, n,
+             "arch=%s epochs=%d batch=%d optimizer=%s lr=%g weight_decay=%g smoothing=%g seed=%llu val=%d "
+             "augment=%d aug=%s clean_tail=%g limit=%d extra=%d quantize=%d",
+             o->arch, o->epochs, o->batch, o->opt, o->lr, o->wd, o->smoothing, o->seed, o->val, o->augment,
+             o->aug ? o->aug : "default", o->clean_tail, o->limit, t->extra.n, o->quantize);
+    /* the rest named only when used: a default run's settings (and checkpoints) stay as they were */
+    if (o->ema > 0) snprintf(s + strlen(s), n - strlen(s), " ema=%g", o->ema);
+    if (t->redrawn.pens) snprintf(s + strlen(s), n - strlen(s), " pen=%s pen_copies=%d", o->pen_train, o->pen_copies);
+    if (o->redraw) snprintf(s + strlen(s), n - strlen(s), " redraw=%d", o->redraw);
+    if (o->pen_style > 0) snprintf(s + strlen(s), n - strlen(s), " pen_style=%g", o->pen_style);
+}
+
+/* the progress line, the epochs' lines and their checkpoints */
+typedef struct {
+    const options *o;
+    const char *settings;
+    int tty;
+    double t_start, prior, t_run, t_print;
+    long steps; /* batches this run */
+    const model_t *m;
+    const optimizer_t *opt;
+    const train_log *log;
+} train_view;
+
+static void view_batch(void *ctx, int epoch, int batch, int batches, double loss, double acc) {
+    train_view *v = ctx;
+    const double t = now();
+    v->steps++;
+    if (v->o->quiet || (t - v->t_print <= (v->tty ? 0.25 : 30.0) && batch != batches)) return;
+    char bar[21], e[32];
+    const double ips = (double)v->steps * v->o->batch / (t - v->t_run);
+    fill_bar(bar, batch, batches);
+    fmt_time(e, sizeof e, (double)(((long)v->o->epochs - epoch) * batches + batches - batch) * v->o->batch / ips);
+    fprintf(stderr, "%sepoch %d/%d [%s] batch %d/%d  loss %.4f  acc %.2f%%  %.0f img/s  ETA %s%s", v->tty ? "\r" : "", epoch,
+            v->o->epochs, bar, batch, batches, loss, 100 * acc, ips, e, v->tty ? "\033[K" : "\n");
+    fflush(stderr);
+    v->t_print = t;
+}
+
+static void view_epoch(void *ctx, const log_row *row, int ema_right) {
+    train_view *v = ctx;
+    char err[ERR_LEN];
+    if (!v->o->quiet && v->tty) fprintf(stderr, "\r\033[K");
+    fprintf(stderr, "epoch %2d/%d  train loss %.4f acc %.2f%%  val loss %.4f acc %.2f%%  (%.0f s)\n", row->epoch, v->o->epochs,
+            row->train_loss, 100 * row->train_acc, row->val_loss, 100 * row->val_acc, row->seconds);
+    if (ema_right >= 0) fprintf(stderr, "  moving average of the weights: validation %d/%d right\n", ema_right, v->o->val);
+    mkdirs(v->o->checkpoint);
+    if (checkpoint_save(v->o->checkpoint, v->settings, row->epoch, v->prior + now() - v->t_start, v->m, v->opt, v->log, err))
+        fprintf(stderr, "mnist: warning: checkpoint not saved: %s\n", err);
+}
+
+static void view_mine(void *ctx, long step, int steps, double loss) {
+    train_view *v = ctx;
+    const double t = now();
+    if (step == 1) v->t_run = t, v->steps = 0;
+    v->steps++;
+    if (v->o->quiet || (t - v->t_print <= (v->tty ? 0.25 : 30.0) && step != steps)) return;
+    char bar[21], e[32];
+    const double ips = (double)v->steps * v->o->batch / fmax(t - v->t_run, 1e-3);
+    fill_bar(bar, step, steps);
+    fmt_time(e, sizeof e, (double)(steps - step) * v->o->batch / ips);
+    fprintf(stderr, "%shard negatives [%s] step %ld/%d  loss %.4f  %.0f img/s  ETA %s%s", v->tty ? "\r" : "", bar, step, steps,
+            loss, ips, e, v->tty ? "\033[K" : "\n");
+    v->t_print = t;
+}
+
+static void view_note(void *ctx, const char *line) {
+    const train_view *v = ctx;
+    if (!v->o->quiet && v->tty) fprintf(stderr, "\r\033[K");
+    fprintf(stderr, "%s\n", line);
+}
+
+static void log_int(train_log *log, const char *key, long v) {
+    char b[32];
+    snprintf(b, sizeof b, "%ld", v);
+    trainlog_set(log, key, b);
 }
 
 static int cmd_train(int argc, char **argv) {
     options o;
     defaults(&o);
     if (parse_options(&o, argc, argv, 2) != argc) die("train takes no file arguments (see `mnist help`)");
-    char err[ERR_LEN];
+    char err[ERR_LEN], settings[1024];
     const double t_start = now();
-
-    dataset_t d;
-    load_mnist(&d, o.data, 0);
-    if (o.val + o.batch > d.n) die("--val leaves fewer training images than one batch");
-    /* optional extra drawings (from the logger), appended to the training part only */
-    dataset_t extra = {0};
-    if (o.extra_images || o.extra_labels) {
-        if (!o.extra_images || !o.extra_labels) die("--extra-images and --extra-labels go together");
-        if (dataset_load(&extra, o.extra_images, o.extra_labels, err)) die(err);
-        if (extra.rows != IMG_SIDE || extra.cols != IMG_SIDE) die("extra images must be 28x28");
-    }
-    /* optional pen digits of some writers, redrawn through the page's brush afresh every epoch */
-    const uint32_t pen_writers = parse_writers(o.pen_train);
-    if (pen_writers & PEN_TEST_WRITERS) die("--pen-train must not include the test writers (src/pen.h)");
-    pen_set pens = {0};
-    pen_aug_params pen_aug;
-    pen_aug_defaults(&pen_aug);
-    /* --pen-style P: flags on 1s with probability P, crossbars through 7s P, bases under 1s P/3 */
-    pen_aug.flag_prob = pen_aug.bar_prob = o.pen_style, pen_aug.base_prob = o.pen_style / 3;
-    int n_pen = 0;
-    if (pen_writers) {
-        if (pen_load(&pens, o.pen, err)) die(err);
-        n_pen = pen_render_set(&pens, pen_writers, 1, o.pen_copies, &pen_aug, 0, NULL, NULL, 0, err);
-    }
-    const int n_all = d.n + extra.n + n_pen + o.redraw, pen_at = d.n + extra.n, redraw_at = pen_at + n_pen;
-    uint8_t *pixels = malloc((size_t)n_all * IMG_PIXELS), *labels = malloc((size_t)n_all);
-    int *perm = malloc(sizeof(int) * (size_t)n_all);
-    if (!pixels || !labels || !perm) die("out of memory");
-    memcpy(pixels, d.pixels, (size_t)d.n * IMG_PIXELS);
-    memcpy(labels, d.labels, (size_t)d.n);
-    if (extra.n) {
-        memcpy(pixels + (size_t)d.n * IMG_PIXELS, extra.pixels, (size_t)extra.n * IMG_PIXELS);
-        memcpy(labels + d.n, extra.labels, (size_t)extra.n);
-    }
-
-    split_perm(perm, d.n, o.seed);
-    for (int i = d.n; i < n_all; i++) perm[i] = i;
-    const int *val_idx = perm;
-    int *train_idx = perm + o.val;
-    int n_train = n_all - o.val;
-    if (o.limit && o.limit < n_train) n_train = o.limit;
-    const int batches = n_train / o.batch; /* the last partial batch is dropped */
-    if (batches < 1) die("fewer training images than one batch");
-    uint8_t *val_pix = malloc((size_t)(o.val ? o.val : 1) * IMG_PIXELS), *val_lab = malloc((size_t)(o.val ? o.val : 1));
-    if (!val_pix || !val_lab) die("out of memory");
-    gather(val_pix, val_lab, pixels, labels, val_idx, o.val);
-
+    train_data t;
+    train_recipe r;
+    recipe_from_options(&o, &r);
+    load_training(&o, &t, &r);
     model_t m;
+    optimizer_t opt;
+    train_log *log = calloc(1, sizeof *log);
+    if (!log) die("out of memory");
     if (model_init(&m, o.arch, err)) die(err);
     model_init_weights(&m, o.seed);
-    optimizer_t opt;
     if (optimizer_init(&opt, strcmp(o.opt, "sgd") ? OPT_ADAMW : OPT_SGD, m.n_params, err)) die(err);
     opt.weight_decay = o.wd;
-    workspace_t ws;
-    if (workspace_init(&ws, &m, o.batch, 1, err)) die(err);
-    workspace_t ev;
-    if (workspace_init(&ev, &m, 500, 0, err)) die(err);
-    float *x = malloc(sizeof(float) * (size_t)o.batch * IMG_PIXELS);
-    float *targets = malloc(sizeof(float) * (size_t)o.batch * N_CLASSES);
-    float *grads = malloc(sizeof(float) * m.n_params);
-    float *val_logits = malloc(sizeof(float) * (size_t)(o.val ? o.val : 1) * N_CLASSES);
-    int *ylab = malloc(sizeof(int) * (size_t)o.batch);
-    train_log *log = calloc(1, sizeof *log);
-    if (!x || !targets || !grads || !val_logits || !ylab || !log) die("out of memory");
-
-    /* the recipe, which also identifies a checkpoint that may be resumed */
-    char config[1024];
-    snprintf(config, sizeof config,
-             "arch=%s epochs=%d batch=%d optimizer=%s lr=%g weight_decay=%g smoothing=%g seed=%llu val=%d "
-             "augment=%d aug=%s clean_tail=%g limit=%d extra=%d quantize=%d",
-             o.arch, o.epochs, o.batch, o.opt, o.lr, o.wd, o.smoothing, o.seed, o.val, o.augment,
-             o.aug ? o.aug : "default", o.clean_tail, o.limit, extra.n, o.quantize);
-    if (n_pen) /* named only when used, like ema */
-        snprintf(config + strlen(config), sizeof config - strlen(config), " pen=%s pen_copies=%d", o.pen_train, o.pen_copies);
-    if (o.redraw) snprintf(config + strlen(config), sizeof config - strlen(config), " redraw=%d", o.redraw);
-    if (o.pen_style > 0) snprintf(config + strlen(config), sizeof config - strlen(config), " pen_style=%g", o.pen_style);
-    /* --redraw N: N of the training digits each epoch, traced into strokes and drawn again with the page's brush */
-    pen_set traced = {0};
-    if (o.redraw) {
-        fprintf(stderr, "mnist: tracing the %d MNIST training digits into strokes ...", d.n - o.val);
-        if (skeleton_set(pixels, labels, train_idx, d.n - o.val, &traced, err)) die(err);
-        fprintf(stderr, " %d traced\n", traced.n_digits);
-    }
-    if (o.ema > 0) /* named only when used: the default run's settings (and checkpoints) stay as they were */
-        snprintf(config + strlen(config), sizeof config - strlen(config), " ema=%g", o.ema);
+    run_settings(&o, &t, settings, sizeof settings);
     double prior = 0.0;
-    int start = checkpoint_load(o.checkpoint, config, &prior, &m, &opt, log, err);
+    int start = checkpoint_load(o.checkpoint, settings, &prior, &m, &opt, log, err);
     if (start < 0) fprintf(stderr, "mnist: ignoring checkpoint: %s; starting from scratch\n", err), start = 0;
     /* a checkpoint of the last epoch: the hard-negative phase was interrupted, and is run again */
     if (start > o.epochs) start = 0, prior = 0.0, log->n = 0;
     if (start > 0) fprintf(stderr, "mnist: resuming after epoch %d of %d from %s\n", start, o.epochs, o.checkpoint);
-    else {
-        memset(log, 0, sizeof *log);
-        snprintf(log->meta, sizeof log->meta, "%s", config);
-    }
-    char v[64];
-    snprintf(v, sizeof v, "%d", n_train);
-    trainlog_set(log, "train_images", v);
-    snprintf(v, sizeof v, "%d", o.val);
-    trainlog_set(log, "val_images", v);
-    if (n_pen) {
-        snprintf(v, sizeof v, "%d", n_pen);
-        trainlog_set(log, "pen_images", v);
+    else memset(log, 0, sizeof *log), snprintf(log->meta, sizeof log->meta, "%s", settings);
+    log_int(log, "train_images", r.n_train);
+    log_int(log, "val_images", o.val);
+    if (t.redrawn.pens) {
+        log_int(log, "pen_images", t.redrawn.redraw_at - t.redrawn.pen_at);
         trainlog_set(log, "pen_train_writers", o.pen_train);
     }
-    snprintf(v, sizeof v, "%d", par_max_threads());
-    trainlog_set(log, "threads", v);
-
-    augment_params aug;
-    augment_defaults(&aug);
-    if (o.aug && augment_parse(&aug, o.aug, err)) die(err);
-    const int tty = isatty(2);
+    log_int(log, "threads", par_max_threads());
     fprintf(stderr, "mnist: training %s\n  %zu parameters, %.2f MFLOPs/image, %d training and %d validation images, "
                     "%d threads, gemm kernel %s\n",
-            o.arch, m.n_params, model_flops(&m) / 1e6, n_train, o.val, par_max_threads(), gemm_kernel_name());
+            o.arch, m.n_params, model_flops(&m) / 1e6, r.n_train, o.val, par_max_threads(), gemm_kernel_name());
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-
-    const long total_steps = (long)o.epochs * batches;
-    /* --ema: an exponential moving average of the parameters and batch-norm statistics,
-     * validated after each epoch beside the weights themselves and put in their place
-     * after the last epoch (Polyak averaging). It is not in the checkpoint: a resumed
-     * run starts its average again from the weights it resumes with. */
-    const size_t n_all_p = m.n_params + m.n_stats;
-    float *ema = NULL, *keep = NULL;
-    if (o.ema > 0) {
-        ema = malloc(sizeof(float) * n_all_p), keep = malloc(sizeof(float) * n_all_p);
-        if (!ema || !keep) die("out of memory");
-        memcpy(ema, m.params, sizeof(float) * n_all_p);
-    }
-    const double t_run = now();
-    long steps_this_run = 0;
-    for (int epoch = start; epoch < o.epochs && !interrupted; epoch++) {
-        if (n_pen && pen_render_set(&pens, pen_writers, 1, o.pen_copies, &pen_aug, rng_derive(o.seed, 5000 + (uint64_t)epoch).state,
-                                    pixels + (size_t)pen_at * IMG_PIXELS, labels + pen_at, n_pen, err) != n_pen)
-            die(err);
-        if (o.redraw && redraw_epoch(&traced, o.redraw, &pen_aug, rng_derive(o.seed, 6000 + (uint64_t)epoch).state,
-                                     pixels + (size_t)redraw_at * IMG_PIXELS, labels + redraw_at, err))
-            die(err);
-        /* this epoch's order: a fresh permutation of the training indices */
-        rng_t er = rng_derive(o.seed, 1000 + (uint64_t)epoch);
-        int *ord = malloc(sizeof(int) * (size_t)n_train);
-        if (!ord) die("out of memory");
-        memcpy(ord, train_idx, sizeof(int) * (size_t)n_train);
-        for (int i = n_train - 1; i > 0; i--) {
-            int j = (int)rng_below(&er, (uint32_t)i + 1), t = ord[i];
-            ord[i] = ord[j], ord[j] = t;
-        }
-        double loss_sum = 0.0, t_epoch = now(), t_print = 0.0;
-        long seen = 0, correct = 0;
-        float lr = 0.0f;
-        for (int bi = 0; bi < batches && !interrupted; bi++) {
-            long step = (long)epoch * batches + bi;
-            lr = lr_one_cycle(step, total_steps, o.lr, 0.15f);
-            uint64_t seed = rng_u64(&er);
-            /* the last clean_tail of the epochs see the images as they are */
-            int augment = o.augment && epoch < o.epochs - (int)lroundf(o.clean_tail * (float)o.epochs);
-            batch_prepare(x, targets, ylab, pixels, labels, ord + (size_t)bi * o.batch, o.batch,
-                          augment ? &aug : NULL, o.smoothing, seed);
-            step_result sr = train_step(&m, &ws, &opt, grads, x, targets, ylab, o.batch, lr, seed);
-            if (!isfinite(sr.loss)) die("the loss became NaN or infinite: lower --lr");
-            if (ema) { /* the decay ramps up over the first steps, so the start does not weigh for long */
-                const float dk = fminf(o.ema, (1.0f + (float)step) / (10.0f + (float)step));
-                for (size_t q = 0; q < n_all_p; q++) ema[q] = dk * ema[q] + (1.0f - dk) * m.params[q];
-            }
-            loss_sum += sr.loss * o.batch;
-            correct += sr.correct;
-            seen += o.batch;
-            steps_this_run++;
-            double t = now();
-            if (!o.quiet && (t - t_print > (tty ? 0.25 : 30.0) || bi == batches - 1)) {
-                double ips = (double)steps_this_run * o.batch / (t - t_run);
-                double eta = (double)(total_steps - step - 1) * o.batch / ips;
-                progress(epoch + 1, o.epochs, bi + 1, batches, loss_sum / seen, (double)correct / seen, ips, eta, tty);
-                t_print = t;
-            }
-        }
-        free(ord);
-        if (interrupted) break;
-        /* validation */
-        int vc = evaluate(&m, &ev, val_pix, val_lab, o.val, val_logits);
-        log_row *row = &log->row[log->n++];
-        row->epoch = epoch + 1;
-        row->train_loss = loss_sum / seen;
-        row->train_acc = (double)correct / seen;
-        row->val_acc = o.val ? (double)vc / o.val : 0.0;
-        row->val_loss = o.val ? mean_nll(val_logits, val_lab, o.val, 1.0f) : 0.0;
-        row->lr = lr;
-        row->seconds = now() - t_epoch;
-        if (!o.quiet && tty) fprintf(stderr, "\r\033[K");
-        fprintf(stderr, "epoch %2d/%d  train loss %.4f acc %.2f%%  val loss %.4f acc %.2f%%  (%.0f s)\n", epoch + 1,
-                o.epochs, row->train_loss, 100 * row->train_acc, row->val_loss, 100 * row->val_acc, row->seconds);
-        if (ema) {
-            memcpy(keep, m.params, sizeof(float) * n_all_p);
-            memcpy(m.params, ema, sizeof(float) * n_all_p);
-            model_touch(&m);
-            const int ec = o.val ? evaluate(&m, &ev, val_pix, val_lab, o.val, NULL) : 0;
-            fprintf(stderr, "  moving average of the weights: validation %d/%d right\n", ec, o.val);
-            if (epoch + 1 < o.epochs) { /* back to the weights themselves; after the last epoch the average stays */
-                memcpy(m.params, keep, sizeof(float) * n_all_p);
-                model_touch(&m);
-            } else {
-                snprintf(v, sizeof v, "%d/%d", ec, o.val);
-                trainlog_set(log, "ema_val_right", v);
-            }
-        }
-        mkdirs(o.checkpoint);
-        if (checkpoint_save(o.checkpoint, config, epoch + 1, prior + now() - t_start, &m, &opt, log, err))
-            fprintf(stderr, "mnist: warning: checkpoint not saved: %s\n", err);
-    }
-    int rc = 0;
-    if (!interrupted && o.mine) rc = hard_negatives(&o, &m, pixels, labels, train_idx, n_train, &aug, &ev, val_pix, val_lab, log, tty);
-    if (interrupted) {
+    train_view v = {&o, settings, isatty(2), t_start, prior, now(), 0.0, 0, &m, &opt, log};
+    const train_callbacks cb = {view_batch, view_epoch, view_mine, view_note, &interrupted, &v};
+    int rc = train_run(&m, &opt, log, start, &r, &cb, err);
+    if (rc < 0) die(err);
+    if (rc == 1) {
         fprintf(stderr, "\nmnist: interrupted; run the same command again to resume after the last finished epoch\n");
         rc = 130;
     } else {
-        /* weights to 8-bit precision (still float32): a third of the download, gzipped */
-        if (o.quantize) {
-            int before = o.val ? evaluate(&m, &ev, val_pix, val_lab, o.val, val_logits) : 0;
-            float change = model_quantize_weights(&m, o.quantize);
-            int after = o.val ? evaluate(&m, &ev, val_pix, val_lab, o.val, val_logits) : 0;
-            fprintf(stderr, "weights rounded to %d bits (largest change %.2g): validation %d -> %d right of %d\n",
-                    o.quantize, change, before, after, o.val);
-            snprintf(v, sizeof v, "%d", o.quantize);
-            trainlog_set(log, "quantized_bits", v);
-            snprintf(v, sizeof v, "%d/%d", after, o.val);
-            trainlog_set(log, "val_quantized_right", v);
-        }
-        /* temperature scaling on the held-out images: calibrated confidence for the page */
-        if (o.val) {
-            evaluate(&m, &ev, val_pix, val_lab, o.val, val_logits);
-            m.temperature = calibrate_temperature(val_logits, val_lab, o.val);
-            fprintf(stderr, "temperature %.3f: validation NLL %.4f -> %.4f\n", m.temperature,
-                    mean_nll(val_logits, val_lab, o.val, 1.0f), mean_nll(val_logits, val_lab, o.val, m.temperature));
-            /* how the page's "not sure" line (calibrated confidence < UNSURE_BELOW) splits the validation images */
-            int above = 0, above_ok = 0, below_ok = 0;
-            for (int i = 0; i < o.val; i++) {
-                float p[N_CLASSES];
-                softmax_forward(p, val_logits + (size_t)i * N_CLASSES, 1, N_CLASSES, m.temperature);
-                int best = 0;
-                for (int j = 1; j < N_CLASSES; j++)
-                    if (p[j] > p[best]) best = j;
-                int ok = best == val_lab[i];
-                if (p[best] >= UNSURE_BELOW) above++, above_ok += ok;
-                else below_ok += ok;
-            }
-            snprintf(v, sizeof v, "%d/%d", above_ok, above);
-            trainlog_set(log, "val_sure_right", v);
-            snprintf(v, sizeof v, "%d/%d", below_ok, o.val - above);
-            trainlog_set(log, "val_unsure_right", v);
-            fprintf(stderr, "calibrated confidence >= %.2f on %d of %d validation images (%d right); below it, %d of %d right\n",
-                    UNSURE_BELOW, above, o.val, above_ok, below_ok, o.val - above);
-        }
-        double wall = prior + now() - t_start;
-        snprintf(v, sizeof v, "%.1f", wall);
-        trainlog_set(log, "wall_seconds", v);
-        snprintf(v, sizeof v, "%.4f", m.temperature);
-        trainlog_set(log, "temperature", v);
+        const double wall = prior + now() - t_start;
+        char wt[32];
+        snprintf(wt, sizeof wt, "%.1f", wall);
+        trainlog_set(log, "wall_seconds", wt);
         mkdirs(o.model);
         mkdirs(o.log);
-        if (model_save(&m, o.model, err)) die(err);
-        if (trainlog_write(o.log, log, err)) die(err);
-        remove(o.checkpoint);
-        char wt[32];
+        if (model_save(&m, o.model, err) || trainlog_write(o.log, log, err)) die(err);
+        if (!o.keep_checkpoint) remove(o.checkpoint);
         fmt_time(wt, sizeof wt, wall);
         fprintf(stderr, "mnist: wrote %s and %s; training took %s (wall, %.0f s)\n", o.model, o.log, wt, wall);
     }
-    free(x), free(targets), free(grads), free(val_logits), free(ylab), free(log), free(ema), free(keep);
-    free(pixels), free(labels), free(perm), free(val_pix), free(val_lab);
-    workspace_free(&ws), workspace_free(&ev), optimizer_free(&opt), model_free(&m);
-    dataset_free(&d), dataset_free(&extra);
-    pen_free(&pens), pen_free(&traced);
+    free(log);
+    optimizer_free(&opt), model_free(&m);
+    free_training(&t);
     return rc;
 }
 
@@ -1167,7 +1010,7 @@ static int cmd_info(int argc, char **argv) {
 /* the images whose highest of 10 scores is not their label, as " index:label>read", then a newline */
 static void print_wrong(const float *scores, const uint8_t *lab, const int *idx, int n) {
     for (int i = 0; i < n; i++) {
-        const int a = argmax10(scores + (size_t)i * N_CLASSES);
+        const int a = model_argmax(scores + (size_t)i * N_CLASSES);
         if (a != lab[i]) printf(" %d:%d>%d", idx[i], lab[i], a);
     }
     printf("\n");
@@ -1212,7 +1055,7 @@ static int cmd_val(int argc, char **argv) {
     }
     if (n_models > 1) {
         int right = 0;
-        for (int i = 0; i < n; i++) right += argmax10(avg + (size_t)i * N_CLASSES) == lab[i];
+        for (int i = 0; i < n; i++) right += model_argmax(avg + (size_t)i * N_CLASSES) == lab[i];
         printf("average of the %d models' probabilities: %d/%d right; wrong:", n_models, right, n);
         print_wrong(avg, lab, perm, n);
     }
@@ -1256,6 +1099,8 @@ static void usage(void) {
            "                    pieces tried that are not one digit, 0 = skip [3000]\n"
            "  --mine-steps N [2000]  --mine-lr X [0.005]   that phase's steps and learning rate\n"
            "  --log FILE [weights/train_log.csv]  --checkpoint FILE [build/train/checkpoint.bin]\n"
+           "  --keep-checkpoint keep the last epoch's checkpoint after the run: the same command with\n"
+           "                    other --mine* options then runs only the hard-negative phase again\n"
            "  --report DIR [weights/report]  --card FILE [weights/MODEL.md]  --no-report\n"
            "  --extra-images F --extra-labels F   IDX files of logged drawings: train adds them to the\n"
            "                    training images, eval reports accuracy on them\n"

@@ -67,11 +67,7 @@ int finetune_begin(finetune_t *f, model_t *m, const uint8_t *user_px, const uint
 /* images are taken in a shuffled order, reshuffled after each pass, so a
  * batch repeats a drawing only when it holds more than there are */
 static int next(int *order, int n, int *pos, rng_t *r) {
-    if (*pos == 0)
-        for (int i = n - 1; i > 0; i--) {
-            int j = (int)rng_below(r, (uint32_t)i + 1), t = order[i];
-            order[i] = order[j], order[j] = t;
-        }
+    if (*pos == 0) rng_shuffle(r, order, n);
     int v = order[*pos];
     *pos = (*pos + 1) % n;
     return v;
@@ -87,7 +83,7 @@ float finetune_step(finetune_t *f) {
         f->idx[i] = i < nu ? next(f->order, f->n_user, &f->next_user, &f->rng)
                            : next(f->order + f->n_user, f->n_replay, &f->next_replay, &f->rng) + f->n_user;
     /* each image's augmentation stream depends on the step and its index */
-    uint64_t seed = p->seed * 0x9E3779B97F4A7C15ull + (uint64_t)f->step + 1;
+    uint64_t seed = rng_mix(p->seed, (uint64_t)f->step + 1);
     batch_prepare(f->x, f->targets, f->lab, f->pixels, f->labels, f->idx, B, &p->aug, p->smoothing, seed);
     /* half a cosine from lr down to lr/100 */
     float t = p->steps > 1 ? (float)f->step / (float)(p->steps - 1) : 1.0f;

@@ -190,6 +190,13 @@ int model_init(model_t *m, const char *arch, char *err) {
  * model freed and another loaded at the same address are told apart (the inference weights a
  * workspace derived, the pieces a reader cache keeps). */
 static atomic_ulong generation;
+int model_argmax(const float *v) {
+    int best = 0;
+    for (int j = 1; j < N_CLASSES; j++)
+        if (v[j] > v[best]) best = j;
+    return best;
+}
+
 void model_touch(model_t *m) { m->version = atomic_fetch_add(&generation, 1) + 1; }
 
 void model_free(model_t *m) {
@@ -407,117 +414,135 @@ static int keeps_col(const layer_t *l) {
     return l->kind == LAYER_CONV && !uses_winograd(l) && (l->k != 1 || l->pad != 0);
 }
 
+/* ---- the execution plan ------------------------------------------------------------------------
+ * Forward and backward walk a list of operations built once per workspace; an
+ * operation runs layers first..last, fusing where that pays:
+ *   inference: a conv, the batch norm after it (folded into its weights) and
+ *     the ReLU after that are one conv; dropout is the identity and no step;
+ *   training: batch norm and a ReLU after it are one pass (the ReLU writes the
+ *     output), and with a 2×2 pool after them too (fuses_bn_relu_pool) one pass
+ *     that stores only the pool's output and where each max was;
+ *   backward: a pool and a ReLU before it are one pass. */
+
+static op_t op(op_kind kind, int first, int last) { return (op_t){kind, (short)first, (short)last}; }
+
+static int plan_forward(const model_t *m, int training, op_t *ops) {
+    int n = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        const layer_kind k = m->layer[i].kind, next = i + 1 < m->n_layers ? m->layer[i + 1].kind : LAYER_FC;
+        if (!training && k == LAYER_CONV) {
+            int last = i + (next == LAYER_BN);
+            last += last + 1 < m->n_layers && m->layer[last + 1].kind == LAYER_RELU;
+            ops[n++] = op(OP_CONV_FOLDED, i, last);
+            i = last;
+        } else if (!training && k == LAYER_DROPOUT) {
+            continue;
+        } else if (training && k == LAYER_BN && i + 2 < m->n_layers && fuses_bn_relu_pool(m, i + 2)) {
+            ops[n++] = op(OP_BN_RELU_POOL, i, i + 2);
+            i += 2;
+        } else if (training && k == LAYER_BN && next == LAYER_RELU) {
+            ops[n++] = op(OP_BN_RELU, i, i + 1);
+            i++;
+        } else {
+            static const op_kind one[] = {[LAYER_CONV] = OP_CONV, [LAYER_BN] = OP_BN, [LAYER_RELU] = OP_RELU,
+                                          [LAYER_POOL] = OP_POOL, [LAYER_GAP] = OP_GAP, [LAYER_DROPOUT] = OP_DROPOUT,
+                                          [LAYER_FC] = OP_FC};
+            ops[n++] = op(one[k], i, i);
+        }
+    }
+    return n;
+}
+
+/* backward, last layer first */
+static int plan_backward(const model_t *m, op_t *ops) {
+    int n = 0;
+    for (int i = m->n_layers - 1; i >= 0; i--) {
+        const layer_kind k = m->layer[i].kind;
+        if (k == LAYER_POOL && i >= 2 && m->layer[i - 1].kind == LAYER_RELU) {
+            ops[n++] = op(OP_RELU_POOL, i - 1, i);
+            i--;
+        } else {
+            static const op_kind one[] = {[LAYER_CONV] = OP_CONV, [LAYER_BN] = OP_BN, [LAYER_RELU] = OP_RELU,
+                                          [LAYER_POOL] = OP_POOL, [LAYER_GAP] = OP_GAP, [LAYER_DROPOUT] = OP_DROPOUT,
+                                          [LAYER_FC] = OP_FC};
+            ops[n++] = op(one[k], i, i);
+        }
+    }
+    return n;
+}
+
 /* derives the inference weights of every conv layer from the model's current
  * parameters: batch norm folded in, then the Winograd transform */
 static void prepare_inference(const model_t *m, workspace_t *ws) {
-    float *p = ws->prep;
     for (int i = 0; i < m->n_layers; i++) {
         const layer_t *l = &m->layer[i];
         if (l->kind != LAYER_CONV) continue;
         const float *w = m->params + l->w, *b = m->params + l->b;
-        if (i + 1 < m->n_layers && m->layer[i + 1].kind == LAYER_BN) {
+        if (ws->fold[i]) {
             const layer_t *bn = &m->layer[i + 1];
             const float *rm = m->stats + bn->stat, *rv = rm + bn->in_c;
-            float *fw = p, *fb = p + l->n_w;
+            float *fw = ws->fold[i], *fb = ws->fold[i] + l->n_w;
             batchnorm_fold(fw, fb, w, b, m->params + bn->w, m->params + bn->b, rm, rv, l->out_c,
                            (int)(l->n_w / (size_t)l->out_c), BN_EPS);
             w = fw, b = fb;
         }
-        p += l->n_w + l->n_b + 32;
-        ws->inf_w[i] = w, ws->inf_b[i] = b, ws->inf_u[i] = NULL;
-        if (uses_winograd(l)) {
-            conv3x3_wino4_weights(p, w, l->in_c, l->out_c);
-            ws->inf_u[i] = p;
-            p += conv3x3_wino4_u_floats(l->in_c, l->out_c) + 16;
-        }
+        ws->inf_w[i] = w, ws->inf_b[i] = b;
+        if (ws->inf_u[i]) conv3x3_wino4_weights(ws->inf_u[i], w, l->in_c, l->out_c);
     }
     ws->prep_version = m->version;
 }
 
-int workspace_init(workspace_t *ws, const model_t *m, int max_batch, int training, char *err) {
-    memset(ws, 0, sizeof *ws);
-    if (max_batch < 1) return set_error(err, "batch size must be at least 1");
-    ws->max_batch = max_batch, ws->training = training;
-    const size_t B = (size_t)max_batch;
-    const int threads = par_max_threads();
-    size_t nf = 0, max_act = IMG_PIXELS, col = 0, dws = 0;
-    for (int i = 0; i < m->n_layers; i++) {
-        const layer_t *l = &m->layer[i];
-        size_t out = (size_t)l->out_c * l->out_h * l->out_w;
-        size_t in = (size_t)l->in_c * l->in_h * l->in_w;
-        nf += B * out + 16;
-        max_act = out > max_act ? out : max_act;
-        max_act = in > max_act ? in : max_act;
-        if (l->kind == LAYER_BN) nf += 2 * (size_t)l->in_c + 32;
-        if (l->kind == LAYER_DROPOUT && training) nf += B * out + 16;
-        if (fuses_bn_relu_pool(m, i) && training) nf += B * out + 16;
-        if (needs_flatten(l)) {
-            nf += B * in + 16;
-            col = B * in > col ? B * in : col; /* backward unflattens through col */
-        }
-        if (l->kind == LAYER_CONV && !uses_winograd(l)) {
-            size_t c = conv2d_col_floats(max_batch, l->in_c, l->in_h, l->in_w, l->k, l->pad);
-            size_t d = conv2d_dw_scratch_floats(l->in_c, l->out_c, l->k);
-            col = c > col ? c : col;
-            dws = d > dws ? d : dws;
-            if (keeps_col(l) && training) nf += c + 16;
-        }
-    }
-    /* inference weights; Winograd scratch; in training, each Winograd layer's
-     * transformed weights and input, kept from forward for backward */
-    size_t prep = 0, wino = 0;
-    for (int i = 0; i < m->n_layers; i++) {
-        const layer_t *l = &m->layer[i];
-        if (l->kind != LAYER_CONV) continue;
-        prep += l->n_w + l->n_b + 32;
-        if (uses_winograd(l)) {
-            /* inference (which a training workspace runs too), then training */
-            size_t s = conv3x3_wino4_floats(max_batch, l->in_c, l->in_h, l->in_w, l->out_c);
-            wino = s > wino ? s : wino;
-            prep += conv3x3_wino4_u_floats(l->in_c, l->out_c) + 16;
-            if (training) {
-                size_t u = conv3x3_winograd_u_floats(l->in_c, l->out_c);
-                s = conv3x3_winograd_floats(max_batch, l->in_c, l->in_h, l->in_w, l->out_c);
-                wino = s > wino ? s : wino;
-                nf += u + 16 + conv3x3_winograd_v_floats(max_batch, l->in_c, l->in_h, l->in_w) + 16;
-            }
-        }
-    }
-    size_t total = nf + col + 16 + 2 * (B * N_CLASSES + 16) + prep + 16 + wino + 16;
-    if (training) total += 2 * (B * max_act + 16) + (size_t)threads * dws + 16;
-    ws->mem = malloc(total * sizeof(float));
-    if (!ws->mem) {
-        workspace_free(ws);
-        return set_error(err, "out of memory for a workspace of batch %d (%zu MB)", max_batch, total * 4 >> 20);
-    }
-    /* carve the one allocation; every block starts on a 64-byte boundary */
-    float *p = ws->mem;
+/* The workspace's memory, block by block, each on a 64-byte boundary: with base NULL it only
+ * counts, with base it also hands out the blocks. The same walk both times, so the count and the
+ * carving cannot disagree. Returns the floats it takes. */
+static size_t workspace_layout(workspace_t *ws, const model_t *m, float *base) {
+    const size_t B = (size_t)ws->max_batch;
+    const int training = ws->training, threads = par_max_threads();
+    size_t off = 0, max_act = IMG_PIXELS, col = 0, dws = 0, wino = 0;
 #define TAKE(dst, n) \
     do { \
-        p = (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); \
-        (dst) = p; \
-        p += (n); \
+        off = (off + 15) & ~(size_t)15; \
+        if (base) (dst) = base + off; \
+        off += (n); \
     } while (0)
     for (int i = 0; i < m->n_layers; i++) {
         const layer_t *l = &m->layer[i];
-        size_t out = (size_t)l->out_c * l->out_h * l->out_w;
+        const size_t out = (size_t)l->out_c * l->out_h * l->out_w, in = (size_t)l->in_c * l->in_h * l->in_w;
+        max_act = out > max_act ? out : max_act;
+        max_act = in > max_act ? in : max_act;
         TAKE(ws->act[i], B * out);
         if (l->kind == LAYER_BN) {
             TAKE(ws->bn_mean[i], (size_t)l->in_c);
             TAKE(ws->bn_rstd[i], (size_t)l->in_c);
         }
         if (l->kind == LAYER_DROPOUT && training) TAKE(ws->mask[i], B * out);
-        if (needs_flatten(l)) TAKE(ws->flat[i], B * l->in_c * l->in_h * l->in_w);
-        if (uses_winograd(l) && training) {
-            TAKE(ws->wino_u[i], conv3x3_winograd_u_floats(l->in_c, l->out_c));
-            TAKE(ws->wino_v[i], conv3x3_winograd_v_floats(max_batch, l->in_c, l->in_h, l->in_w));
+        if (needs_flatten(l)) {
+            TAKE(ws->flat[i], B * in);
+            col = B * in > col ? B * in : col; /* backward unflattens through col */
         }
         if (fuses_bn_relu_pool(m, i) && training) TAKE(ws->pool_arg[i], B * out);
-        if (keeps_col(l) && training)
-            TAKE(ws->col_kept[i], conv2d_col_floats(max_batch, l->in_c, l->in_h, l->in_w, l->k, l->pad));
+        if (l->kind != LAYER_CONV) continue;
+        /* inference weights: batch norm folded in, and the Winograd transform; Winograd scratch */
+        if (i + 1 < m->n_layers && m->layer[i + 1].kind == LAYER_BN) TAKE(ws->fold[i], l->n_w + l->n_b);
+        if (uses_winograd(l)) {
+            TAKE(ws->inf_u[i], conv3x3_wino4_u_floats(l->in_c, l->out_c));
+            size_t w4 = conv3x3_wino4_floats(ws->max_batch, l->in_c, l->in_h, l->in_w, l->out_c);
+            wino = w4 > wino ? w4 : wino;
+            if (training) { /* the transformed weights and input, kept from forward for backward */
+                TAKE(ws->wino_u[i], conv3x3_winograd_u_floats(l->in_c, l->out_c));
+                TAKE(ws->wino_v[i], conv3x3_winograd_v_floats(ws->max_batch, l->in_c, l->in_h, l->in_w));
+                size_t w2 = conv3x3_winograd_floats(ws->max_batch, l->in_c, l->in_h, l->in_w, l->out_c);
+                wino = w2 > wino ? w2 : wino;
+            }
+        } else {
+            const size_t c = conv2d_col_floats(ws->max_batch, l->in_c, l->in_h, l->in_w, l->k, l->pad);
+            const size_t d = conv2d_dw_scratch_floats(l->in_c, l->out_c, l->k);
+            col = c > col ? c : col;
+            dws = d > dws ? d : dws;
+            if (keeps_col(l) && training) TAKE(ws->col_kept[i], c);
+        }
     }
     TAKE(ws->col, col);
-    TAKE(ws->prep, prep);
     if (wino) TAKE(ws->wino, wino);
     TAKE(ws->logits, B * N_CLASSES);
     TAKE(ws->probs, B * N_CLASSES);
@@ -527,6 +552,26 @@ int workspace_init(workspace_t *ws, const model_t *m, int max_batch, int trainin
         TAKE(ws->dw_scratch, (size_t)threads * dws);
     }
 #undef TAKE
+    return off;
+}
+
+int workspace_init(workspace_t *ws, const model_t *m, int max_batch, int training, char *err) {
+    memset(ws, 0, sizeof *ws);
+    if (max_batch < 1) return set_error(err, "batch size must be at least 1");
+    ws->max_batch = max_batch, ws->training = training;
+    ws->n_infer = plan_forward(m, 0, ws->infer_ops);
+    if (training) ws->n_train = plan_forward(m, 1, ws->train_ops), ws->n_back = plan_backward(m, ws->back_ops);
+    const size_t total = workspace_layout(ws, m, NULL);
+    ws->mem = malloc((total + 16) * sizeof(float));
+    if (!ws->mem) {
+        workspace_free(ws);
+        return set_error(err, "out of memory for a workspace of batch %d (%zu MB)", max_batch, total * 4 >> 20);
+    }
+    float *base = (float *)(((uintptr_t)ws->mem + 63) & ~(uintptr_t)63);
+    if (workspace_layout(ws, m, base) != total) { /* cannot happen: the same walk */
+        workspace_free(ws);
+        return set_error(err, "workspace layout changed between counting and carving");
+    }
     return 0;
 }
 
@@ -543,96 +588,145 @@ static double seconds(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* one forward operation on the batch in `in`; its output goes to act[o->last] */
+static void forward_op(model_t *m, workspace_t *ws, const op_t *o, const float *in, int B, int training, uint64_t seed) {
+    const int i = o->first;
+    const layer_t *l = &m->layer[i];
+    float *out = ws->act[o->last], *P = m->params;
+    const int HW = l->in_h * l->in_w;
+    const size_t n = (size_t)B * l->in_c * HW; /* values in this layer's input */
+    float *rm = l->kind == LAYER_BN ? m->stats + l->stat : NULL, *rv = rm ? rm + l->in_c : NULL;
+    switch (o->kind) {
+    case OP_CONV_FOLDED: { /* the output lands where the last of the layers would put it */
+        const int relu = m->layer[o->last].kind == LAYER_RELU;
+        if (ws->inf_u[i])
+            conv3x3_wino4_forward(out, in, ws->inf_u[i], ws->inf_b[i], B, l->in_c, l->in_h, l->in_w, l->out_c, relu, ws->wino);
+        else
+            conv2d_forward_fused(out, in, ws->inf_w[i], ws->inf_b[i], B, l->in_c, l->in_h, l->in_w, l->out_c, l->k, l->pad,
+                                 relu, ws->col);
+        break;
+    }
+    case OP_CONV:
+        if (ws->wino_u[i]) {
+            conv3x3_winograd_weights(ws->wino_u[i], P + l->w, l->in_c, l->out_c);
+            conv3x3_winograd_forward(out, in, ws->wino_u[i], P + l->b, B, l->in_c, l->in_h, l->in_w, l->out_c, 0,
+                                     ws->wino_v[i], ws->wino);
+        } else
+            conv2d_forward(out, in, P + l->w, P + l->b, B, l->in_c, l->in_h, l->in_w, l->out_c, l->k, l->pad,
+                           ws->col_kept[i] ? ws->col_kept[i] : ws->col);
+        break;
+    case OP_FC:
+        if (ws->flat[i]) {
+            flatten_forward(ws->flat[i], in, B, l->in_c, HW);
+            in = ws->flat[i];
+        }
+        fc_forward(out, in, P + l->w, P + l->b, B, l->in_c * HW, l->out_c);
+        break;
+    case OP_BN_RELU_POOL: /* only the pool's output is stored, and where each max was */
+        bn_relu_pool2_forward_train(out, ws->pool_arg[o->last], ws->bn_mean[i], ws->bn_rstd[i], rm, rv, in, P + l->w, P + l->b,
+                                    l->in_c, B, l->in_h, l->in_w, BN_MOMENTUM, BN_EPS);
+        break;
+    case OP_BN_RELU: /* the ReLU writes its own output; nothing reads the norm's but the ReLU */
+    case OP_BN:
+        if (training)
+            batchnorm_forward_train(out, ws->bn_mean[i], ws->bn_rstd[i], rm, rv, in, P + l->w, P + l->b, l->in_c,
+                                    n / (size_t)l->in_c, BN_MOMENTUM, BN_EPS, o->kind == OP_BN_RELU);
+        else
+            batchnorm_forward_infer(out, in, P + l->w, P + l->b, rm, rv, l->in_c, n / (size_t)l->in_c, BN_EPS);
+        break;
+    case OP_RELU:
+        relu_forward(out, in, n);
+        break;
+    case OP_POOL:
+    case OP_RELU_POOL:
+        maxpool_forward(out, in, (size_t)B * l->in_c, l->in_h, l->in_w, l->k);
+        break;
+    case OP_GAP:
+        gap_forward(out, in, (size_t)B * l->in_c, HW);
+        break;
+    case OP_DROPOUT:
+        if (training && l->p > 0.0f)
+            dropout_forward(out, ws->mask[i], in, n, l->p, seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(i + 1)));
+        else
+            memcpy(out, in, n * sizeof(float));
+        break;
+    }
+}
+
 const float *model_forward(model_t *m, workspace_t *ws, const float *x, int B, int training, uint64_t seed) {
     const float *in = x;
     ws->input = x;
     ws->batch = B;
     training = training && ws->training;
     if (training) model_touch(m); /* batch norm's running statistics move */
-    for (int i = 0; i < m->n_layers; i++) {
-        const layer_t *l = &m->layer[i];
-        float *out = ws->act[i], *P = m->params;
-        const int HW = l->in_h * l->in_w;
-        const size_t n = (size_t)B * l->in_c * HW; /* values in this layer's input */
-        double t0 = ws->profile ? seconds() : 0.0;
-        if (!training && l->kind == LAYER_CONV) {
-            /* inference: conv, batch norm and ReLU as one layer, the norm folded into the
-             * weights; the output lands where the last of the three would put it */
-            if (ws->prep_version != m->version) prepare_inference(m, ws);
-            int last = i;
-            if (last + 1 < m->n_layers && m->layer[last + 1].kind == LAYER_BN) last++;
-            const int relu = last + 1 < m->n_layers && m->layer[last + 1].kind == LAYER_RELU;
-            last += relu;
-            if (ws->inf_u[i])
-                conv3x3_wino4_forward(ws->act[last], in, ws->inf_u[i], ws->inf_b[i], B, l->in_c, l->in_h, l->in_w,
-                                      l->out_c, relu, ws->wino);
-            else
-                conv2d_forward_fused(ws->act[last], in, ws->inf_w[i], ws->inf_b[i], B, l->in_c, l->in_h, l->in_w,
-                                     l->out_c, l->k, l->pad, relu, ws->col);
-            if (ws->profile) ws->t_fwd[i] += seconds() - t0;
-            in = ws->act[last];
-            i = last;
-            continue;
-        }
-        if (!training && l->kind == LAYER_DROPOUT) continue; /* the identity at inference: nothing to copy */
-        switch (l->kind) {
-        case LAYER_CONV:
-            if (ws->wino_u[i]) {
-                conv3x3_winograd_weights(ws->wino_u[i], P + l->w, l->in_c, l->out_c);
-                conv3x3_winograd_forward(out, in, ws->wino_u[i], P + l->b, B, l->in_c, l->in_h, l->in_w, l->out_c, 0,
-                                         ws->wino_v[i], ws->wino);
-            } else
-                conv2d_forward(out, in, P + l->w, P + l->b, B, l->in_c, l->in_h, l->in_w, l->out_c, l->k, l->pad,
-                               ws->col_kept[i] ? ws->col_kept[i] : ws->col);
-            break;
-        case LAYER_FC:
-            if (ws->flat[i]) {
-                flatten_forward(ws->flat[i], in, B, l->in_c, HW);
-                in = ws->flat[i];
-            }
-            fc_forward(out, in, P + l->w, P + l->b, B, l->in_c * HW, l->out_c);
-            break;
-        case LAYER_BN: {
-            float *rm = m->stats + l->stat, *rv = rm + l->in_c;
-            if (training && i + 2 < m->n_layers && ws->pool_arg[i + 2]) {
-                /* with the ReLU and the pool after it: only the pool's output is stored */
-                bn_relu_pool2_forward_train(ws->act[i + 2], ws->pool_arg[i + 2], ws->bn_mean[i], ws->bn_rstd[i], rm, rv,
-                                            in, P + l->w, P + l->b, l->in_c, B, l->in_h, l->in_w, BN_MOMENTUM, BN_EPS);
-                out = ws->act[i += 2];
-            } else if (training) {
-                /* a ReLU right after runs in the same pass and writes its own output;
-                 * nothing reads the norm's output but that ReLU */
-                const int relu = i + 1 < m->n_layers && m->layer[i + 1].kind == LAYER_RELU;
-                if (relu) out = ws->act[++i];
-                batchnorm_forward_train(out, ws->bn_mean[i - relu], ws->bn_rstd[i - relu], rm, rv, in, P + l->w,
-                                        P + l->b, l->in_c, n / (size_t)l->in_c, BN_MOMENTUM, BN_EPS, relu);
-            } else
-                batchnorm_forward_infer(out, in, P + l->w, P + l->b, rm, rv, l->in_c, n / (size_t)l->in_c, BN_EPS);
-            break;
-        }
-        case LAYER_RELU:
-            relu_forward(out, in, n);
-            break;
-        case LAYER_POOL:
-            maxpool_forward(out, in, (size_t)B * l->in_c, l->in_h, l->in_w, l->k);
-            break;
-        case LAYER_GAP:
-            gap_forward(out, in, (size_t)B * l->in_c, HW);
-            break;
-        case LAYER_DROPOUT:
-            if (training && l->p > 0.0f)
-                dropout_forward(out, ws->mask[i], in, n, l->p, seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(i + 1)));
-            else
-                memcpy(out, in, n * sizeof(float));
-            break;
-        }
-        if (ws->profile) ws->t_fwd[i] += seconds() - t0;
-        in = out;
+    else if (ws->prep_version != m->version) prepare_inference(m, ws);
+    const op_t *ops = training ? ws->train_ops : ws->infer_ops;
+    const int n_ops = training ? ws->n_train : ws->n_infer;
+    for (int k = 0; k < n_ops; k++) {
+        const double t0 = ws->profile ? seconds() : 0.0;
+        forward_op(m, ws, &ops[k], in, B, training, seed);
+        if (ws->profile) ws->t_fwd[ops[k].first] += seconds() - t0;
+        in = ws->act[ops[k].last];
     }
     /* the last layer's output is (10, B); hand out rows, one per image */
     for (int b = 0; b < B; b++)
         for (int j = 0; j < N_CLASSES; j++) ws->logits[b * N_CLASSES + j] = in[(size_t)j * B + b];
     return ws->logits;
+}
+
+/* one backward operation: g is the gradient of act[o->last], din (NULL for the first layer) gets
+ * the gradient of the operation's input, grads the parameters' */
+static void backward_op(const model_t *m, workspace_t *ws, const op_t *o, const float *g, float *din, float *grads) {
+    const int i = o->last, B = ws->batch;
+    const layer_t *l = &m->layer[i];
+    const float *in = i ? ws->act[i - 1] : ws->input, *P = m->params;
+    const int HW = l->in_h * l->in_w;
+    const size_t n = (size_t)B * l->in_c * HW;
+    switch (o->kind) {
+    case OP_CONV:
+        if (ws->wino_u[i]) /* the transformed weights and input from the forward pass */
+            conv3x3_winograd_backward(din, grads + l->w, grads + l->b, g, ws->wino_v[i], ws->wino_u[i], B, l->in_c, l->in_h,
+                                      l->in_w, l->out_c, ws->wino);
+        else
+            conv2d_backward(din, grads + l->w, grads + l->b, g, ws->col_kept[i] ? NULL : in, P + l->w, B, l->in_c, l->in_h,
+                            l->in_w, l->out_c, l->k, l->pad, ws->col_kept[i] ? ws->col_kept[i] : ws->col, ws->dw_scratch);
+        break;
+    case OP_FC:
+        if (ws->flat[i]) {
+            /* the gradient w.r.t. the flattened input goes through the col buffer, then unflattens */
+            fc_backward(din ? ws->col : NULL, grads + l->w, grads + l->b, g, ws->flat[i], P + l->w, B, l->in_c * HW, l->out_c);
+            if (din) flatten_backward(din, ws->col, B, l->in_c, HW);
+        } else {
+            fc_backward(din, grads + l->w, grads + l->b, g, in, P + l->w, B, l->in_c * HW, l->out_c);
+        }
+        break;
+    case OP_BN:
+        batchnorm_backward(din, grads + l->w, grads + l->b, g, in, ws->bn_mean[i], ws->bn_rstd[i], P + l->w, l->in_c,
+                           n / (size_t)l->in_c);
+        break;
+    case OP_RELU:
+        if (din) relu_backward(din, g, ws->act[i], n);
+        break;
+    case OP_POOL:
+    case OP_RELU_POOL: /* on through the ReLU before it, in the same pass */
+        if (!din) break;
+        if (ws->pool_arg[i]) /* where forward found each max; the ReLU's output was never stored */
+            maxpool2_backward_arg(din, g, ws->pool_arg[i], ws->act[i], (size_t)B * l->in_c, l->in_h, l->in_w,
+                                  o->kind == OP_RELU_POOL);
+        else
+            maxpool_backward(din, g, in, ws->act[i], (size_t)B * l->in_c, l->in_h, l->in_w, l->k, o->kind == OP_RELU_POOL);
+        break;
+    case OP_GAP:
+        if (din) gap_backward(din, g, (size_t)B * l->in_c, HW);
+        break;
+    case OP_DROPOUT:
+        if (!din) break;
+        if (ws->mask[i] && l->p > 0.0f) dropout_backward(din, g, ws->mask[i], n);
+        else memcpy(din, g, n * sizeof(float));
+        break;
+    default: /* fused forward operations have no backward of their own */
+        break;
+    }
 }
 
 void model_backward(const model_t *m, workspace_t *ws, const float *dlogits, float *grads) {
@@ -642,70 +736,12 @@ void model_backward(const model_t *m, workspace_t *ws, const float *dlogits, flo
     for (int b = 0; b < B; b++)
         for (int j = 0; j < N_CLASSES; j++) g0[(size_t)j * B + b] = dlogits[b * N_CLASSES + j];
     const float *g = g0;
-    for (int i = m->n_layers - 1; i >= 0; i--) {
-        const layer_t *l = &m->layer[i];
-        const float *in = i ? ws->act[i - 1] : ws->input, *P = m->params;
-        float *din = i ? ws->grad[g == ws->grad[0]] : NULL; /* never the buffer g is in */
-        const int HW = l->in_h * l->in_w;
-        const size_t n = (size_t)B * l->in_c * HW;
-        double t0 = ws->profile ? seconds() : 0.0;
-        switch (l->kind) {
-        case LAYER_CONV:
-            if (ws->wino_u[i]) /* the transformed weights and input from the forward pass */
-                conv3x3_winograd_backward(din, grads + l->w, grads + l->b, g, ws->wino_v[i], ws->wino_u[i], B, l->in_c,
-                                          l->in_h, l->in_w, l->out_c, ws->wino);
-            else
-                conv2d_backward(din, grads + l->w, grads + l->b, g, ws->col_kept[i] ? NULL : in, P + l->w, B, l->in_c,
-                                l->in_h, l->in_w, l->out_c, l->k, l->pad, ws->col_kept[i] ? ws->col_kept[i] : ws->col,
-                                ws->dw_scratch);
-            break;
-        case LAYER_FC:
-            if (ws->flat[i]) {
-                /* the gradient w.r.t. the flattened input goes through the col buffer, then unflattens */
-                fc_backward(din ? ws->col : NULL, grads + l->w, grads + l->b, g, ws->flat[i], P + l->w, B,
-                            l->in_c * HW, l->out_c);
-                if (din) flatten_backward(din, ws->col, B, l->in_c, HW);
-            } else {
-                fc_backward(din, grads + l->w, grads + l->b, g, in, P + l->w, B, l->in_c * HW, l->out_c);
-            }
-            break;
-        case LAYER_BN:
-            batchnorm_backward(din, grads + l->w, grads + l->b, g, in, ws->bn_mean[i], ws->bn_rstd[i], P + l->w,
-                               l->in_c, n / (size_t)l->in_c);
-            break;
-        case LAYER_RELU:
-            if (din) relu_backward(din, g, ws->act[i], n);
-            break;
-        case LAYER_POOL:
-            if (din) {
-                /* on through a ReLU right before, in the same pass */
-                const int relu = i >= 2 && m->layer[i - 1].kind == LAYER_RELU;
-                if (ws->pool_arg[i]) /* where forward found each max; the ReLU's output was never stored */
-                    maxpool2_backward_arg(din, g, ws->pool_arg[i], ws->act[i], (size_t)B * l->in_c, l->in_h, l->in_w,
-                                          relu);
-                else
-                    maxpool_backward(din, g, in, ws->act[i], (size_t)B * l->in_c, l->in_h, l->in_w, l->k, relu);
-                if (relu) {
-                    if (ws->profile) ws->t_bwd[i] += seconds() - t0;
-                    g = din;
-                    i--;
-                    continue;
-                }
-            }
-            break;
-        case LAYER_GAP:
-            if (din) gap_backward(din, g, (size_t)B * l->in_c, HW);
-            break;
-        case LAYER_DROPOUT:
-            if (din) {
-                if (ws->mask[i] && l->p > 0.0f)
-                    dropout_backward(din, g, ws->mask[i], n);
-                else
-                    memcpy(din, g, n * sizeof(float));
-            }
-            break;
-        }
-        if (ws->profile) ws->t_bwd[i] += seconds() - t0;
+    for (int k = 0; k < ws->n_back; k++) {
+        const op_t *o = &ws->back_ops[k];
+        float *din = o->first ? ws->grad[g == ws->grad[0]] : NULL; /* never the buffer g is in */
+        const double t0 = ws->profile ? seconds() : 0.0;
+        backward_op(m, ws, o, g, din, grads);
+        if (ws->profile) ws->t_bwd[o->last] += seconds() - t0;
         g = din;
     }
 }

@@ -81,6 +81,8 @@ size_t model_act_floats(const model_t *m); /* activation floats one image needs 
  * workspaces re-derive their inference weights (folded, transformed). */
 void model_touch(model_t *m);
 double model_flops(const model_t *m);      /* forward FLOPs for one image */
+/* the index of the largest of N_CLASSES scores (the first, on a tie): the digit read */
+int model_argmax(const float *scores);
 const char *layer_kind_name(layer_kind k);
 /* one line describing layer i, e.g. "conv 1→32 5×5 pad 2  28×28×32" */
 void layer_describe(const layer_t *l, char *buf, size_t n);
@@ -102,6 +104,20 @@ int model_load(model_t *m, const char *path, char *err);
 
 /* ---- running the network --------------------------------------------------- */
 
+/* the operations a workspace runs forward and backward (model.c builds the plan) */
+typedef enum {
+    OP_CONV_FOLDED,  /* inference: conv, the batch norm after it folded in, and a ReLU after that */
+    OP_CONV, OP_FC, OP_BN, OP_RELU, OP_POOL, OP_GAP, OP_DROPOUT,
+    OP_BN_RELU,      /* training: batch norm and the ReLU after it in one pass */
+    OP_BN_RELU_POOL, /* training: those and a 2×2 pool, on planes at least 16 wide */
+    OP_RELU_POOL     /* backward: a pool and the ReLU before it */
+} op_kind;
+
+typedef struct {
+    op_kind kind;
+    short first, last; /* the layers it runs */
+} op_t;
+
 typedef struct {
     int max_batch, training;
     float *mem;                    /* one allocation for every float buffer below */
@@ -114,14 +130,17 @@ typedef struct {
     float *col_kept[MODEL_MAX_LAYERS]; /* training: each such layer's im2col matrix, from forward for backward */
     float *pool_arg[MODEL_MAX_LAYERS]; /* training: where each 2×2 pool after a batch norm and a ReLU found its max */
     /* inference weights, derived once per model version: each conv's weights and
-     * bias with the following batch norm folded in, and their Winograd transform */
-    float *prep;
-    const float *inf_w[MODEL_MAX_LAYERS], *inf_b[MODEL_MAX_LAYERS], *inf_u[MODEL_MAX_LAYERS];
+     * bias with the following batch norm folded in (fold: weights then bias), and
+     * their Winograd transform (inf_u) */
+    float *fold[MODEL_MAX_LAYERS], *inf_u[MODEL_MAX_LAYERS];
+    const float *inf_w[MODEL_MAX_LAYERS], *inf_b[MODEL_MAX_LAYERS];
     unsigned long prep_version;    /* the version of the model they were derived from (0: none) */
     float *wino;                   /* scratch for 3×3 convs, which run by Winograd's algorithm */
     float *wino_u[MODEL_MAX_LAYERS], *wino_v[MODEL_MAX_LAYERS]; /* training: their transformed weights and input */
     float *dw_scratch;             /* per-thread weight gradients of conv layers (training) */
     float *logits, *probs;         /* (B, 10) each */
+    op_t infer_ops[MODEL_MAX_LAYERS], train_ops[MODEL_MAX_LAYERS], back_ops[MODEL_MAX_LAYERS];
+    int n_infer, n_train, n_back;
     const float *input;            /* the batch given to the last forward pass */
     int batch;                     /* its size */
     int profile;                   /* when set, seconds spent per layer accumulate below */

@@ -1,7 +1,5 @@
 #include "reader.h"
 
-#include "train.h"
-
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -325,7 +323,7 @@ static int search(model_t *m, workspace_t *ws, const source_t *src, int by_x, re
             memcpy(out->input[k], pc->input, sizeof pc->input);
             memcpy(out->prob[k], pc->prob, sizeof pc->prob);
             out->info[k] = pc->info;
-            out->digit[k] = argmax10(pc->prob);
+            out->digit[k] = model_argmax(pc->prob);
             out->number[k] = (char)('0' + out->digit[k]);
         }
     }

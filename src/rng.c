@@ -34,3 +34,10 @@ float rng_normal(rng_t *r) {
     float u2 = rng_uniform(r);
     return sqrtf(-2.0f * logf(u1)) * cosf(6.28318530718f * u2);
 }
+
+void rng_shuffle(rng_t *r, int *a, int n) {
+    for (int i = n - 1; i > 0; i--) {
+        const int j = (int)rng_below(r, (uint32_t)i + 1), t = a[i];
+        a[i] = a[j], a[j] = t;
+    }
+}

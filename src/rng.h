@@ -23,5 +23,9 @@ uint32_t rng_below(rng_t *r, uint32_t n); /* uniform in [0, n), n > 0 */
 float rng_uniform(rng_t *r);              /* uniform in [0, 1) */
 float rng_range(rng_t *r, float lo, float hi);
 float rng_normal(rng_t *r);               /* standard normal (Box-Muller) */
+/* a[0..n) in a uniformly random order (Fisher-Yates, from the end) */
+void rng_shuffle(rng_t *r, int *a, int n);
+/* a seed for sub-job `id` of `seed`, as a plain number (rng_derive() gives a generator) */
+static inline uint64_t rng_mix(uint64_t seed, uint64_t id) { return seed * 0x9E3779B97F4A7C15ull + id; }
 
 #endif

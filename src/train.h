@@ -7,11 +7,14 @@
 #ifndef TRAIN_H
 #define TRAIN_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "augment.h"
 #include "model.h"
+#include "pen.h"
+#include "trainlog.h"
 
 typedef enum { OPT_SGD, OPT_ADAMW } opt_kind;
 
@@ -56,8 +59,6 @@ step_result train_step(model_t *m, workspace_t *ws, optimizer_t *o, float *grads
 void batch_prepare(float *x, float *targets, int *labels, const uint8_t *pixels, const uint8_t *all_labels,
                    const int *idx, int B, const augment_params *aug, float smoothing, uint64_t seed);
 
-/* the index of the largest of 10 values (the first, on a tie) */
-int argmax10(const float *v);
 /* Logits (n,10) of n 28×28 byte images, run in batches of ws->max_batch.
  * Returns how many argmaxes match labels (labels may be NULL: returns 0). */
 int evaluate(model_t *m, workspace_t *ws, const uint8_t *pixels, const uint8_t *labels, int n, float *logits);
@@ -67,5 +68,69 @@ int evaluate(model_t *m, workspace_t *ws, const uint8_t *pixels, const uint8_t *
 float calibrate_temperature(const float *logits, const uint8_t *labels, int n);
 /* mean negative log-likelihood of labels under softmax(logits / T) */
 double mean_nll(const float *logits, const uint8_t *labels, int n, float T);
+
+/* ---- a whole training run ----------------------------------------------------------------
+ *
+ * train_run() is the recipe `mnist train` runs: for each epoch, the images
+ * that are drawn afresh (pen digits, redrawn MNIST) are drawn, the training
+ * images are shuffled and fed in batches through the augmentation and
+ * train_step() under the one-cycle schedule, and the held-out images are
+ * validated (and the moving average of the weights, with ema); then the
+ * hard-negative phase for reading numbers (compose_mine(), the fine-tuning
+ * loop of finetune.h); then train_finish(): weights rounded to 8 bits, the
+ * temperature calibrated on the held-out images, and how the page's "not
+ * sure" line splits them. Everything it decides goes into the log (its rows
+ * and its key=value text); the caller shows progress, saves checkpoints and
+ * writes the files through the callbacks. */
+
+/* images drawn afresh before every epoch into their place in the training set */
+typedef struct {
+    const pen_set *pens; /* every digit of `writers`, `copies` times, at pixels[pen_at...] */
+    uint32_t writers;
+    int copies, pen_at;
+    const pen_set *traced; /* `redraw` of its digits drawn at random, at pixels[redraw_at...] */
+    int redraw, redraw_at;
+    pen_aug_params aug;
+} train_redrawn;
+
+typedef struct {
+    /* the images (28×28 bytes) and labels; the run trains on train_idx[0..n_train) and validates on val */
+    uint8_t *pixels, *labels;
+    const int *train_idx;
+    int n_train;
+    const uint8_t *val_pix, *val_lab;
+    int n_val;
+    int epochs, batch;
+    float lr;          /* the one-cycle schedule's peak */
+    float weight_decay; /* of the hard-negative phase (the optimizer has its own) */
+    float smoothing;   /* label smoothing */
+    float clean_tail;  /* the last fraction of the epochs sees the images without augmentation */
+    float ema;         /* decay of a moving average of the weights shipped instead of them; 0: off */
+    uint64_t seed;
+    int augment;               /* the epochs redraw every image through aug; the hard-negative phase always does */
+    augment_params aug;
+    int quantize_bits;         /* 0: off */
+    int mine, mine_steps;      /* hard negatives: numbers read, steps; mine 0: no such phase */
+    int mine_from;             /* numbers are composed of train_idx[0..mine_from) (0: all of them) */
+    float mine_lr;
+    const train_redrawn *redrawn; /* may be NULL */
+} train_recipe;
+
+typedef struct {
+    /* after each batch of an epoch (1-based), with the epoch's mean loss and accuracy so far */
+    void (*batch)(void *ctx, int epoch, int batch, int batches, double loss, double acc);
+    /* after each epoch, its row in the log filled (the caller saves a checkpoint); ema_right < 0 without ema */
+    void (*epoch)(void *ctx, const log_row *row, int ema_right);
+    /* during the hard-negative phase, and a line saying what a phase did */
+    void (*mine_step)(void *ctx, long step, int steps, double loss);
+    void (*note)(void *ctx, const char *line);
+    const volatile sig_atomic_t *stop; /* set (by a signal) to stop after the current batch; may be NULL */
+    void *ctx;
+} train_callbacks;
+
+/* From epoch `start` (0, or the epochs a checkpoint restored) to the end of the
+ * recipe. Returns 0, 1 when stopped, or -1 with a reason. */
+int train_run(model_t *m, optimizer_t *opt, train_log *log, int start, const train_recipe *r, const train_callbacks *cb,
+              char *err);
 
 #endif
