@@ -12,6 +12,7 @@ export NODE_PATH := /usr/share/nodejs
 WARN     := -Wall -Wextra -Werror -Wshadow -Wvla -Wframe-larger-than=65536
 CSTD     := -std=c11
 INC      := -Isrc -Inative
+APP_INC  := -Isrc -Iemscripten
 # native: optimized, OpenMP over the cores, kernels chosen at run time (no -march)
 CFLAGS   := $(CSTD) $(WARN) -O3 -ffp-contract=fast -fopenmp $(INC)
 LDLIBS   := -lm
@@ -25,7 +26,9 @@ export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
 LIB_SRC    := $(wildcard src/*.c)
 LIB_HDR    := $(wildcard src/*.h src/*.inc)
 CLI_SRC    := native/mnist.c native/report.c
-CLI_HDR    := native/report.h native/font5x7.h native/stb_image_impl.h
+CLI_HDR    := native/report.h native/stb_image_impl.h
+APP_SRC    := emscripten/app.c emscripten/core.c
+APP_HDR    := emscripten/core.h
 TEST_SRC   := $(wildcard tests/*.c)
 
 # training recipe: the defaults of `mnist train` (see weights/MODEL.md).
@@ -82,7 +85,12 @@ $(BUILD)/.build-deps:
 LIB_OBJ := $(patsubst src/%.c,$(BUILD)/native/%.o,$(LIB_SRC))
 CLI_OBJ := $(patsubst native/%.c,$(BUILD)/native/cli-%.o,$(CLI_SRC))
 
-$(BUILD)/mnist: $(LIB_OBJ) $(CLI_OBJ)
+# the library, built once per toolchain: native here, and for the tests, the fuzzers and WebAssembly below
+$(BUILD)/native/libdigits.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/mnist: $(CLI_OBJ) $(BUILD)/native/libdigits.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(SQLITE)
 
 # the optional logging endpoint (CGI, SQLite)
@@ -106,7 +114,8 @@ eval: $(BUILD)/mnist data $(if $(filter 1,$(EXTRA)),export-log)
 
 SDL_WASM   := $(BUILD)/sdl2/sdl2-wasm
 EMCC       := emcc
-EMFLAGS    := $(CSTD) $(WARN) -O3 -msimd128 -flto -fopenmp-simd $(INC) -I$(SDL_WASM)/include \
+EMLIBFLAGS := $(CSTD) $(WARN) -O3 -msimd128 -flto -fopenmp-simd -Isrc
+EMFLAGS    := $(EMLIBFLAGS) $(APP_INC) -I$(SDL_WASM)/include \
               -I$(SDL_WASM)/include-config-minsizerel
 WEB_EXPORTS := main malloc free app_clear app_undo app_load_model app_features app_features_w app_features_h \
                app_conv_layers app_input app_error app_arch_json app_result_json app_classify_gray app_model_version app_forward \
@@ -132,13 +141,21 @@ $(BUILD)/.web-deps:
 $(SDL_WASM)/libSDL2.a: .ci/sdl2-wasm.sh | $(BUILD)/.web-deps
 	bash .ci/sdl2-wasm.sh $(BUILD)/sdl2
 
-dist/digits.js: emscripten/app.c $(LIB_SRC) $(LIB_HDR) native/font5x7.h $(SDL_WASM)/libSDL2.a
-	@mkdir -p dist
-	$(EMCC) $(EMFLAGS) emscripten/app.c $(LIB_SRC) $(SDL_WASM)/libSDL2.a -o $@ $(EMLINK)
+$(BUILD)/wasm/%.o: src/%.c $(LIB_HDR) | $(BUILD)/.web-deps
+	@mkdir -p $(dir $@)
+	$(EMCC) $(EMLIBFLAGS) -c $< -o $@
 
-dist/trainer.js: emscripten/trainer.c $(LIB_SRC) $(LIB_HDR) | $(BUILD)/.web-deps
+$(BUILD)/wasm/libdigits.a: $(patsubst src/%.c,$(BUILD)/wasm/%.o,$(LIB_SRC))
+	@rm -f $@
+	emar rcs $@ $^
+
+dist/digits.js: $(APP_SRC) $(APP_HDR) $(LIB_HDR) $(BUILD)/wasm/libdigits.a $(SDL_WASM)/libSDL2.a
 	@mkdir -p dist
-	$(EMCC) $(CSTD) $(WARN) -O3 -msimd128 -flto -fopenmp-simd $(INC) emscripten/trainer.c $(LIB_SRC) -o $@ \
+	$(EMCC) $(EMFLAGS) $(APP_SRC) $(BUILD)/wasm/libdigits.a $(SDL_WASM)/libSDL2.a -o $@ $(EMLINK)
+
+dist/trainer.js: emscripten/trainer.c $(LIB_HDR) $(BUILD)/wasm/libdigits.a | $(BUILD)/.web-deps
+	@mkdir -p dist
+	$(EMCC) $(EMLIBFLAGS) emscripten/trainer.c $(BUILD)/wasm/libdigits.a -o $@ \
 	  -sENVIRONMENT=worker -sALLOW_MEMORY_GROWTH=1 -sFILESYSTEM=0 -sTOTAL_STACK=1048576 -sEXPORTED_RUNTIME_METHODS=UTF8ToString \
 	  -sEXPORTED_FUNCTIONS=$(subst $(space),$(comma),$(addprefix _,$(TEACH_EXPORTS)))
 
@@ -170,18 +187,26 @@ serve: web $(BUILD)/cgi/log.cgi
 
 # ---- the native desktop app: the same front end with Debian's SDL2 --------------------------------
 
-$(BUILD)/app: emscripten/app.c $(LIB_SRC) $(LIB_HDR) native/font5x7.h
+$(BUILD)/app: $(APP_SRC) $(APP_HDR) $(LIB_HDR) $(BUILD)/native/libdigits.a
 	@.ci/deps.sh build app
-	$(CC) $(CFLAGS) $$(sdl2-config --cflags) emscripten/app.c $(LIB_SRC) -o $@ $$(sdl2-config --libs) $(LDLIBS)
+	$(CC) $(CSTD) $(WARN) -O3 -fopenmp $(APP_INC) $$(sdl2-config --cflags) $(APP_SRC) $(BUILD)/native/libdigits.a -o $@ \
+	  $$(sdl2-config --libs) $(LDLIBS)
 
 app: $(BUILD)/app
 	$(BUILD)/app --model $(MODEL)
 
 # ---- tests ----------------------------------------------------------------------------------------
 
-$(BUILD)/san/unit: $(LIB_SRC) $(LIB_HDR) $(TEST_SRC) tests/test.h | $(BUILD)/.build-deps
+$(BUILD)/san/%.o: src/%.c $(LIB_HDR) | $(BUILD)/.build-deps
 	@mkdir -p $(dir $@)
-	$(CC) $(SANFLAGS) $(LIB_SRC) $(TEST_SRC) -o $@ $(LDLIBS)
+	$(CC) $(SANFLAGS) -c $< -o $@
+
+$(BUILD)/san/libdigits.a: $(patsubst src/%.c,$(BUILD)/san/%.o,$(LIB_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/san/unit: $(TEST_SRC) tests/test.h $(LIB_HDR) $(BUILD)/san/libdigits.a
+	$(CC) $(SANFLAGS) $(TEST_SRC) $(BUILD)/san/libdigits.a -o $@ $(LDLIBS)
 
 test-unit: $(BUILD)/san/unit data
 	$(BUILD)/san/unit
@@ -195,9 +220,17 @@ FUZZ_FLAGS   := $(CSTD) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined -fno-
 FUZZ_EXTRA_logreq := native/logreq.c
 FUZZ_EXTRA_image  := -fsanitize-ignorelist=tests/fuzz/ubsan-stb.ignore
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) $(LIB_HDR) native/logreq.c native/logreq.h native/stb_image_impl.h tests/fuzz/ubsan-stb.ignore | $(BUILD)/.test-deps
+$(BUILD)/fuzz/lib/%.o: src/%.c $(LIB_HDR) | $(BUILD)/.test-deps
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_FLAGS) $< $(LIB_SRC) $(FUZZ_EXTRA_$*) -o $@ -lm
+	clang $(subst -fsanitize=fuzzer$(comma),-fsanitize=fuzzer-no-link$(comma),$(FUZZ_FLAGS)) -c $< -o $@
+
+$(BUILD)/fuzz/libdigits.a: $(patsubst src/%.c,$(BUILD)/fuzz/lib/%.o,$(LIB_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_HDR) $(BUILD)/fuzz/libdigits.a native/logreq.c native/logreq.h native/stb_image_impl.h tests/fuzz/ubsan-stb.ignore | $(BUILD)/.test-deps
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) $< $(FUZZ_EXTRA_$*) $(BUILD)/fuzz/libdigits.a -o $@ -lm
 
 fuzz: $(addprefix $(BUILD)/fuzz/fuzz_,$(FUZZERS))
 	@for f in $(FUZZERS); do \
@@ -223,10 +256,10 @@ test: test-unit fuzz test-e2e
 
 # ---- benchmarks (not tests): speed and size against peers run on this machine in this run ----------
 
-$(BUILD)/bench/bench: tests/bench/bench.c $(LIB_SRC) $(LIB_HDR)
+$(BUILD)/bench/bench: tests/bench/bench.c $(LIB_HDR) $(BUILD)/native/libdigits.a
 	@.ci/deps.sh build bench
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) tests/bench/bench.c $(LIB_SRC) -o $@ $(LDLIBS) -lopenblas
+	$(CC) $(CFLAGS) tests/bench/bench.c $(BUILD)/native/libdigits.a -o $@ $(LDLIBS) -lopenblas
 
 bench: $(BUILD)/bench/bench web data | $(BUILD)/.test-deps
 	node tests/bench/run.js

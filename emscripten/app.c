@@ -1,17 +1,17 @@
-/* app.c - the drawing front end, one source for both builds.
+/* app.c - the drawing front end: an SDL2 program around the core (core.h),
+ * one source for both builds.
  *
  * An SDL2 window is the drawing surface: in the browser it is the page's
  * <canvas id="canvas"> (Emscripten's SDL2 backend), on the desktop a real
- * window. Mouse, touch and pen strokes are kept as point lists and rendered
- * into an 8-bit ink buffer as thick anti-aliased capsules; on every change the
- * buffer goes through reader_read() (segmentation, preprocessing, the CNN) -
- * the same C code the native tools run.
+ * window. Mouse, touch and pen events become strokes in the core, which draws
+ * their ink and reads it - the same C the native tools run.
  *
- * In the browser the page shows the results: C hands them to JS as JSON
- * (js_update) and exposes the 28×28 input and the feature maps as buffers.
- * On the desktop (`make app`) the window has a side panel with the bars,
- * drawn here with SDL. `app --script FILE` replays a drawing through SDL's
- * event queue and prints the reading, for tests under Xvfb.
+ * In the browser the page shows the results: each reading goes to JS as JSON
+ * (js_update), and the exports below hand the page the 28×28 input, the
+ * feature maps and the rest. On the desktop (`make app`) the window has a side
+ * panel with the bars. Both draw the window into a raster (src/raster.h) and
+ * blit it. `app --script FILE` replays a drawing through SDL's event queue and
+ * prints the reading, for tests under Xvfb.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <SDL.h>
@@ -20,417 +20,177 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crc32.h"
-#include "ink.h"
-#include "layers.h"
-#include "model.h"
-#include "pen.h"
-#include "preprocess.h"
-#include "reader.h"
+#include "core.h"
+#include "raster.h"
 
 #ifdef __EMSCRIPTEN__
 #include <emscripten.h>
 #define EXPORT EMSCRIPTEN_KEEPALIVE
-#else
-#define EXPORT
-#endif
-#include "font5x7.h"
-
-#define SINGLE_W 480 /* the canvas for one digit */
-#define MULTI_W 960  /* and, wider, for a number */
-#define CANVAS_W (app.cw)
-#define CANVAS_H 360
-#ifdef __EMSCRIPTEN__
 #define PANEL_W 0
 #else
+#define EXPORT
 #define PANEL_W 280 /* the native window's side panel */
 #endif
 
+static core_t core;
 static struct {
     SDL_Window *win;
-    model_t model;
-    workspace_t ws;
-    int model_ok;
-    char error[ERR_LEN + 32];
-    ink_t strokes;             /* what was drawn, stroke by stroke */
-    reader_cache *cache;       /* the pieces read so far: only what the last stroke changed is read again */
-    int drawing;               /* a stroke is in progress */
-    SDL_FingerID finger;       /* the finger drawing it, when touch */
-    int cw;                    /* the canvas width now: SINGLE_W or MULTI_W */
-    uint8_t ink[MULTI_W * CANVAS_H];
-    int dirty, redraw_all, needs_classify;
-    reading result;
-    int selected;              /* which digit of the reading the views show */
-    double last_ms;            /* preprocessing + forward of the last reading */
-    long inferences;
-    uint8_t features[4 * 640 * 640]; /* RGBA feature-map mosaic for the page */
-    int features_w, features_h;
-    char json[8192];
-    int quit;
+    SDL_FingerID finger; /* the finger drawing the current stroke, when touch */
+    raster_t frame;      /* the window's picture, blitted to it */
+    int dirty, quit;
 } app;
 
-/* ---- strokes and ink (src/ink.c draws them) ------------------------------------ */
+/* ---- what the page calls ------------------------------------------------------------------ */
 
-static void stroke_begin(float x, float y) {
-    if (ink_begin(&app.strokes, x, y, NULL)) return; /* full: the drawing stays as it is */
-    int n;
-    const ink_point *p = ink_stroke(&app.strokes, app.strokes.n_strokes - 1, &n);
-    ink_segment(app.ink, CANVAS_W, CANVAS_H, CANVAS_W, 0, 0, p[0], p[0], INK_BRUSH_RADIUS);
-    app.drawing = 1;
-    app.dirty = app.needs_classify = 1;
-}
-
-static void stroke_add(float x, float y) {
-    if (!app.drawing || ink_extend(&app.strokes, x, y, NULL)) return; /* skipped (too close) or full */
-    int n;
-    const ink_point *p = ink_stroke(&app.strokes, app.strokes.n_strokes - 1, &n);
-    ink_segment(app.ink, CANVAS_W, CANVAS_H, CANVAS_W, 0, 0, p[n - 2], p[n - 1], INK_BRUSH_RADIUS);
-    app.dirty = app.needs_classify = 1;
-}
-
-static void stroke_end(void) { app.drawing = 0; }
-
-EXPORT void app_clear(void) {
-    ink_clear(&app.strokes);
-    app.drawing = 0;
-    memset(app.ink, 0, sizeof app.ink);
-    app.dirty = app.needs_classify = 1;
-}
-
+EXPORT int app_load_model(const uint8_t *buf, int len) { return core_load_model(&core, buf, len); }
+EXPORT const char *app_error(void) { return core.error; }
+EXPORT const char *app_model_version(void) { return core.model_version; }
+EXPORT void app_clear(void) { core_clear(&core), app.dirty = 1; }
+EXPORT void app_undo(void) { core_undo(&core), app.dirty = 1; }
+EXPORT int app_multi(void) { return core.w == CORE_MULTI_W; }
 /* the wide canvas for writing a number (on), or the single-digit one; the drawing is cleared */
 EXPORT void app_set_multi(int on) {
-    int w = on ? MULTI_W : SINGLE_W;
-    if (w == app.cw) return;
-    app_clear();
-    app.cw = w;
-    if (app.win) SDL_SetWindowSize(app.win, app.cw + PANEL_W, CANVAS_H);
+    if (core_set_multi(&core, on) && app.win) SDL_SetWindowSize(app.win, core.w + PANEL_W, CORE_H);
     app.dirty = 1;
 }
-EXPORT int app_multi(void) { return app.cw == MULTI_W; }
-
-EXPORT void app_undo(void) {
-    if (!ink_undo(&app.strokes)) return;
-    app.drawing = 0;
-    app.redraw_all = app.dirty = app.needs_classify = 1;
-}
-
-/* ---- reading ---------------------------------------------------------------------- */
-
-static double now_ms(void) { return (double)SDL_GetPerformanceCounter() * 1000.0 / (double)SDL_GetPerformanceFrequency(); }
-
-static float confidence(int k) {
-    const float *p = app.result.prob[k];
-    float m = p[0];
-    for (int j = 1; j < N_CLASSES; j++) m = p[j] > m ? p[j] : m;
-    return m;
-}
-
-static const char *state(void) {
-    if (app.result.n == 0) return "empty";
-    if (app.result.truncated) return "unsure"; /* read on the first strokes only */
-    for (int k = 0; k < app.result.n; k++)
-        if (confidence(k) < UNSURE_BELOW) return "unsure";
-    return "confident";
-}
-
-static void render_features(void);
-static void publish(void);
-
-static void classify(void) {
-    if (!app.model_ok) return;
-    double t0 = now_ms();
-    if (!app.cache) app.cache = reader_cache_new(); /* NULL (no memory) reads without one */
-    /* from the strokes: the one-digit canvas never cuts a stroke apart, the wide one may */
-    reader_read_ink(&app.model, &app.ws, &app.strokes, CANVAS_W, CANVAS_H, app.cw == MULTI_W, app.cache, &app.result);
-    app.last_ms = now_ms() - t0;
-    app.inferences++;
-    app.selected = app.result.n ? app.result.n - 1 : 0;
-    /* the feature maps of the selected digit: run it once more, the workspace keeps them */
-    if (app.result.n) model_predict(&app.model, &app.ws, app.result.input[app.selected], 1);
-    render_features();
-    publish();
-}
-
-/* Reads a grey bitmap (any size; ink light on dark or dark on light) through
- * the same pipeline as the canvas in its current mode and as `mnist classify`
- * (with --multi for the wide canvas), and returns the
- * probabilities of its first digit, or NULL when it is blank. For the test
- * that compares this wasm build with the native one. */
-EXPORT const float *app_classify_gray(const uint8_t *gray, int w, int h) {
-    static reading r;
-    if (!app.model_ok || reader_read_cuts(&app.model, &app.ws, gray, w, h, w, app.cw == MULTI_W, &r) || r.n == 0)
-        return NULL;
-    return r.prob[0];
-}
-
-/* The network alone on a 28×28 input (values 0..1): probabilities, for benchmarks. */
-EXPORT const float *app_forward(const float *x) { return app.model_ok ? model_predict(&app.model, &app.ws, x, 1) : NULL; }
-
-/* ---- the look-inside view: feature maps as a mosaic ------------------------------------- */
-
-static int conv_output_layer(int k) {
-    /* the layer whose output shows the k-th conv layer's features: the ReLU after it, if any */
-    int seen = -1;
-    for (int i = 0; i < app.model.n_layers; i++) {
-        if (app.model.layer[i].kind != LAYER_CONV) continue;
-        if (++seen != k) continue;
-        int j = i;
-        while (j + 1 < app.model.n_layers && (app.model.layer[j + 1].kind == LAYER_BN || app.model.layer[j + 1].kind == LAYER_RELU)) j++;
-        return j;
-    }
-    return -1;
-}
-
-static int n_conv(void) {
-    int n = 0;
-    for (int i = 0; i < app.model.n_layers; i++) n += app.model.layer[i].kind == LAYER_CONV;
-    return n;
-}
-
-static int feature_layer = 0; /* which conv layer the mosaic shows */
-
-static void render_features(void) {
-    app.features_w = app.features_h = 0;
-    int li = conv_output_layer(feature_layer);
-    if (li < 0) return;
-    const layer_t *l = &app.model.layer[li];
-    int C = l->out_c, H = l->out_h, W = l->out_w;
-    int cols = (int)ceil(sqrt((double)C * 1.5)), rows = (C + cols - 1) / cols, cell = W + 1;
-    int mw = cols * cell - 1, mh = rows * (H + 1) - 1;
-    if ((size_t)mw * mh * 4 > sizeof app.features) return;
-    app.features_w = mw, app.features_h = mh;
-    memset(app.features, 255, (size_t)mw * mh * 4);
-    const float *act = app.ws.act[li];
-    for (int c = 0; c < C; c++) {
-        float mx = 1e-6f;
-        for (int i = 0; i < H * W; i++) mx = fmaxf(mx, act[c * H * W + i]);
-        int ox = (c % cols) * cell, oy = (c / cols) * (H + 1);
-        for (int y = 0; y < H; y++)
-            for (int x = 0; x < W; x++) {
-                float v = app.result.n ? fmaxf(0.0f, act[(c * H + y) * W + x]) / mx : 0.0f;
-                uint8_t *p = &app.features[((size_t)(oy + y) * mw + ox + x) * 4];
-                /* dark blue for strong activation on white */
-                p[0] = (uint8_t)(255 - 230 * v), p[1] = (uint8_t)(255 - 180 * v), p[2] = (uint8_t)(255 - 60 * v), p[3] = 255;
-            }
-    }
-}
-
-EXPORT const uint8_t *app_features(int conv_index) {
-    if (conv_index < 0 || conv_index >= n_conv()) return NULL;
-    if (conv_index != feature_layer) {
-        feature_layer = conv_index;
-        if (app.result.n) model_predict(&app.model, &app.ws, app.result.input[app.selected], 1);
-        render_features();
-    }
-    return app.features;
-}
-EXPORT int app_features_w(void) { return app.features_w; }
-EXPORT int app_features_h(void) { return app.features_h; }
-EXPORT int app_conv_layers(void) { return n_conv(); }
-EXPORT const float *app_input(void) { return app.result.n ? app.result.input[app.selected] : NULL; }
-EXPORT const char *app_error(void) { return app.error; }
-
-/* Teach mode: the whole canvas as one digit, 28×28 values in 0..1 (NULL when
- * blank) - what the page stores as a drawing to fine-tune on. */
-EXPORT const float *app_teach_input(void) {
-    static float x[IMG_PIXELS];
-    preprocess_info info;
-    return preprocess_canvas(x, app.ink, CANVAS_W, CANVAS_H, CANVAS_W, &info) == PREPROCESS_OK ? x : NULL;
-}
-
-/* which weights are loaded: the format version and the file's CRC-32 */
-static char model_version[48];
-EXPORT const char *app_model_version(void) { return model_version; }
-
-/* the architecture, for the page's table */
-EXPORT const char *app_arch_json(void) {
-    static char buf[4096];
-    size_t len = 0;
-    len += (size_t)snprintf(buf + len, sizeof buf - len, "{\"arch\":\"%s\",\"params\":%zu,\"mflops\":%.2f,\"temperature\":%.3f,\"layers\":[",
-                            app.model.arch, app.model.n_params, model_flops(&app.model) / 1e6, app.model.temperature);
-    for (int i = 0; i < app.model.n_layers && len < sizeof buf; i++) {
-        const layer_t *l = &app.model.layer[i];
-        char d[96];
-        layer_describe(l, d, sizeof d);
-        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s{\"kind\":\"%s\",\"desc\":\"%s\",\"out\":[%d,%d,%d],\"params\":%zu,\"mflops\":%.3f}",
-                                i ? "," : "", layer_kind_name(l->kind), d, l->out_c, l->out_h, l->out_w, l->n_w + l->n_b, l->flops / 1e6);
-    }
-    if (len < sizeof buf) snprintf(buf + len, sizeof buf - len, "]}");
-    return buf;
-}
-
-/* ---- results to the page or the panel ------------------------------------------------------ */
+EXPORT const char *app_result_json(void) { return core.json; }
+EXPORT const float *app_input(void) { return core.result.n ? core.result.input[core.selected] : NULL; }
+EXPORT const uint8_t *app_features(int k) { return core_features(&core, k); }
+EXPORT int app_features_w(void) { return core.features_w; }
+EXPORT int app_features_h(void) { return core.features_h; }
+EXPORT int app_conv_layers(void) { return core_conv_layers(&core); }
+EXPORT const char *app_arch_json(void) { return core_arch_json(&core); }
+EXPORT const float *app_teach_input(void) { return core_teach_input(&core); }
+EXPORT const char *app_strokes_text(void) { return core_strokes_text(&core); }
+EXPORT unsigned app_ink_crc(void) { return core_ink_crc(&core); }
+/* for the test that compares this wasm build with the native one: a grey bitmap, read as `mnist classify` reads it */
+EXPORT const float *app_classify_gray(const uint8_t *gray, int w, int h) { return core_classify_gray(&core, gray, w, h); }
+/* the network alone on a 28×28 input (values 0..1): probabilities, for benchmarks */
+EXPORT const float *app_forward(const float *x) { return core.model_ok ? model_predict(&core.model, &core.ws, x, 1) : NULL; }
 
 #ifdef __EMSCRIPTEN__
 /* shell/main.js defines window.digitApp.update(json) */
 EM_JS(void, js_update, (const char *json), { if (window.digitApp) window.digitApp.update(UTF8ToString(json)); });
 #endif
 
-static void publish(void) {
-    size_t len = 0, cap = sizeof app.json;
-    const reading *r = &app.result;
-    len += (size_t)snprintf(app.json, cap,
-                            "{\"state\":\"%s\",\"number\":\"%s\",\"selected\":%d,\"ms\":%.3f,\"inferences\":%ld,"
-                            "\"strokes\":%d,\"truncated\":%s,\"digits\":[",
-                            state(), r->number, app.selected, app.last_ms, app.inferences, app.strokes.n_strokes,
-                            r->truncated ? "true" : "false");
-    for (int k = 0; k < r->n && len < cap; k++) {
-        len += (size_t)snprintf(app.json + len, cap - len, "%s{\"digit\":%d,\"confidence\":%.4f,\"box\":[%d,%d,%d,%d],\"probs\":[",
-                                k ? "," : "", r->digit[k], confidence(k), r->info[k].x0, r->info[k].y0, r->info[k].x1, r->info[k].y1);
-        for (int j = 0; j < N_CLASSES && len < cap; j++)
-            len += (size_t)snprintf(app.json + len, cap - len, "%s%.6f", j ? "," : "", r->prob[k][j]);
-        if (len < cap) len += (size_t)snprintf(app.json + len, cap - len, "]}");
-    }
-    if (len < cap) snprintf(app.json + len, cap - len, "]}");
-#ifdef __EMSCRIPTEN__
-    js_update(app.json);
-#endif
-}
-
-EXPORT const char *app_result_json(void) { return app.json; }
-
-/* The strokes as a stroke file (src/pen.h), exact to the bit: `mnist classify --strokes` reads it
- * as the page did. NULL when out of memory. */
-EXPORT const char *app_strokes_text(void) {
-    static char *text;
-    size_t len;
-    free(text);
-    if (pen_format(&app.strokes, &text, &len, NULL)) text = NULL;
-    return text;
-}
-
-/* the CRC-32 of the ink canvas the reader sees (CANVAS_W × CANVAS_H bytes) */
-EXPORT unsigned app_ink_crc(void) { return crc32_update(0, app.ink, (size_t)CANVAS_W * CANVAS_H); }
-
-/* ---- drawing the window ------------------------------------------------------------------------ */
-
-static void fill(SDL_Surface *s, int x, int y, int w, int h, Uint32 rgb) {
-    SDL_Rect r = {x, y, w, h};
-    SDL_FillRect(s, &r, SDL_MapRGB(s->format, (Uint8)(rgb >> 16), (Uint8)(rgb >> 8), (Uint8)rgb));
-}
-
-static void text(SDL_Surface *s, int x, int y, int scale, Uint32 rgb, const char *str) {
-    for (; *str; str++, x += 6 * scale) {
-        const uint8_t *g = font5x7_glyph(*str);
-        if (!g) continue;
-        for (int row = 0; row < 7; row++)
-            for (int col = 0; col < 5; col++)
-                if (g[row] & (0x10 >> col)) fill(s, x + col * scale, y + row * scale, scale, scale, rgb);
-    }
-}
+/* ---- drawing the window ------------------------------------------------------------------- */
 
 #ifndef __EMSCRIPTEN__
-
 /* the native window's side panel: the reading, ten bars, the 28×28 input */
-static void draw_panel(SDL_Surface *s) {
-    const int x0 = CANVAS_W;
-    fill(s, x0, 0, PANEL_W, CANVAS_H, 0xf3f4f6);
-    const reading *r = &app.result;
-    const char *st = state();
+static void draw_panel(raster_t *f) {
+    const int x0 = core.w;
+    const reading *r = &core.result;
+    const int unsure = !strcmp(core_state(&core), "unsure");
+    raster_rect(f, x0, 0, PANEL_W, CORE_H, 0xf3f4f6);
     if (r->n == 0) {
-        text(s, x0 + 16, 20, 2, 0x555555, "DRAW A DIGIT");
+        raster_text(f, x0 + 16, 20, 2, 0x555555, "DRAW A DIGIT");
     } else {
-        text(s, x0 + 16, 12, 5, 0x111827, r->number);
-        text(s, x0 + 16, 52, 2, !strcmp(st, "unsure") ? 0xb45309 : 0x15803d, !strcmp(st, "unsure") ? "NOT SURE" : "CONFIDENT");
+        raster_text(f, x0 + 16, 12, 5, 0x111827, r->number);
+        raster_text(f, x0 + 16, 52, 2, unsure ? 0xb45309 : 0x15803d, unsure ? "NOT SURE" : "CONFIDENT");
     }
     for (int d = 0; d < N_CLASSES; d++) {
-        float p = r->n ? r->prob[app.selected][d] : 0.0f;
-        int y = 82 + d * 18;
-        char lab[2] = {(char)('0' + d), 0};
-        text(s, x0 + 16, y + 2, 2, 0x111827, lab);
-        fill(s, x0 + 36, y, 150, 14, 0xe5e7eb);
-        fill(s, x0 + 36, y, (int)lroundf(150 * p), 14, r->n && d == r->digit[app.selected] ? 0x1d4ed8 : 0x6b7280);
-        char pct[16];
+        const float p = r->n ? r->prob[core.selected][d] : 0.0f;
+        const int y = 82 + d * 18;
+        char lab[2] = {(char)('0' + d), 0}, pct[16];
+        raster_text(f, x0 + 16, y + 2, 2, 0x111827, lab);
+        raster_rect(f, x0 + 36, y, 150, 14, 0xe5e7eb);
+        raster_rect(f, x0 + 36, y, (int)lroundf(150 * p), 14, r->n && d == r->digit[core.selected] ? 0x1d4ed8 : 0x6b7280);
         snprintf(pct, sizeof pct, "%.0f%%", 100 * p);
-        text(s, x0 + 194, y + 3, 1, 0x374151, pct);
+        raster_text(f, x0 + 194, y + 3, 1, 0x374151, pct);
     }
-    /* what the model sees, 4x */
-    const int px = x0 + 16, py = 270 - 6;
-    text(s, px + 122, py + 4, 1, 0x374151, "MODEL INPUT");
-    for (int y = 0; y < IMG_SIDE; y++)
-        for (int x = 0; x < IMG_SIDE; x++) {
-            float v = r->n ? r->input[app.selected][y * IMG_SIDE + x] : 0.0f;
-            Uint8 g = (Uint8)(255 - lroundf(255 * v));
-            fill(s, px + 3 * x, py + 3 * y, 3, 3, (Uint32)g << 16 | (Uint32)g << 8 | g);
-        }
+    /* what the model sees, 3× */
+    raster_text(f, x0 + 138, 268, 1, 0x374151, "MODEL INPUT");
+    if (r->n) raster_digit(f, x0 + 16, 264, 3, r->input[core.selected]);
+    else raster_rect(f, x0 + 16, 264, 3 * IMG_SIDE, 3 * IMG_SIDE, 0xffffff);
 }
 #endif
+
+/* the ink on paper, and on a number each digit framed with its label and confidence */
+static void draw_canvas(raster_t *f) {
+    uint8_t lut[256][3]; /* paper #fcfcfa to ink #141b2d */
+    for (int v = 0; v < 256; v++) {
+        const float a = v / 255.0f;
+        lut[v][0] = (uint8_t)lroundf(252 - a * (252 - 20)), lut[v][1] = (uint8_t)lroundf(252 - a * (252 - 27));
+        lut[v][2] = (uint8_t)lroundf(250 - a * (250 - 45));
+    }
+    for (int y = 0; y < CORE_H; y++)
+        for (int x = 0; x < core.w; x++) memcpy(f->rgb + ((size_t)y * f->w + x) * 3, lut[core.ink[y * core.w + x]], 3);
+    if (core.result.n < 2 && core.w != CORE_MULTI_W) return;
+    for (int k = 0; k < core.result.n; k++) {
+        const preprocess_info *b = &core.result.info[k];
+        const uint32_t c = core_confidence(&core, k) < UNSURE_BELOW ? 0xb45309 : 0x2563eb;
+        const int x = b->x0 - 6, y = b->y0 - 6, w = b->x1 - b->x0 + 13, h = b->y1 - b->y0 + 13;
+        raster_rect(f, x, y, w, 2, c), raster_rect(f, x, y + h - 2, w, 2, c);
+        raster_rect(f, x, y, 2, h, c), raster_rect(f, x + w - 2, y, 2, h, c);
+        char lab[16];
+        snprintf(lab, sizeof lab, "%d %d%%", core.result.digit[k], (int)lroundf(100 * core_confidence(&core, k)));
+        const int ty = y - 18 >= 0 ? y - 18 : y + h + 3; /* above the frame, or below it at the top edge */
+        raster_rect(f, x, ty - 2, (int)strlen(lab) * 12 + 2, 18, c);
+        raster_text(f, x + 2, ty, 2, 0xffffff, lab);
+    }
+}
 
 static void present(void) {
     SDL_Surface *s = SDL_GetWindowSurface(app.win);
+    const int w = core.w + PANEL_W;
     if (!s) return;
-    SDL_LockSurface(s);
-    const SDL_PixelFormat *f = s->format;
-    Uint32 lut[256]; /* paper #fcfcfa to ink #141b2d */
-    for (int v = 0; v < 256; v++) {
-        float a = v / 255.0f;
-        lut[v] = SDL_MapRGB(f, (Uint8)lroundf(252 - a * (252 - 20)), (Uint8)lroundf(252 - a * (252 - 27)), (Uint8)lroundf(250 - a * (250 - 45)));
+    if (app.frame.w != w) {
+        raster_free(&app.frame);
+        if (raster_init(&app.frame, w, CORE_H, 0xffffff, NULL)) return; /* no memory: the window keeps its picture */
     }
-    for (int y = 0; y < CANVAS_H && y < s->h; y++) {
-        Uint32 *row = (Uint32 *)((Uint8 *)s->pixels + (size_t)y * s->pitch);
-        for (int x = 0; x < CANVAS_W && x < s->w; x++) row[x] = lut[app.ink[y * CANVAS_W + x]];
-    }
-    SDL_UnlockSurface(s);
-    if (app.result.n > 1 || app.cw == MULTI_W) { /* a number: frame each digit, with its label and confidence */
-        for (int k = 0; k < app.result.n; k++) {
-            const preprocess_info *b = &app.result.info[k];
-            const Uint32 c = confidence(k) < UNSURE_BELOW ? 0xb45309 : 0x2563eb;
-            int x = b->x0 - 6, y = b->y0 - 6, w = b->x1 - b->x0 + 13, h = b->y1 - b->y0 + 13;
-            fill(s, x, y, w, 2, c), fill(s, x, y + h - 2, w, 2, c);
-            fill(s, x, y, 2, h, c), fill(s, x + w - 2, y, 2, h, c);
-            char lab[16];
-            snprintf(lab, sizeof lab, "%d %d%%", app.result.digit[k], (int)lroundf(100 * confidence(k)));
-            int ty = y - 18 >= 0 ? y - 18 : y + h + 3; /* above the frame, or below it at the top edge */
-            fill(s, x, ty - 2, (int)strlen(lab) * 12 + 2, 18, c);
-            text(s, x + 2, ty, 2, 0xffffff, lab);
-        }
-    }
+    draw_canvas(&app.frame);
 #ifndef __EMSCRIPTEN__
-    draw_panel(s);
+    draw_panel(&app.frame);
 #endif
+    SDL_Surface *img = SDL_CreateRGBSurfaceWithFormatFrom(app.frame.rgb, w, CORE_H, 24, w * 3, SDL_PIXELFORMAT_RGB24);
+    if (!img) return;
+    SDL_BlitSurface(img, NULL, s, NULL);
+    SDL_FreeSurface(img);
     SDL_UpdateWindowSurface(app.win);
 }
 
 /* ---- events ---------------------------------------------------------------------------------- */
 
+static SDL_FingerID finger_of(const SDL_TouchFingerEvent *t) { return t->fingerId ? t->fingerId : 1; }
+
 static void handle(const SDL_Event *e) {
+    const int mouse = (e->type == SDL_MOUSEMOTION ? e->motion.which : e->button.which) != SDL_TOUCH_MOUSEID;
     switch (e->type) {
     case SDL_QUIT:
         app.quit = 1;
         break;
     case SDL_MOUSEBUTTONDOWN:
-        if (e->button.which != SDL_TOUCH_MOUSEID && e->button.button == SDL_BUTTON_LEFT && e->button.x < CANVAS_W)
-            stroke_begin((float)e->button.x, (float)e->button.y);
+        if (mouse && e->button.button == SDL_BUTTON_LEFT && e->button.x < core.w)
+            core_stroke_begin(&core, (float)e->button.x, (float)e->button.y);
         break;
-    case SDL_MOUSEMOTION:
-        /* only with the left button held: a stroke whose button-up was lost outside the window ends here */
-        if (e->motion.which != SDL_TOUCH_MOUSEID && app.drawing && app.finger == 0 && !(e->motion.state & SDL_BUTTON_LMASK))
-            stroke_end();
-        else if (e->motion.which != SDL_TOUCH_MOUSEID && app.drawing && app.finger == 0)
-            stroke_add((float)e->motion.x, (float)e->motion.y);
+    case SDL_MOUSEMOTION: /* only with the left button held: a stroke whose button-up was lost outside the window ends */
+        if (mouse && core.drawing && app.finger == 0) {
+            if (e->motion.state & SDL_BUTTON_LMASK) core_stroke_add(&core, (float)e->motion.x, (float)e->motion.y);
+            else core_stroke_end(&core);
+        }
         break;
     case SDL_MOUSEBUTTONUP:
-        if (e->button.which != SDL_TOUCH_MOUSEID && e->button.button == SDL_BUTTON_LEFT && app.finger == 0) stroke_end();
+        if (mouse && e->button.button == SDL_BUTTON_LEFT && app.finger == 0) core_stroke_end(&core);
         break;
     case SDL_FINGERDOWN: /* touch and pen: coordinates are 0..1 over the window */
-        if (!app.drawing) {
-            app.finger = e->tfinger.fingerId ? e->tfinger.fingerId : 1;
-            stroke_begin(e->tfinger.x * (CANVAS_W + PANEL_W), e->tfinger.y * CANVAS_H);
+        if (!core.drawing) {
+            app.finger = finger_of(&e->tfinger);
+            core_stroke_begin(&core, e->tfinger.x * (core.w + PANEL_W), e->tfinger.y * CORE_H);
         }
         break;
     case SDL_FINGERMOTION:
-        if (app.drawing && app.finger == (e->tfinger.fingerId ? e->tfinger.fingerId : 1))
-            stroke_add(e->tfinger.x * (CANVAS_W + PANEL_W), e->tfinger.y * CANVAS_H);
+        if (core.drawing && app.finger == finger_of(&e->tfinger))
+            core_stroke_add(&core, e->tfinger.x * (core.w + PANEL_W), e->tfinger.y * CORE_H);
         break;
     case SDL_FINGERUP:
-        if (app.drawing && app.finger == (e->tfinger.fingerId ? e->tfinger.fingerId : 1)) stroke_end(), app.finger = 0;
+        if (core.drawing && app.finger == finger_of(&e->tfinger)) core_stroke_end(&core), app.finger = 0;
         break;
     case SDL_KEYDOWN: {
-        SDL_Keycode k = e->key.keysym.sym;
+        const SDL_Keycode k = e->key.keysym.sym;
         if (k == SDLK_ESCAPE) app_clear();
         else if (k == SDLK_BACKSPACE || (k == SDLK_z && (e->key.keysym.mod & KMOD_CTRL))) app_undo();
 #ifndef __EMSCRIPTEN__
-        else if (k == SDLK_m) app_set_multi(app.cw != MULTI_W); /* the page has a button for it */
+        else if (k == SDLK_m) app_set_multi(core.w != CORE_MULTI_W); /* the page has a button for it */
 #endif
         break;
     }
@@ -440,18 +200,16 @@ static void handle(const SDL_Event *e) {
     default:
         break;
     }
+    app.dirty |= core.needs_reading;
 }
 
 static void frame(void) {
     SDL_Event e;
     while (SDL_PollEvent(&e)) handle(&e);
-    if (app.redraw_all) { /* after an undo: the ink is rebuilt from the remaining strokes before reading it */
-        ink_render(app.ink, CANVAS_W, CANVAS_H, &app.strokes);
-        app.redraw_all = 0;
-    }
-    if (app.needs_classify) {
-        app.needs_classify = 0;
-        classify();
+    if (core_update(&core)) {
+#ifdef __EMSCRIPTEN__
+        js_update(core.json);
+#endif
         app.dirty = 1;
     }
     if (app.dirty) {
@@ -460,41 +218,15 @@ static void frame(void) {
     }
 }
 
-/* ---- model ------------------------------------------------------------------------------------- */
-
-EXPORT int app_load_model(const uint8_t *buf, int len) {
-    model_t m;
-    char err[ERR_LEN];
-    if (len < 0 || model_load_mem(&m, buf, (size_t)len, err)) {
-        snprintf(app.error, sizeof app.error, "model.bin: %s", err);
-        return -1;
-    }
-    if (app.model_ok) workspace_free(&app.ws), model_free(&app.model);
-    app.model = m;
-    reader_cache_clear(app.cache); /* pieces read with the old weights */
-    snprintf(model_version, sizeof model_version, "digitcnn-%d-%08x", MODEL_FORMAT_VERSION,
-             (unsigned)buf[len - 4] | (unsigned)buf[len - 3] << 8 | (unsigned)buf[len - 2] << 16 | (unsigned)buf[len - 1] << 24);
-    if (workspace_init(&app.ws, &app.model, 1, 0, err)) {
-        snprintf(app.error, sizeof app.error, "%s", err);
-        model_free(&app.model);
-        app.model_ok = 0;
-        return -1;
-    }
-    app.model_ok = 1;
-    app.needs_classify = 1;
-    return 0;
-}
-
 static int init_window(void) {
 #ifdef __EMSCRIPTEN__
     SDL_SetHint(SDL_HINT_EMSCRIPTEN_KEYBOARD_ELEMENT, "#canvas");
 #endif
-    if (!app.cw) app.cw = SINGLE_W;
     if (SDL_Init(SDL_INIT_VIDEO) != 0) {
         fprintf(stderr, "app: SDL_Init: %s\n", SDL_GetError());
         return -1;
     }
-    app.win = SDL_CreateWindow("digit reader", SDL_WINDOWPOS_CENTERED, SDL_WINDOWPOS_CENTERED, CANVAS_W + PANEL_W, CANVAS_H, 0);
+    app.win = SDL_CreateWindow("digit reader", SDL_WINDOWPOS_CENTERED, SDL_WINDOWPOS_CENTERED, core.w + PANEL_W, CORE_H, 0);
     if (!app.win) {
         fprintf(stderr, "app: SDL_CreateWindow: %s\n", SDL_GetError());
         return -1;
@@ -506,6 +238,7 @@ static int init_window(void) {
 #ifdef __EMSCRIPTEN__
 
 int main(void) {
+    core_init(&core);
     if (init_window()) return 1;
     /* the page fetches model.bin and calls app_load_model; until then strokes are kept */
     emscripten_set_main_loop(frame, 0, 0);
@@ -524,7 +257,7 @@ static int run_script(const char *path) {
     }
     char line[256];
     int lineno = 0, rc = 0;
-    Uint32 wid = SDL_GetWindowID(app.win);
+    const Uint32 wid = SDL_GetWindowID(app.win);
     /* let the window map, and drop the events that brings (pointer entering, exposure) */
     for (int i = 0; i < 10; i++) frame(), SDL_Delay(20);
     SDL_FlushEvents(SDL_FIRSTEVENT, SDL_LASTEVENT);
@@ -532,7 +265,7 @@ static int run_script(const char *path) {
         lineno++;
         char cmd[32] = "", arg[32] = "";
         float x = 0, y = 0;
-        int n = sscanf(line, "%31s %f %f", cmd, &x, &y);
+        const int n = sscanf(line, "%31s %f %f", cmd, &x, &y);
         if (n < 1 || cmd[0] == '#') continue;
         SDL_Event e;
         memset(&e, 0, sizeof e);
@@ -551,7 +284,7 @@ static int run_script(const char *path) {
             if (!strcmp(arg, "ctrl-z")) e.key.keysym.mod = KMOD_LCTRL;
         } else if (!strcmp(cmd, "print")) {
             frame();
-            printf("reading: %s %s\n", app.result.n ? app.result.number : "-", state());
+            printf("reading: %s %s\n", core.result.n ? core.result.number : "-", core_state(&core));
             continue;
         } else {
             fprintf(stderr, "app: %s:%d: cannot parse '%s'\n", path, lineno, line);
@@ -569,6 +302,27 @@ static int run_script(const char *path) {
     return rc;
 }
 
+/* the model file, checked by model_load (which names the file in its messages), into the core */
+static int load(const char *path) {
+    char err[ERR_LEN];
+    model_t m;
+    uint8_t *bytes;
+    size_t len;
+    if (model_load(&m, path, err)) {
+        fprintf(stderr, "app: %s\n", err);
+        return -1;
+    }
+    const int rc = model_serialize(&m, &bytes, &len, err);
+    model_free(&m);
+    if (rc || core_load_model(&core, bytes, (int)len)) {
+        fprintf(stderr, "app: %s\n", rc ? err : core.error);
+        if (!rc) free(bytes);
+        return -1;
+    }
+    free(bytes);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *model_path = "weights/model.bin", *script = NULL, *shot = NULL;
     for (int i = 1; i < argc; i++) {
@@ -580,27 +334,18 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    char err[ERR_LEN];
-    model_t m;
-    if (model_load(&m, model_path, err)) {
-        fprintf(stderr, "app: %s\n", err);
+    core_init(&core);
+    if (load(model_path) || init_window()) {
+        core_free(&core);
         return 1;
     }
-    uint8_t *bytes;
-    size_t len;
-    if (model_serialize(&m, &bytes, &len, err) || app_load_model(bytes, (int)len)) {
-        fprintf(stderr, "app: %s\n", app.error[0] ? app.error : err);
-        return 1;
-    }
-    free(bytes);
-    model_free(&m);
-    if (init_window()) return 1;
     int rc = 0;
     if (script) {
         rc = run_script(script) ? 1 : 0;
         frame();
-        printf("reading: %s %s\n", app.result.n ? app.result.number : "-", state());
-        for (int k = 0; k < app.result.n; k++) printf("digit %d: %d (%.1f%%)\n", k, app.result.digit[k], 100 * confidence(k));
+        printf("reading: %s %s\n", core.result.n ? core.result.number : "-", core_state(&core));
+        for (int k = 0; k < core.result.n; k++)
+            printf("digit %d: %d (%.1f%%)\n", k, core.result.digit[k], 100 * core_confidence(&core, k));
         if (shot) {
             SDL_Surface *s = SDL_GetWindowSurface(app.win);
             if (!s || SDL_SaveBMP(s, shot) != 0) {
@@ -614,10 +359,8 @@ int main(int argc, char **argv) {
             SDL_Delay(8);
         }
     }
-    workspace_free(&app.ws);
-    model_free(&app.model);
-    reader_cache_free(app.cache);
-    ink_free(&app.strokes);
+    core_free(&core);
+    raster_free(&app.frame);
     SDL_DestroyWindow(app.win);
     SDL_Quit();
     return rc;

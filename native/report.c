@@ -8,7 +8,6 @@
 
 #include "fileio.h"
 #include "reader.h"
-#include "font5x7.h"
 #include "rng.h"
 
 #define STB_IMAGE_WRITE_IMPLEMENTATION
@@ -23,72 +22,6 @@
 #if defined(__GNUC__)
 #pragma GCC diagnostic pop
 #endif
-
-/* ---- canvas ------------------------------------------------------------------- */
-
-int canvas_init(canvas_t *c, int w, int h, uint32_t bg, char *err) {
-    c->w = w, c->h = h;
-    c->rgb = malloc((size_t)w * h * 3);
-    if (!c->rgb) return set_error(err, "out of memory for a %dx%d image", w, h);
-    canvas_rect(c, 0, 0, w, h, bg);
-    return 0;
-}
-
-void canvas_free(canvas_t *c) {
-    free(c->rgb);
-    c->rgb = NULL;
-}
-
-static void put(canvas_t *c, int x, int y, uint32_t rgb, float a) {
-    if (x < 0 || y < 0 || x >= c->w || y >= c->h) return;
-    uint8_t *p = c->rgb + ((size_t)y * c->w + x) * 3;
-    for (int i = 0; i < 3; i++) {
-        float v = (float)((rgb >> (16 - 8 * i)) & 0xff);
-        p[i] = (uint8_t)lroundf(p[i] + a * (v - p[i]));
-    }
-}
-
-void canvas_rect(canvas_t *c, int x, int y, int w, int h, uint32_t rgb) {
-    for (int j = y; j < y + h; j++)
-        for (int i = x; i < x + w; i++) put(c, i, j, rgb, 1.0f);
-}
-
-void canvas_line(canvas_t *c, float x0, float y0, float x1, float y1, float width, uint32_t rgb) {
-    /* coverage by distance to the segment: anti-aliased, any thickness */
-    float r = width * 0.5f, dx = x1 - x0, dy = y1 - y0, len2 = dx * dx + dy * dy;
-    int xa = (int)floorf(fminf(x0, x1) - r - 1), xb = (int)ceilf(fmaxf(x0, x1) + r + 1);
-    int ya = (int)floorf(fminf(y0, y1) - r - 1), yb = (int)ceilf(fmaxf(y0, y1) + r + 1);
-    for (int y = ya; y <= yb; y++)
-        for (int x = xa; x <= xb; x++) {
-            float t = len2 > 0 ? ((x - x0) * dx + (y - y0) * dy) / len2 : 0.0f;
-            t = t < 0 ? 0 : t > 1 ? 1 : t;
-            float ex = x - (x0 + t * dx), ey = y - (y0 + t * dy);
-            float cov = r + 0.5f - sqrtf(ex * ex + ey * ey);
-            if (cov > 0) put(c, x, y, rgb, cov > 1 ? 1 : cov);
-        }
-}
-
-int canvas_text(canvas_t *c, int x, int y, int scale, uint32_t rgb, const char *s) {
-    int x0 = x;
-    for (; *s; s++) {
-        const uint8_t *g = font5x7_glyph(*s);
-        if (g)
-            for (int row = 0; row < 7; row++)
-                for (int col = 0; col < 5; col++)
-                    if (g[row] & (0x10 >> col)) canvas_rect(c, x + col * scale, y + row * scale, scale, scale, rgb);
-        x += 6 * scale;
-    }
-    return x - x0;
-}
-
-void canvas_digit(canvas_t *c, int x, int y, int scale, const float *img) {
-    for (int j = 0; j < IMG_SIDE; j++)
-        for (int i = 0; i < IMG_SIDE; i++) {
-            float v = img[j * IMG_SIDE + i];
-            uint8_t g = (uint8_t)lroundf(255.0f * (1.0f - (v < 0 ? 0 : v > 1 ? 1 : v)));
-            canvas_rect(c, x + i * scale, y + j * scale, scale, scale, (uint32_t)g << 16 | (uint32_t)g << 8 | g);
-        }
-}
 
 typedef struct {
     uint8_t *data;
@@ -112,7 +45,7 @@ static void membuf_write(void *ctx, void *data, int size) {
     m->len += (size_t)size;
 }
 
-int canvas_save_png(const canvas_t *c, const char *path, char *err) {
+int report_save_png(const raster_t *c, const char *path, char *err) {
     membuf m = {0};
     int ok = stbi_write_png_to_func(membuf_write, &m, c->w, c->h, 3, c->rgb, c->w * 3);
     if (!ok || m.failed) {
@@ -134,18 +67,18 @@ int canvas_save_png(const canvas_t *c, const char *path, char *err) {
 
 int report_confusion(const char *path, const eval_result *r, char *err) {
     const int cell = 46, left = 70, top = 70;
-    canvas_t c;
-    if (canvas_init(&c, left + 10 * cell + 20, top + 10 * cell + 40, 0xffffff, err)) return -1;
-    canvas_text(&c, left, 12, 2, INK, "CONFUSION MATRIX");
-    canvas_text(&c, left, 40, 1, GREY, "ROWS: TRUE DIGIT   COLUMNS: PREDICTED");
+    raster_t c;
+    if (raster_init(&c, left + 10 * cell + 20, top + 10 * cell + 40, 0xffffff, err)) return -1;
+    raster_text(&c, left, 12, 2, INK, "CONFUSION MATRIX");
+    raster_text(&c, left, 40, 1, GREY, "ROWS: TRUE DIGIT   COLUMNS: PREDICTED");
     int mx = 1;
     for (int i = 0; i < N_CLASSES; i++)
         for (int j = 0; j < N_CLASSES; j++)
             if (i != j && r->confusion[i][j] > mx) mx = r->confusion[i][j];
     for (int i = 0; i < N_CLASSES; i++) {
         char d[2] = {(char)('0' + i), 0};
-        canvas_text(&c, left - 22, top + i * cell + cell / 2 - 7, 2, INK, d);
-        canvas_text(&c, left + i * cell + cell / 2 - 5, top + 10 * cell + 8, 2, INK, d);
+        raster_text(&c, left - 22, top + i * cell + cell / 2 - 7, 2, INK, d);
+        raster_text(&c, left + i * cell + cell / 2 - 5, top + 10 * cell + 8, 2, INK, d);
         for (int j = 0; j < N_CLASSES; j++) {
             int v = r->confusion[i][j];
             uint32_t bg;
@@ -158,17 +91,17 @@ int report_confusion(const char *path, const eval_result *r, char *err) {
                 uint8_t g = (uint8_t)(235 - 140 * a);
                 bg = 0xf0u << 16 | (uint32_t)g << 8 | g;
             }
-            canvas_rect(&c, left + j * cell + 1, top + i * cell + 1, cell - 2, cell - 2, bg);
+            raster_rect(&c, left + j * cell + 1, top + i * cell + 1, cell - 2, cell - 2, bg);
             char s[16];
             snprintf(s, sizeof s, "%d", v);
             int sc = strlen(s) > 3 ? 1 : 2;
             int tw = (int)strlen(s) * 6 * sc - sc;
-            canvas_text(&c, left + j * cell + (cell - tw) / 2, top + i * cell + (cell - 7 * sc) / 2, sc,
+            raster_text(&c, left + j * cell + (cell - tw) / 2, top + i * cell + (cell - 7 * sc) / 2, sc,
                         v == 0 ? 0xc0c0c0 : INK, s);
         }
     }
-    int rc = canvas_save_png(&c, path, err);
-    canvas_free(&c);
+    int rc = report_save_png(&c, path, err);
+    raster_free(&c);
     return rc;
 }
 
@@ -184,21 +117,21 @@ typedef struct {
 static int mosaic(const char *path, const char *title, const char *subtitle, const tile_t *tiles, int n, char *err) {
     const int cols = 12, cw = 64, ch = 84, top = 44;
     int rows = n ? (n + cols - 1) / cols : 1;
-    canvas_t c;
-    if (canvas_init(&c, cols * cw + 8, top + rows * ch + 8, 0xffffff, err)) return -1;
-    canvas_text(&c, 8, 8, 2, INK, title);
-    canvas_text(&c, 8, 28, 1, GREY, subtitle);
+    raster_t c;
+    if (raster_init(&c, cols * cw + 8, top + rows * ch + 8, 0xffffff, err)) return -1;
+    raster_text(&c, 8, 8, 2, INK, title);
+    raster_text(&c, 8, 28, 1, GREY, subtitle);
     float img[IMG_PIXELS];
     for (int k = 0; k < n; k++) {
         const tile_t *t = &tiles[k];
         int x = 8 + (k % cols) * cw, y = top + (k / cols) * ch;
         for (int j = 0; j < IMG_PIXELS; j++) img[j] = t->pixels[(size_t)t->index * IMG_PIXELS + j] / 255.0f;
-        canvas_digit(&c, x + 2, y, 2, img);
-        int wl = canvas_text(&c, x + 4, y + 60, 1, t->left_rgb, t->left);
-        canvas_text(&c, x + 4 + wl + 6, y + 60, 1, GREY, t->right);
+        raster_digit(&c, x + 2, y, 2, img);
+        int wl = raster_text(&c, x + 4, y + 60, 1, t->left_rgb, t->left);
+        raster_text(&c, x + 4 + wl + 6, y + 60, 1, GREY, t->right);
     }
-    int rc = canvas_save_png(&c, path, err);
-    canvas_free(&c);
+    int rc = report_save_png(&c, path, err);
+    raster_free(&c);
     return rc;
 }
 
@@ -263,29 +196,29 @@ int report_pen_misread(const char *path, const pen_set *set, const pen_result *r
 }
 
 /* one panel of curves.png: series against epochs, y range [lo, hi] */
-static void plot_panel(canvas_t *c, int px, int py, int pw, int ph, const char *title, const train_log *log,
+static void plot_panel(raster_t *c, int px, int py, int pw, int ph, const char *title, const train_log *log,
                        int which, double lo, double hi) {
-    canvas_rect(c, px, py, pw, ph, 0xfafafa);
-    canvas_text(c, px, py - 22, 2, INK, title);
+    raster_rect(c, px, py, pw, ph, 0xfafafa);
+    raster_text(c, px, py - 22, 2, INK, title);
     for (int t = 0; t <= 4; t++) { /* grid and y labels */
         double v = lo + (hi - lo) * t / 4;
         int y = py + ph - (int)lround((double)ph * t / 4);
-        canvas_rect(c, px, y, pw, 1, 0xe0e0e0);
+        raster_rect(c, px, y, pw, 1, 0xe0e0e0);
         char s[32];
         if (which == 0)
             snprintf(s, sizeof s, "%.3f", v);
         else
             snprintf(s, sizeof s, "%.2f", 100 * v);
-        canvas_text(c, px - 6 * (int)strlen(s) - 6, y - 3, 1, GREY, s);
+        raster_text(c, px - 6 * (int)strlen(s) - 6, y - 3, 1, GREY, s);
     }
     int n = log->n;
     for (int e = 0; e < n; e += (n > 20 ? 5 : 1)) {
         char s[16];
         snprintf(s, sizeof s, "%d", log->row[e].epoch);
         int x = px + (n > 1 ? (int)lround((double)pw * e / (n - 1)) : pw / 2);
-        canvas_text(c, x - 3, py + ph + 6, 1, GREY, s);
+        raster_text(c, x - 3, py + ph + 6, 1, GREY, s);
     }
-    canvas_text(c, px + pw / 2 - 15, py + ph + 20, 1, GREY, "EPOCH");
+    raster_text(c, px + pw / 2 - 15, py + ph + 20, 1, GREY, "EPOCH");
     for (int s = 0; s < 2; s++) {
         uint32_t col = s ? ORANGE : BLUE;
         float xp = 0, yp = 0;
@@ -295,8 +228,8 @@ static void plot_panel(canvas_t *c, int px, int py, int pw, int ph, const char *
             double t = (v - lo) / (hi - lo);
             t = t < 0 ? 0 : t > 1 ? 1 : t;
             float x = px + (n > 1 ? (float)pw * e / (n - 1) : pw / 2.0f), y = py + ph - (float)(ph * t);
-            if (e) canvas_line(c, xp, yp, x, y, 2.0f, col);
-            canvas_rect(c, (int)x - 2, (int)y - 2, 5, 5, col);
+            if (e) raster_line(c, xp, yp, x, y, 2.0f, col);
+            raster_rect(c, (int)x - 2, (int)y - 2, 5, 5, col);
             xp = x, yp = y;
         }
     }
@@ -304,8 +237,8 @@ static void plot_panel(canvas_t *c, int px, int py, int pw, int ph, const char *
 
 int report_curves(const char *path, const train_log *log, char *err) {
     const int pw = 420, ph = 260;
-    canvas_t c;
-    if (canvas_init(&c, 2 * pw + 200, ph + 130, 0xffffff, err)) return -1;
+    raster_t c;
+    if (raster_init(&c, 2 * pw + 200, ph + 130, 0xffffff, err)) return -1;
     double lmax = 0, amin = 1;
     for (int e = 0; e < log->n; e++) {
         const log_row *r = &log->row[e];
@@ -317,34 +250,34 @@ int report_curves(const char *path, const train_log *log, char *err) {
     if (amin > 0.98) amin = 0.98;
     plot_panel(&c, 70, 50, pw, ph, "LOSS", log, 0, 0.0, lmax * 1.05);
     plot_panel(&c, 2 * 70 + pw + 40, 50, pw, ph, "ACCURACY %", log, 1, amin, 1.0);
-    canvas_rect(&c, 70, ph + 100, 14, 4, BLUE);
-    canvas_text(&c, 90, ph + 98, 1, INK, "TRAINING (AUGMENTED, RUNNING AVERAGE)");
-    canvas_rect(&c, 380, ph + 100, 14, 4, ORANGE);
-    canvas_text(&c, 400, ph + 98, 1, INK, "VALIDATION (HELD-OUT TRAINING IMAGES)");
-    int rc = canvas_save_png(&c, path, err);
-    canvas_free(&c);
+    raster_rect(&c, 70, ph + 100, 14, 4, BLUE);
+    raster_text(&c, 90, ph + 98, 1, INK, "TRAINING (AUGMENTED, RUNNING AVERAGE)");
+    raster_rect(&c, 380, ph + 100, 14, 4, ORANGE);
+    raster_text(&c, 400, ph + 98, 1, INK, "VALIDATION (HELD-OUT TRAINING IMAGES)");
+    int rc = report_save_png(&c, path, err);
+    raster_free(&c);
     return rc;
 }
 
 int report_augmentation(const char *path, const uint8_t *pixels, int n, const augment_params *p, char *err) {
     const int rows = n < 8 ? n : 8, per = 9, sz = 58;
-    canvas_t c;
-    if (canvas_init(&c, 8 + (per + 1) * sz + 12, 40 + rows * sz + 8, 0xffffff, err)) return -1;
-    canvas_text(&c, 8, 10, 2, INK, "ORIGINAL | AUGMENTED FOR TRAINING");
+    raster_t c;
+    if (raster_init(&c, 8 + (per + 1) * sz + 12, 40 + rows * sz + 8, 0xffffff, err)) return -1;
+    raster_text(&c, 8, 10, 2, INK, "ORIGINAL | AUGMENTED FOR TRAINING");
     float img[IMG_PIXELS];
     for (int r = 0; r < rows; r++) {
         const uint8_t *src = pixels + (size_t)r * 977 % (size_t)n * IMG_PIXELS;
         for (int j = 0; j < IMG_PIXELS; j++) img[j] = src[j] / 255.0f;
-        canvas_digit(&c, 8, 40 + r * sz, 2, img);
-        canvas_rect(&c, 8 + sz - 1, 40 + r * sz, 2, 56, GREY);
+        raster_digit(&c, 8, 40 + r * sz, 2, img);
+        raster_rect(&c, 8 + sz - 1, 40 + r * sz, 2, 56, GREY);
         for (int k = 0; k < per; k++) {
             rng_t g = rng_derive(12345, (uint64_t)(r * 100 + k));
             augment_image(img, src, IMG_SIDE, p, &g);
-            canvas_digit(&c, 8 + (k + 1) * sz + 8, 40 + r * sz, 2, img);
+            raster_digit(&c, 8 + (k + 1) * sz + 8, 40 + r * sz, 2, img);
         }
     }
-    int rc = canvas_save_png(&c, path, err);
-    canvas_free(&c);
+    int rc = report_save_png(&c, path, err);
+    raster_free(&c);
     return rc;
 }
 

@@ -9,23 +9,11 @@
 #include "error.h"
 #include "model.h"
 #include "pen.h"
+#include "raster.h"
 #include "trainlog.h"
 #include "trainlog.h"
 
-typedef struct {
-    int w, h;
-    uint8_t *rgb; /* w×h×3 */
-} canvas_t;
-
-int canvas_init(canvas_t *c, int w, int h, uint32_t bg, char *err);
-void canvas_free(canvas_t *c);
-void canvas_rect(canvas_t *c, int x, int y, int w, int h, uint32_t rgb);
-void canvas_line(canvas_t *c, float x0, float y0, float x1, float y1, float width, uint32_t rgb);
-/* text in the 5×7 font, each font pixel drawn scale×scale; returns the width */
-int canvas_text(canvas_t *c, int x, int y, int scale, uint32_t rgb, const char *s);
-/* a 28×28 image (0..1, ink high) drawn dark on light at (x,y), scale× */
-void canvas_digit(canvas_t *c, int x, int y, int scale, const float *img);
-int canvas_save_png(const canvas_t *c, const char *path, char *err); /* atomic */
+int report_save_png(const raster_t *c, const char *path, char *err); /* atomic */
 
 typedef struct {
     int n, correct;

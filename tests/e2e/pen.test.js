@@ -134,7 +134,7 @@ function slanted(d, x0, y0, w, hh, slant) {
 }
 
 test('a number of touching, slanted digits, written stroke by stroke on the wide canvas, and undo', async () => {
-  const { page, context } = await h.openPage(browser, server.url);
+  const { page, context } = await h.openPage(browser, server.url, { viewport: { width: 1100, height: 860 } });
   await page.click('#multi');
   await page.waitForFunction(() => document.querySelector('#canvas').width === 960);
   // 4 7 1 3, each 110 wide and 220 tall, slanted by 0.3: each box starts 100 after the last, so the
@@ -145,6 +145,8 @@ test('a number of touching, slanted digits, written stroke by stroke on the wide
   for (const s of strokes) await h.drawStrokes(page, [s], { fast: true });
   let r = await h.settle(page);
   await page.screenshot({ path: path.join(SHOTS, 'number-slanted.png') });
+  // the README's picture of the page: made here, by the test run, and committed
+  await page.screenshot({ path: path.join(h.ROOT, 'docs', 'page.png') });
   assert.strictEqual(r.number, number, `${number} slanted and touching read as '${r.number}'`);
   // boxes follow the stroke groups: one per digit, left to right
   assert.strictEqual(r.digits.length, 4);
