@@ -122,10 +122,9 @@ EXPORT int teach_predict(const uint8_t *px, int n, uint8_t *out) {
         free(logits);
         return -1;
     }
-    int rc = evaluate(&T.model, &ws, px, NULL, n, logits);
+    int rc = train_evaluate(&T.model, &ws, px, NULL, n, logits, T.error);
     workspace_free(&ws);
     if (rc < 0) {
-        snprintf(T.error, sizeof T.error, "out of memory");
         free(logits);
         return -1;
     }

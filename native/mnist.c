@@ -66,7 +66,7 @@ static void die(const char *msg) {
 typedef struct {
     const char *data, *arch, *model, *log, *checkpoint, *report, *card, *opt;
     const char *extra_images, *extra_labels, *aug, *db, *out, *pen, *pen_writers;
-    int strokes, touching, keep_checkpoint;
+    int strokes, touching, keep_checkpoint, mine_mnist_only;
     int epochs, batch, val, limit, threads, augment, report_on, quiet, all, quantize, multi, multi_n, per_class;
     int mine, mine_steps, pen_copies, redraw;
     float pen_style;
@@ -104,7 +104,7 @@ static void defaults(options *o) {
     o->per_class = 50;
     o->mine = 3000;
     o->mine_steps = 2000;
-    o->mine_lr = 0.005f;
+    o->mine_lr = 0.001f;
 }
 
 static int parse_int(const char *s, int lo, int hi, const char *name) {
@@ -211,6 +211,7 @@ static int parse_options(options *o, int argc, char **argv, int first) {
         else if (!strcmp(k, "multi-n")) o->multi_n = parse_int(v, 0, 1000000, "--multi-n");
         else if (!strcmp(k, "mine")) o->mine = parse_int(v, 0, 1000000, "--mine");
         else if (!strcmp(k, "mine-steps")) o->mine_steps = parse_int(v, 1, 1000000, "--mine-steps");
+        else if (!strcmp(k, "mine-from")) o->mine_mnist_only = !strcmp(v, "mnist");
         else if (!strcmp(k, "mine-lr")) o->mine_lr = parse_float(v, 1e-6f, 1.0f, "--mine-lr");
         else if (!strcmp(k, "per-class")) o->per_class = parse_int(v, 1, 5000, "--per-class");
         else if (!strcmp(k, "threads")) o->threads = parse_int(v, 1, 256, "--threads");
@@ -348,6 +349,7 @@ static void load_training(const options *o, train_data *t, train_recipe *r) {
     r->pixels = t->pixels, r->labels = t->labels, r->train_idx = t->perm + o->val, r->n_train = n_all - o->val;
     if (o->limit && o->limit < r->n_train) r->n_train = o->limit;
     r->val_pix = t->val_pix, r->val_lab = t->val_lab, r->n_val = o->val;
+    if (o->mine_mnist_only) r->mine_from = t->d.n - o->val; /* the MNIST training digits come first in train_idx */
     if (o->redraw) { /* --redraw N: N of the training digits each epoch, traced into strokes and drawn again */
         fprintf(stderr, "mnist: tracing the %d MNIST training digits into strokes ...", t->d.n - o->val);
         if (skeleton_set(t->pixels, t->labels, r->train_idx, t->d.n - o->val, &t->traced, err)) die(err);
@@ -1041,8 +1043,8 @@ static int cmd_val(int argc, char **argv) {
         workspace_t ws;
         if (model_load(&m, argv[k], err)) die(err);
         if (workspace_init(&ws, &m, 100, 0, err)) die(err);
-        const int right = evaluate(&m, &ws, pix, lab, n, logits);
-        if (right < 0) die("out of memory");
+        const int right = train_evaluate(&m, &ws, pix, lab, n, logits, err);
+        if (right < 0) die(err);
         for (int i = 0; i < n; i++) {
             float p[N_CLASSES];
             softmax_forward(p, logits + (size_t)i * N_CLASSES, 1, N_CLASSES, m.temperature);
@@ -1068,8 +1070,8 @@ static void usage(void) {
     printf("usage: mnist COMMAND [options]\n\n"
            "  train      train from scratch; an interrupted run resumes from its checkpoint\n"
            "  eval       accuracy on the 10,000 test images, per-class results, timing, and the report\n"
-           "  classify   FILE.png ...: the digit (or the number) in each image, any size,\n"
-           "             dark-on-light or light-on-dark; --multi: as the page's number canvas, cutting\n"
+           "  classify   FILE.png ...: the digit (or the number) in each PNG image (the one format\n"
+           "             read; up to 4096 pixels a side), dark-on-light or light-on-dark; --multi: as the page's number canvas, cutting\n"
            "             touching digits apart, with each digit's box; --strokes FILE.tra ...: stroke\n"
            "             files (src/pen.h) drawn on the page's canvas and read from their strokes\n"
            "  pen        real pen digits of --pen-writers [test] read as the page reads them, and\n"
@@ -1097,7 +1099,8 @@ static void usage(void) {
            "                    ship it instead of the last weights [off]\n"
            "  --mine N          after the epochs, read N numbers of training digits and train on the\n"
            "                    pieces tried that are not one digit, 0 = skip [3000]\n"
-           "  --mine-steps N [2000]  --mine-lr X [0.005]   that phase's steps and learning rate\n"
+           "  --mine-steps N [2000]  --mine-lr X [0.001]   that phase's steps and learning rate\n"
+           "  --mine-from all|mnist  compose those numbers of every training image, or MNIST's only [all]\n"
            "  --log FILE [weights/train_log.csv]  --checkpoint FILE [build/train/checkpoint.bin]\n"
            "  --keep-checkpoint keep the last epoch's checkpoint after the run: the same command with\n"
            "                    other --mine* options then runs only the hard-negative phase again\n"

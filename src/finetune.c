@@ -84,7 +84,7 @@ float finetune_step(finetune_t *f) {
                            : next(f->order + f->n_user, f->n_replay, &f->next_replay, &f->rng) + f->n_user;
     /* each image's augmentation stream depends on the step and its index */
     uint64_t seed = rng_mix(p->seed, (uint64_t)f->step + 1);
-    batch_prepare(f->x, f->targets, f->lab, f->pixels, f->labels, f->idx, B, &p->aug, p->smoothing, seed);
+    train_batch_prepare(f->x, f->targets, f->lab, f->pixels, f->labels, f->idx, B, &p->aug, p->smoothing, seed);
     /* half a cosine from lr down to lr/100 */
     float t = p->steps > 1 ? (float)f->step / (float)(p->steps - 1) : 1.0f;
     float lr = p->lr * (0.01f + 0.99f * 0.5f * (1.0f + cosf(3.14159265f * t)));

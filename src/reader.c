@@ -509,12 +509,12 @@ done:
 #define STROKE_GAP_MAX tune("SGM", 0.5f)
 #define STROKE_CUT_OVERLAP tune("SCO", 0.35f)
 #define STROKE_SPLIT_OVERLAP tune("SSO", 2.0f)
-#define STROKE_SHORT_RATIO tune("SSR", 0.6f)
-#define STROKE_SHORT_COST tune("SSC", 2.0f)
+#define STROKE_SHORT_RATIO tune("SSR", 0.75f)
+#define STROKE_SHORT_COST tune("SSC", 4.0f)
 #define STROKE_PENALTY tune("SPEN", -0.1f)
 #else
-#define STROKE_SHORT_RATIO 0.6f
-#define STROKE_SHORT_COST 2.0f
+#define STROKE_SHORT_RATIO 0.75f /* a stroke piece shorter than this × the tallest ink costs */
+#define STROKE_SHORT_COST 4.0f   /* this much per unit it falls short (chosen on the dev writers) */
 #define STROKE_PENALTY -0.1f
 #define STROKE_SPLIT_OVERLAP 2.0f /* splitting two strokes whose columns overlap costs this × the overlap / the narrower */
 #define STROKE_JOIN_COST 2.0f   /* per unit of gap between a piece's strokes, over its height */

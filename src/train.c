@@ -65,7 +65,7 @@ void optimizer_step(optimizer_t *o, model_t *mod, float *params, const float *gr
     }
 }
 
-float lr_one_cycle(long step, long total, float peak, float warmup) {
+float train_lr_one_cycle(long step, long total, float peak, float warmup) {
     long w = (long)(warmup * (float)total);
     if (step < w) return peak / 25.0f + (peak - peak / 25.0f) * (float)step / (float)w;
     float t = total > w ? (float)(step - w) / (float)(total - w) : 1.0f;
@@ -89,7 +89,7 @@ step_result train_step(model_t *m, workspace_t *ws, optimizer_t *o, float *grads
     return r;
 }
 
-void batch_prepare(float *x, float *targets, int *labels, const uint8_t *pixels, const uint8_t *all_labels,
+void train_batch_prepare(float *x, float *targets, int *labels, const uint8_t *pixels, const uint8_t *all_labels,
                    const int *idx, int B, const augment_params *aug, float smoothing, uint64_t seed) {
 #pragma omp parallel for schedule(static) if (aug && B > 8)
     for (int i = 0; i < B; i++) {
@@ -109,10 +109,10 @@ void batch_prepare(float *x, float *targets, int *labels, const uint8_t *pixels,
     }
 }
 
-int evaluate(model_t *m, workspace_t *ws, const uint8_t *pixels, const uint8_t *labels, int n, float *logits) {
+/* the counting, with the caller's scratch x for ws->max_batch images */
+static int evaluate_with(model_t *m, workspace_t *ws, float *x, const uint8_t *pixels, const uint8_t *labels, int n,
+                         float *logits) {
     const int B = ws->max_batch;
-    float *x = malloc(sizeof(float) * (size_t)B * IMG_PIXELS);
-    if (!x) return -1;
     int correct = 0;
     for (int i = 0; i < n; i += B) {
         int nb = n - i < B ? n - i : B;
@@ -123,11 +123,19 @@ int evaluate(model_t *m, workspace_t *ws, const uint8_t *pixels, const uint8_t *
             if (labels && model_argmax(z + b * N_CLASSES) == labels[i + b]) correct++;
         }
     }
+    return correct;
+}
+
+int train_evaluate(model_t *m, workspace_t *ws, const uint8_t *pixels, const uint8_t *labels, int n, float *logits,
+                   char *err) {
+    float *x = malloc(sizeof(float) * (size_t)ws->max_batch * IMG_PIXELS);
+    if (!x) return set_error(err, "out of memory evaluating %d images", n);
+    const int correct = evaluate_with(m, ws, x, pixels, labels, n, logits);
     free(x);
     return correct;
 }
 
-double mean_nll(const float *logits, const uint8_t *labels, int n, float T) {
+double train_mean_nll(const float *logits, const uint8_t *labels, int n, float T) {
     double s = 0.0;
     for (int i = 0; i < n; i++) {
         const float *z = logits + (size_t)i * N_CLASSES;
@@ -140,20 +148,20 @@ double mean_nll(const float *logits, const uint8_t *labels, int n, float T) {
     return n ? s / n : 0.0;
 }
 
-float calibrate_temperature(const float *logits, const uint8_t *labels, int n) {
+float train_calibrate_temperature(const float *logits, const uint8_t *labels, int n) {
     /* golden-section search on log T in [log 0.05, log 20]; the NLL is unimodal in T */
     double a = log(0.05), b = log(20.0), g = 0.6180339887;
     double c = b - g * (b - a), d = a + g * (b - a);
-    double fc = mean_nll(logits, labels, n, (float)exp(c)), fd = mean_nll(logits, labels, n, (float)exp(d));
+    double fc = train_mean_nll(logits, labels, n, (float)exp(c)), fd = train_mean_nll(logits, labels, n, (float)exp(d));
     for (int it = 0; it < 60; it++) {
         if (fc < fd) {
             b = d, d = c, fd = fc;
             c = b - g * (b - a);
-            fc = mean_nll(logits, labels, n, (float)exp(c));
+            fc = train_mean_nll(logits, labels, n, (float)exp(c));
         } else {
             a = c, c = d, fc = fd;
             d = a + g * (b - a);
-            fd = mean_nll(logits, labels, n, (float)exp(d));
+            fd = train_mean_nll(logits, labels, n, (float)exp(d));
         }
     }
     return (float)exp(0.5 * (a + b));
@@ -192,13 +200,13 @@ static void log_value(train_log *log, const char *key, const char *fmt, ...) {
 /* what a run works with besides the model: two workspaces and the batch's buffers, one allocation each */
 typedef struct {
     workspace_t ws, ev; /* training (the batch), and evaluation (500 at a time) */
-    float *x, *targets, *grads, *val_logits, *ema, *keep;
+    float *x, *eval_x, *targets, *grads, *val_logits, *ema, *keep;
     int *ylab, *order;
 } run_t;
 
 static void run_free(run_t *u) {
     workspace_free(&u->ws), workspace_free(&u->ev);
-    free(u->x), free(u->targets), free(u->grads), free(u->val_logits), free(u->ema), free(u->keep);
+    free(u->x), free(u->eval_x), free(u->targets), free(u->grads), free(u->val_logits), free(u->ema), free(u->keep);
     free(u->ylab), free(u->order);
 }
 
@@ -207,13 +215,14 @@ static int run_init(run_t *u, const model_t *m, const train_recipe *r, char *err
     if (workspace_init(&u->ws, m, r->batch, 1, err) || workspace_init(&u->ev, m, 500, 0, err)) return -1;
     const size_t nv = (size_t)(r->n_val ? r->n_val : 1), n_all = m->n_params + m->n_stats;
     u->x = malloc(sizeof(float) * (size_t)r->batch * IMG_PIXELS);
+    u->eval_x = malloc(sizeof(float) * (size_t)u->ev.max_batch * IMG_PIXELS);
     u->targets = malloc(sizeof(float) * (size_t)r->batch * N_CLASSES);
     u->grads = malloc(sizeof(float) * m->n_params);
     u->val_logits = malloc(sizeof(float) * nv * N_CLASSES);
     u->ylab = malloc(sizeof(int) * (size_t)r->batch);
     u->order = malloc(sizeof(int) * (size_t)r->n_train);
     if (r->ema > 0) u->ema = malloc(sizeof(float) * n_all), u->keep = malloc(sizeof(float) * n_all);
-    if (!u->x || !u->targets || !u->grads || !u->val_logits || !u->ylab || !u->order || (r->ema > 0 && (!u->ema || !u->keep)))
+    if (!u->x || !u->eval_x || !u->targets || !u->grads || !u->val_logits || !u->ylab || !u->order || (r->ema > 0 && (!u->ema || !u->keep)))
         return set_error(err, "out of memory for training");
     if (u->ema) memcpy(u->ema, m->params, sizeof(float) * n_all);
     return 0;
@@ -245,6 +254,11 @@ static int redraw_images(const train_recipe *r, int epoch, char *err) {
     return 0;
 }
 
+/* how many of the held-out images the model gets right (their logits into u->val_logits when logits) */
+static int validate(model_t *m, run_t *u, const train_recipe *r, int logits) {
+    return r->n_val ? evaluate_with(m, &u->ev, u->eval_x, r->val_pix, r->val_lab, r->n_val, logits ? u->val_logits : NULL) : 0;
+}
+
 /* One epoch: a fresh order, every full batch through the schedule (the last partial batch is
  * dropped), the moving average; fills row's training loss, accuracy and rate. */
 static int train_epoch(model_t *m, optimizer_t *opt, run_t *u, const train_recipe *r, int epoch, const train_callbacks *cb,
@@ -262,9 +276,9 @@ static int train_epoch(model_t *m, optimizer_t *opt, run_t *u, const train_recip
     float lr = 0.0f;
     for (int bi = 0; bi < batches && !stopped(cb); bi++) {
         const long step = (long)epoch * batches + bi;
-        lr = lr_one_cycle(step, total, r->lr, 0.15f);
+        lr = train_lr_one_cycle(step, total, r->lr, 0.15f);
         const uint64_t seed = rng_u64(&er);
-        batch_prepare(u->x, u->targets, u->ylab, r->pixels, r->labels, u->order + (size_t)bi * r->batch, r->batch,
+        train_batch_prepare(u->x, u->targets, u->ylab, r->pixels, r->labels, u->order + (size_t)bi * r->batch, r->batch,
                       augment ? &r->aug : NULL, r->smoothing, seed);
         const step_result sr = train_step(m, &u->ws, opt, u->grads, u->x, u->targets, u->ylab, r->batch, lr, seed);
         if (!isfinite(sr.loss)) return set_error(err, "the loss became NaN or infinite: lower the learning rate");
@@ -287,15 +301,15 @@ static int train_epoch(model_t *m, optimizer_t *opt, run_t *u, const train_recip
 /* the held-out images: row's validation loss and accuracy; with ema, how many the average gets right
  * (the average stays in the model after the last epoch); returns that count, -1 without ema */
 static int train_validate(model_t *m, run_t *u, const train_recipe *r, int epoch, log_row *row) {
-    const int vc = evaluate(m, &u->ev, r->val_pix, r->val_lab, r->n_val, u->val_logits);
+    const int vc = validate(m, u, r, 1);
     row->val_acc = r->n_val ? (double)vc / r->n_val : 0.0;
-    row->val_loss = r->n_val ? mean_nll(u->val_logits, r->val_lab, r->n_val, 1.0f) : 0.0;
+    row->val_loss = r->n_val ? train_mean_nll(u->val_logits, r->val_lab, r->n_val, 1.0f) : 0.0;
     if (!u->ema) return -1;
     const size_t n_all = m->n_params + m->n_stats;
     memcpy(u->keep, m->params, sizeof(float) * n_all);
     memcpy(m->params, u->ema, sizeof(float) * n_all);
     model_touch(m);
-    const int ec = r->n_val ? evaluate(m, &u->ev, r->val_pix, r->val_lab, r->n_val, NULL) : 0;
+    const int ec = validate(m, u, r, 0);
     if (epoch + 1 < r->epochs) { /* back to the weights themselves; after the last epoch the average stays */
         memcpy(m->params, u->keep, sizeof(float) * n_all);
         model_touch(m);
@@ -313,6 +327,7 @@ static int train_mine(model_t *m, run_t *u, const train_recipe *r, train_log *lo
     uint8_t *neg;
     int n_neg;
     const int from = r->mine_from > 0 && r->mine_from < r->n_train ? r->mine_from : r->n_train;
+    note(cb, "hard negatives: reading %d numbers composed of training digits", r->mine);
     if (compose_mine(m, r->pixels, r->train_idx, from, r->mine, rng_mix(r->seed, 0x6e6567), &neg, &n_neg))
         return set_error(err, "out of memory mining hard negatives");
     note(cb, "hard negatives: %d numbers composed of training digits read, %d pieces that are not one digit (%.0f s)",
@@ -336,7 +351,7 @@ static int train_mine(model_t *m, run_t *u, const train_recipe *r, train_log *lo
     finetune_defaults(&p);
     p.steps = r->mine_steps, p.batch = r->batch, p.user_frac = 0.25f, p.lr = r->mine_lr;
     p.weight_decay = r->weight_decay, p.smoothing = r->smoothing, p.seed = r->seed, p.aug = r->aug;
-    const int before = r->n_val ? evaluate(m, &u->ev, r->val_pix, r->val_lab, r->n_val, NULL) : 0;
+    const int before = validate(m, u, r, 0);
     finetune_t f;
     const int rc = finetune_begin(&f, m, neg, nl, n_neg, rp, rl, n, &p, err);
     free(rp), free(rl), free(nl), free(neg); /* finetune_begin copied them */
@@ -353,7 +368,7 @@ static int train_mine(model_t *m, run_t *u, const train_recipe *r, train_log *lo
     }
     finetune_end(&f);
     if (stopped(cb)) return 1;
-    const int after = r->n_val ? evaluate(m, &u->ev, r->val_pix, r->val_lab, r->n_val, NULL) : 0;
+    const int after = validate(m, u, r, 0);
     note(cb, "hard negatives: %d steps, mean loss %.4f (%.0f s): validation %d -> %d right of %d", p.steps, loss / (double)k,
          seconds_now() - t0, before, after, r->n_val);
     log_value(log, "mine_numbers", "%d", r->mine);
@@ -370,19 +385,19 @@ static int train_mine(model_t *m, run_t *u, const train_recipe *r, train_log *lo
  * sure" line (calibrated confidence < UNSURE_BELOW) splits them. */
 static void train_finish(model_t *m, run_t *u, const train_recipe *r, train_log *log, const train_callbacks *cb) {
     if (r->quantize_bits) {
-        const int before = r->n_val ? evaluate(m, &u->ev, r->val_pix, r->val_lab, r->n_val, u->val_logits) : 0;
+        const int before = validate(m, u, r, 1);
         const float change = model_quantize_weights(m, r->quantize_bits);
-        const int after = r->n_val ? evaluate(m, &u->ev, r->val_pix, r->val_lab, r->n_val, u->val_logits) : 0;
+        const int after = validate(m, u, r, 1);
         note(cb, "weights rounded to %d bits (largest change %.2g): validation %d -> %d right of %d", r->quantize_bits, change,
              before, after, r->n_val);
         log_value(log, "quantized_bits", "%d", r->quantize_bits);
         log_value(log, "val_quantized_right", "%d/%d", after, r->n_val);
     }
     if (r->n_val) {
-        evaluate(m, &u->ev, r->val_pix, r->val_lab, r->n_val, u->val_logits);
-        m->temperature = calibrate_temperature(u->val_logits, r->val_lab, r->n_val);
-        note(cb, "temperature %.3f: validation NLL %.4f -> %.4f", m->temperature, mean_nll(u->val_logits, r->val_lab, r->n_val, 1.0f),
-             mean_nll(u->val_logits, r->val_lab, r->n_val, m->temperature));
+        validate(m, u, r, 1);
+        m->temperature = train_calibrate_temperature(u->val_logits, r->val_lab, r->n_val);
+        note(cb, "temperature %.3f: validation NLL %.4f -> %.4f", m->temperature, train_mean_nll(u->val_logits, r->val_lab, r->n_val, 1.0f),
+             train_mean_nll(u->val_logits, r->val_lab, r->n_val, m->temperature));
         int above = 0, above_ok = 0, below_ok = 0;
         for (int i = 0; i < r->n_val; i++) {
             float p[N_CLASSES];
@@ -416,6 +431,8 @@ int train_run(model_t *m, optimizer_t *opt, train_log *log, int start, const tra
         if (ec >= 0 && epoch + 1 == r->epochs) log_value(log, "ema_val_right", "%d/%d", ec, r->n_val);
         if (cb->epoch) cb->epoch(cb->ctx, row, ec);
     }
+    if (!rc && start >= r->epochs && r->epochs > 0 && r->mine) /* resumed into the phase: the last epoch's images */
+        rc = redraw_images(r, r->epochs - 1, err);
     if (!rc && !stopped(cb) && r->mine) rc = train_mine(m, &u, r, log, cb, err);
     if (!rc && !stopped(cb)) train_finish(m, &u, r, log, cb);
     run_free(&u);

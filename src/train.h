@@ -35,7 +35,7 @@ void optimizer_step(optimizer_t *o, model_t *m, float *params, const float *grad
 /* One-cycle schedule (Smith 2018) with a cosine decay: the rate rises linearly
  * from peak/25 to peak over the first warmup·total steps, then follows half a
  * cosine down to peak/2500 at the last step. */
-float lr_one_cycle(long step, long total, float peak, float warmup);
+float train_lr_one_cycle(long step, long total, float peak, float warmup);
 
 typedef struct {
     float loss;
@@ -56,18 +56,19 @@ step_result train_step(model_t *m, workspace_t *ws, optimizer_t *o, float *grads
  * NOT_A_DIGIT (a piece of a number that is not one whole digit) gets the
  * uniform target and label -1. */
 #define NOT_A_DIGIT 255
-void batch_prepare(float *x, float *targets, int *labels, const uint8_t *pixels, const uint8_t *all_labels,
+void train_batch_prepare(float *x, float *targets, int *labels, const uint8_t *pixels, const uint8_t *all_labels,
                    const int *idx, int B, const augment_params *aug, float smoothing, uint64_t seed);
 
 /* Logits (n,10) of n 28×28 byte images, run in batches of ws->max_batch.
  * Returns how many argmaxes match labels (labels may be NULL: returns 0). */
-int evaluate(model_t *m, workspace_t *ws, const uint8_t *pixels, const uint8_t *labels, int n, float *logits);
+int train_evaluate(model_t *m, workspace_t *ws, const uint8_t *pixels, const uint8_t *labels, int n, float *logits,
+                   char *err); /* -1 with a reason when out of memory */
 
 /* The temperature T that minimises the negative log-likelihood of the labels
  * under softmax(logits / T) (Guo et al. 2017), searched on log T. */
-float calibrate_temperature(const float *logits, const uint8_t *labels, int n);
+float train_calibrate_temperature(const float *logits, const uint8_t *labels, int n);
 /* mean negative log-likelihood of labels under softmax(logits / T) */
-double mean_nll(const float *logits, const uint8_t *labels, int n, float T);
+double train_mean_nll(const float *logits, const uint8_t *labels, int n, float T);
 
 /* ---- a whole training run ----------------------------------------------------------------
  *

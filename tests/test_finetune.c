@@ -24,9 +24,9 @@ static void mirror(uint8_t *dst, const uint8_t *src) {
 static double accuracy(model_t *m, const uint8_t *px, const uint8_t *lbl, int n, char *err) {
     workspace_t ws;
     if (workspace_init(&ws, m, 50, 0, err)) return -1.0;
-    int c = evaluate(m, &ws, px, lbl, n, NULL);
+    int c = train_evaluate(m, &ws, px, lbl, n, NULL, err);
     workspace_free(&ws);
-    return (double)c / n;
+    return c < 0 ? -1.0 : (double)c / n;
 }
 
 void test_finetune(void) {

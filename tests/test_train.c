@@ -38,10 +38,10 @@ void test_optimizer(void) {
     free(g);
     model_free(&m);
 
-    CHECK_CLOSE(lr_one_cycle(0, 1000, 0.1f, 0.2f), 0.004, 1e-6, "one-cycle start");
-    CHECK_CLOSE(lr_one_cycle(200, 1000, 0.1f, 0.2f), 0.1, 1e-6, "one-cycle peak");
-    CHECK_CLOSE(lr_one_cycle(600, 1000, 0.1f, 0.2f), 0.05002, 1e-4, "one-cycle halfway down");
-    CHECK_CLOSE(lr_one_cycle(1000, 1000, 0.1f, 0.2f), 0.00004, 1e-6, "one-cycle end");
+    CHECK_CLOSE(train_lr_one_cycle(0, 1000, 0.1f, 0.2f), 0.004, 1e-6, "one-cycle start");
+    CHECK_CLOSE(train_lr_one_cycle(200, 1000, 0.1f, 0.2f), 0.1, 1e-6, "one-cycle peak");
+    CHECK_CLOSE(train_lr_one_cycle(600, 1000, 0.1f, 0.2f), 0.05002, 1e-4, "one-cycle halfway down");
+    CHECK_CLOSE(train_lr_one_cycle(1000, 1000, 0.1f, 0.2f), 0.00004, 1e-6, "one-cycle end");
 }
 
 void test_temperature(void) {
@@ -60,9 +60,9 @@ void test_temperature(void) {
         while (k < N_CLASSES - 1 && (u -= p[k]) > 0) k++;
         y[i] = (uint8_t)k;
     }
-    float T = calibrate_temperature(z, y, n);
+    float T = train_calibrate_temperature(z, y, n);
     CHECK(T > 1.8f && T < 2.2f, "calibrated temperature %g, want about 2", T);
-    CHECK(mean_nll(z, y, n, T) <= mean_nll(z, y, n, 1.0f), "calibration lowers the NLL");
+    CHECK(train_mean_nll(z, y, n, T) <= train_mean_nll(z, y, n, 1.0f), "calibration lowers the NLL");
     free(z), free(y);
 }
 
@@ -87,12 +87,13 @@ void test_train_smoke(void) {
     float first = 0, last = 0;
     for (int step = 0; step < 300; step++) {
         for (int i = 0; i < 32; i++) idx[i] = (step * 32 + i) % 9600;
-        batch_prepare(x, t, lab, d.pixels, d.labels, idx, 32, step % 2 ? &aug : NULL, 0.0f, (uint64_t)step);
-        step_result r = train_step(&m, &ws, &o, grads, x, t, lab, 32, lr_one_cycle(step, 300, 0.1f, 0.1f), (uint64_t)step);
+        train_batch_prepare(x, t, lab, d.pixels, d.labels, idx, 32, step % 2 ? &aug : NULL, 0.0f, (uint64_t)step);
+        step_result r = train_step(&m, &ws, &o, grads, x, t, lab, 32, train_lr_one_cycle(step, 300, 0.1f, 0.1f), (uint64_t)step);
         if (step < 10) first += r.loss / 10;
         if (step >= 290) last += r.loss / 10;
     }
-    int correct = evaluate(&m, &ev, d.pixels + (size_t)20000 * IMG_PIXELS, d.labels + 20000, 2000, NULL);
+    int correct = train_evaluate(&m, &ev, d.pixels + (size_t)20000 * IMG_PIXELS, d.labels + 20000, 2000, NULL, err);
+    CHECK(correct >= 0, "%s", err);
     double acc = correct / 2000.0;
     printf("  smoke: loss %.3f -> %.3f, accuracy %.2f%% on 2000 held-out images, %.1f s cpu\n", first, last, 100 * acc,
            (double)(clock() - c0) / CLOCKS_PER_SEC);
@@ -119,13 +120,14 @@ void test_shipped(void) {
         return;
     }
     workspace_t ws;
-    workspace_init(&ws, &m, 500, 0, err);
-    int correct = evaluate(&m, &ws, d.pixels, d.labels, d.n, NULL);
+    if (workspace_init(&ws, &m, 500, 0, err)) CHECK(0, "%s", err);
+    int correct = train_evaluate(&m, &ws, d.pixels, d.labels, d.n, NULL, err);
+    CHECK(correct >= 0, "%s", err);
     double acc = 100.0 * correct / d.n;
     printf("  shipped %s: %.2f%% on the MNIST test set (%zu parameters)\n", test_model_path(), acc, m.n_params);
-    /* a regression guard at what the shipped model reaches (99.69%, 31 wrong); the
-     * issue's target of 99.70% is not met yet - see the README */
-    CHECK(correct >= 9969, "test accuracy %.2f%%, the shipped model reached 99.69%%", acc);
+    /* a regression guard at what the shipped model reaches (99.55%, 45 wrong: trained on real pen
+     * digits too, it gave up 14 MNIST test digits of the MNIST-only model's 99.69%) */
+    CHECK(correct >= 9955, "test accuracy %.2f%%, the shipped model reached 99.55%%", acc);
     CHECK(m.temperature > 0.2f && m.temperature < 5.0f, "temperature %g looks uncalibrated", m.temperature);
     workspace_free(&ws);
     dataset_free(&d);
