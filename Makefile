@@ -183,7 +183,7 @@ serve: web $(BUILD)/cgi/log.cgi
 	  dist/index.html > $(SERVE)/root/index.html
 	@echo "serving http://127.0.0.1:8000/  (Ctrl+C stops; drawings are logged to $(SERVE)/log.db)"
 	DIGIT_ROOT=$(abspath $(SERVE)/root) DIGIT_PORT=8000 DIGIT_CGI_DIR=$(abspath $(BUILD)/cgi) \
-	  DIGIT_LOG_DB=$(abspath $(SERVE)/log.db) DIGIT_STATE=$(abspath $(SERVE)) lighttpd -D -f native/lighttpd.conf
+	  DIGIT_LOG_DB=$(abspath $(SERVE)/log.db) DIGIT_STATE=$(abspath $(SERVE)) DIGIT_HTTP_ERRORS=$(abspath native/http-errors) lighttpd -D -f native/lighttpd.conf
 
 # ---- the native desktop app: the same front end with Debian's SDL2 --------------------------------
 

@@ -59,6 +59,10 @@ static int expect(parser *p, char c) {
     return 0;
 }
 
+static int hex_digit(char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
 /* a JSON string into buf (UTF-8); rejects control characters; cap includes the NUL */
 static int string(parser *p, char *buf, size_t cap, const char *what) {
     ws(p);
@@ -83,11 +87,14 @@ static int string(parser *p, char *buf, size_t cap, const char *what) {
             case 't': cp = '\t'; break;
             case 'u': {
                 if (p->end - p->s < 4) return fail(p, "bad \\u escape in %s", what);
-                char hex[5] = {p->s[0], p->s[1], p->s[2], p->s[3], 0};
-                char *ep;
-                cp = (unsigned)strtoul(hex, &ep, 16);
-                if (*ep || hex[0] == '+' || hex[0] == '-' || hex[0] == ' ') return fail(p, "bad \\u escape in %s", what);
+                cp = 0;
+                for (int k = 0; k < 4; k++) { /* exactly four hex digits: no sign, space or "0x" */
+                    const int d = hex_digit(p->s[k]);
+                    if (d < 0) return fail(p, "bad \\u escape in %s (four hex digits needed)", what);
+                    cp = cp << 4 | (unsigned)d;
+                }
                 p->s += 4;
+                if (cp == 0) return fail(p, "\\u0000 (a NUL character) in %s", what);
                 if (cp >= 0xd800 && cp <= 0xdfff) return fail(p, "surrogate escape in %s", what); /* not needed by any valid field */
                 break;
             }
@@ -271,7 +278,12 @@ int logreq_parse(const char *body, size_t len, log_request *r, char *err) {
             int bit = !strcmp(key, "model") ? F_MODEL : !strcmp(key, "pixels") ? F_PIXELS
                     : !strcmp(key, "predicted") ? F_PRED : !strcmp(key, "probs") ? F_PROBS
                     : !strcmp(key, "label") ? F_LABEL : !strcmp(key, "strokes") ? F_STROKES : 0;
-            if (!bit) return set_error(err, "unknown field '%.24s'", key);
+            if (!bit) { /* quoted up to 24 bytes, cut where a UTF-8 character starts */
+                int cut = (int)strlen(key);
+                if (cut > 24)
+                    for (cut = 24; cut > 0 && ((unsigned char)key[cut] & 0xc0) == 0x80;) cut--;
+                return set_error(err, "unknown field '%.*s'", cut, key);
+            }
             if (seen & bit) return set_error(err, "field '%s' appears twice", key);
             seen |= bit;
             int rc = 0;

@@ -51,7 +51,7 @@
       const when = new Date(personal.saved).toLocaleDateString();
       modelName.textContent = 'Model: yours, taught ' + when + ' on ' + personal.drawings + ' drawings';
     } else {
-      modelName.textContent = 'Model: the shipped one, trained on MNIST';
+      modelName.textContent = 'Model: the shipped one, trained on MNIST and real pen digits';
     }
     $('#model-reset').hidden = !personal;
     $('#model-export').hidden = !personal;

@@ -2,16 +2,44 @@
 #include "fileio.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+/* path opened for reading if it is a regular file: opened without blocking, so that a FIFO with no
+ * writer is refused rather than waited on, and checked with fstat (not stat: no race) */
+static FILE *open_regular(const char *path, char *err) {
+    const int fd = open(path, O_RDONLY | O_NONBLOCK);
+    if (fd < 0) return set_error(err, "%s: cannot open: %s", path, strerror(errno)), (FILE *)NULL;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        set_error(err, "%s: cannot stat: %s", path, strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        set_error(err, "%s: not a regular file (%s)", path,
+                  S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO" : "a device or socket");
+        close(fd);
+        return NULL;
+    }
+    const int flags = fcntl(fd, F_GETFL);
+    FILE *f = flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0 ? NULL : fdopen(fd, "rb");
+    if (!f) {
+        set_error(err, "%s: cannot open: %s", path, strerror(errno));
+        close(fd);
+    }
+    return f;
+}
 
 int file_read_all(const char *path, size_t max_bytes, uint8_t **buf, size_t *len, char *err) {
     *buf = NULL;
     *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return set_error(err, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f = open_regular(path, err);
+    if (!f) return -1;
     size_t cap = 1 << 16, n = 0;
     uint8_t *b = malloc(cap);
     if (!b) {

@@ -144,6 +144,12 @@ test('bad requests get a 4xx with a JSON error and store nothing', async () => {
     ['SQL injection in a field name', { body: json(v()).replace('{', '{"model\\u0027; DROP TABLE drawings;--":1,') }, 400],
     ['SQL injection via escapes', { body: mod((o) => { o.model = 'a\u0027 OR 1=1 --'; }) }, 400],
     ['control character in model', { body: mod((o) => { o.model = 'a\u0001b'; }) }, 400],
+    // found by probing (issue 23): NUL escapes truncated a string, and lax escapes decoded
+    ['\\u0000 in model', { body: mod((o) => { o.model = 'probe-x\u0000<b>'; }) }, 400],
+    ['\\u0000 in a field name', { body: json(v()).replace('{', '{"model\\u0000junk":"x",').replace(/"model":"[^"]*",?/, '') }, 400],
+    ['\\u0x2d', { body: json(v()).replace('"model":"', '"model":"a\\u0x2d') }, 400],
+    ['\\u with a tab', { body: json(v()).replace('"model":"', '"model":"a\\u\t02d') }, 400],
+    ['a long unknown field name ending in a 3-byte character', { body: json(v()).replace('{', '{"aaaaaaaaaaaaaaaaaaaaaaa\u20ac":1,') }, 400],
     ['stroke point out of range', { body: mod((o) => { o.strokes = [[[1, 99999]]]; }) }, 400],
     ['stroke as numbers', { body: mod((o) => { o.strokes = [1, 2, 3]; }) }, 400],
     ['empty stroke', { body: mod((o) => { o.strokes = [[]]; }) }, 400],
@@ -160,7 +166,7 @@ test('bad requests get a 4xx with a JSON error and store nothing', async () => {
     const r = await request(server.url, opts);
     let err = null;
     try { err = JSON.parse(r.text).error; } catch (e) { /* checked below */ }
-    if (r.status !== want || typeof err !== 'string' || !err.length) {
+    if (r.status !== want || typeof err !== 'string' || !err.length || r.text.includes('\ufffd')) { // \ufffd: not UTF-8
       failures.push(`${name}: ${r.status} ${r.text.slice(0, 120)}`);
     }
   }
@@ -181,14 +187,43 @@ test('requests the server refuses before the CGI: missing length, body shorter t
       s.on('error', () => resolve(d));
     });
   }
+  // the server's own answers carry a JSON error too (native/http-errors)
+  const jsonError = (answer, type) => {
+    const [head, body] = answer.split('\r\n\r\n');
+    assert.match(head, new RegExp(`^content-type: ${type}`, 'im'), head);
+    assert.strictEqual(typeof JSON.parse(body).error, 'string', body);
+  };
   const noLength = await raw('POST /cgi-bin/log.cgi HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n', '');
   assert.match(noLength, /^HTTP\/1\.1 411/);
+  jsonError(noLength, 'text/html'); // answered before the URL is parsed: lighttpd's type stays
+  const badFraming = await raw('POST /cgi-bin/log.cgi HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n', 'zz\r\n');
+  assert.match(badFraming, /^HTTP\/1\.1 400/);
+  jsonError(badFraming, 'application/json');
+  const tooBig = await raw('POST /cgi-bin/log.cgi HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\nConnection: close\r\n\r\n', '');
+  assert.match(tooBig, /^HTTP\/1\.1 413/);
+  jsonError(tooBig, 'application/json');
   const short = await raw('POST /cgi-bin/log.cgi HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\nConnection: close\r\n\r\n', JSON.stringify(valid(1)).slice(0, 800));
   assert.ok(!/^HTTP\/1\.1 2/.test(short), 'a short body was accepted: ' + short.slice(0, 80));
   const huge = await request(server.url, { body: 'x'.repeat(2 * 1024 * 1024) }).catch(() => ({ status: 413 }));
   assert.strictEqual(huge.status, 413);
   await new Promise((r) => setTimeout(r, 200));
   assert.strictEqual(count(db), before);
+});
+
+test('the site is served with security headers and no server version', async () => {
+  const head = (url) => new Promise((resolve, reject) => {
+    http.get(url, (res) => { res.resume(); res.on('end', () => resolve(res)); }).on('error', reject);
+  });
+  for (const url of [server.url, server.url + 'digits.wasm', server.url + 'missing.js']) {
+    const r = await head(url);
+    assert.strictEqual(r.headers['x-content-type-options'], 'nosniff', url);
+    assert.strictEqual(r.headers['x-frame-options'], 'DENY', url);
+    assert.match(r.headers['content-security-policy'] || '', /frame-ancestors 'none'/, url);
+    assert.strictEqual(r.headers.server, undefined, `${url}: Server: ${r.headers.server}`);
+  }
+  const posted = await request(server.url, { body: '{}' }); // and the logger's answers
+  assert.strictEqual(posted.headers['x-content-type-options'], 'nosniff');
+  assert.strictEqual(posted.headers.server, undefined);
 });
 
 test('the CGI itself: a body shorter than CONTENT_LENGTH, a missing length, no database configured', () => {

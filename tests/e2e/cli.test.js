@@ -167,7 +167,42 @@ test('bad files fail with a clear message, never a crash', () => {
     assert.match(r.stderr, new RegExp(`mnist: ${f.replace(/[.]/g, '\\.')}: cannot read`), `${name}: ${r.stderr}`);
     assert.strictEqual(r.signal, null);
   }
-  assert.match(run(['classify', '--model', MODEL, path.join(tmp, 'huge-chunk.png')]).stderr, /a PNG chunk is longer than the rest of the file/);
+  assert.match(run(['classify', '--model', MODEL, path.join(tmp, 'huge-chunk.png')]).stderr, /truncated PNG: a chunk runs past the end of the file/);
+  // probes from outside (issue 23): a PIC file that crashed stb_image, headers that claimed 1 GB,
+  // a PNG cut at a chunk boundary, a FIFO; PNG is the one format read, and every reason is named
+  const u16be = (a, b) => { const x = Buffer.alloc(4); x.writeUInt16BE(a, 0); x.writeUInt16BE(b, 2); return x; };
+  const bmp = Buffer.alloc(54);
+  bmp.write('BM', 0); bmp.writeUInt32LE(54, 2); bmp.writeUInt32LE(54, 10); bmp.writeUInt32LE(40, 14);
+  bmp.writeInt32LE(16384, 18); bmp.writeInt32LE(-16384, 22); bmp.writeUInt16LE(1, 26); bmp.writeUInt16LE(24, 28);
+  const tga = Buffer.alloc(18); tga[2] = 2; tga.writeUInt16LE(16384, 12); tga.writeUInt16LE(16384, 14); tga[16] = 24;
+  const psd = Buffer.alloc(26); psd.write('8BPS', 0); psd.writeUInt16BE(1, 4); psd.writeUInt16BE(3, 12);
+  psd.writeUInt32BE(16384, 14); psd.writeUInt32BE(16384, 18); psd.writeUInt16BE(8, 22); psd.writeUInt16BE(3, 24);
+  const seed = fs.readFileSync(path.join(h.ROOT, 'tests', 'fuzz', 'seeds', 'image', 'digits.png'));
+  const bigPng = Buffer.from(good); bigPng.writeUInt32BE(8000, 16); // IHDR width
+  const probes = {
+    'x.pic': [Buffer.concat([Buffer.from([0x53, 0x80, 0xf6, 0x34]), Buffer.alloc(84), Buffer.from('PICT'), u16be(64, 64), Buffer.alloc(8), Buffer.from([0, 8, 2, 0xf0])]), /not a PNG file/],
+    'x.bmp': [bmp, /not a PNG file/],
+    'x.tga': [tga, /not a PNG file/],
+    'x.psd': [psd, /not a PNG file/],
+    'cut.png': [seed.subarray(0, seed.length - 12), /truncated PNG: the file ends before its IEND chunk/],
+    'cut2.png': [seed.subarray(0, seed.length - 30), /truncated PNG: a chunk runs past the end of the file/],
+    'wide.png': [bigPng, /8000x100 pixels: the largest side read is 4096/],
+  };
+  for (const [name, [bytes, why]] of Object.entries(probes)) {
+    const f = path.join(tmp, name);
+    fs.writeFileSync(f, bytes);
+    const r = run(['classify', '--model', MODEL, f]);
+    assert.strictEqual(r.status, 1, `${name}: exit ${r.status} signal ${r.signal} ${r.stderr}`);
+    assert.match(r.stderr, why, name);
+  }
+  const fifo = path.join(tmp, 'f.png');
+  assert.strictEqual(spawnSync('mkfifo', [fifo]).status, 0);
+  for (const args of [['classify', '--model', MODEL, fifo], ['info', '--model', fifo]]) {
+    const r = run(args, { timeout: 20000 });
+    assert.strictEqual(r.status, 1, `${args[0]} on a FIFO: exit ${r.status} signal ${r.signal}`);
+    assert.match(r.stderr, /f\.png: not a regular file \(a FIFO\)/);
+  }
+  assert.match(run(['classify', '--model', MODEL, '/dev/zero']).stderr, /not a regular file \(a device or socket\)/);
   // a corrupt weights file names the problem
   const model = fs.readFileSync(MODEL);
   const bad = Buffer.from(model);

@@ -47,6 +47,7 @@ async function startServer({ root = path.join(ROOT, 'dist'), cgiDir, db } = {}) 
     const env = Object.assign({}, process.env, {
       DIGIT_ROOT: root, DIGIT_PORT: String(port), DIGIT_CGI_DIR: cgiDir,
       DIGIT_LOG_DB: db || path.join(state, 'log.db'), DIGIT_STATE: state,
+      DIGIT_HTTP_ERRORS: path.join(ROOT, 'native', 'http-errors'),
     });
     const proc = spawn('lighttpd', ['-D', '-f', path.join(ROOT, 'native', 'lighttpd.conf')], { env, stdio: 'ignore' });
     let exited = false;
