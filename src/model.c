@@ -426,6 +426,14 @@ static int keeps_col(const layer_t *l) {
 
 static op_t op(op_kind kind, int first, int last) { return (op_t){kind, (short)first, (short)last}; }
 
+/* the operation of layer i alone, unfused */
+static op_t op_single(const model_t *m, int i) {
+    static const op_kind one[] = {[LAYER_CONV] = OP_CONV, [LAYER_BN] = OP_BN, [LAYER_RELU] = OP_RELU,
+                                  [LAYER_POOL] = OP_POOL, [LAYER_GAP] = OP_GAP, [LAYER_DROPOUT] = OP_DROPOUT,
+                                  [LAYER_FC] = OP_FC};
+    return op(one[m->layer[i].kind], i, i);
+}
+
 static int plan_forward(const model_t *m, int training, op_t *ops) {
     int n = 0;
     for (int i = 0; i < m->n_layers; i++) {
@@ -444,10 +452,7 @@ static int plan_forward(const model_t *m, int training, op_t *ops) {
             ops[n++] = op(OP_BN_RELU, i, i + 1);
             i++;
         } else {
-            static const op_kind one[] = {[LAYER_CONV] = OP_CONV, [LAYER_BN] = OP_BN, [LAYER_RELU] = OP_RELU,
-                                          [LAYER_POOL] = OP_POOL, [LAYER_GAP] = OP_GAP, [LAYER_DROPOUT] = OP_DROPOUT,
-                                          [LAYER_FC] = OP_FC};
-            ops[n++] = op(one[k], i, i);
+            ops[n++] = op_single(m, i);
         }
     }
     return n;
@@ -462,10 +467,7 @@ static int plan_backward(const model_t *m, op_t *ops) {
             ops[n++] = op(OP_RELU_POOL, i - 1, i);
             i--;
         } else {
-            static const op_kind one[] = {[LAYER_CONV] = OP_CONV, [LAYER_BN] = OP_BN, [LAYER_RELU] = OP_RELU,
-                                          [LAYER_POOL] = OP_POOL, [LAYER_GAP] = OP_GAP, [LAYER_DROPOUT] = OP_DROPOUT,
-                                          [LAYER_FC] = OP_FC};
-            ops[n++] = op(one[k], i, i);
+            ops[n++] = op_single(m, i);
         }
     }
     return n;

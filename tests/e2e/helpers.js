@@ -218,4 +218,22 @@ async function settle(page) {
   }));
 }
 
-module.exports = { ROOT, get, tempDir, startServer, launch, openPage, mnistTest, strokesOf, drawStrokes, place, settle, canvasMapper };
+const SHOTS = path.join(ROOT, 'build', 'test', 'screenshots');
+
+// for a test file of the page: the site served and a browser launched before its tests, both stopped
+// after them; got(site) receives { server, browser } once they are up
+function servedSite(test, got) {
+  const site = {};
+  test.before(async () => {
+    fs.mkdirSync(SHOTS, { recursive: true });
+    site.server = await startServer();
+    site.browser = await launch();
+    got(site);
+  });
+  test.after(async () => {
+    if (site.browser) await site.browser.close();
+    if (site.server) await site.server.stop();
+  });
+}
+
+module.exports = { ROOT, SHOTS, servedSite, get, tempDir, startServer, launch, openPage, mnistTest, strokesOf, drawStrokes, place, settle, canvasMapper };

@@ -8,18 +8,9 @@ const path = require('node:path');
 const h = require('./helpers');
 const { digitStrokes, rng } = require('./digits');
 
-const SHOTS = path.join(h.ROOT, 'build', 'test', 'screenshots');
+const SHOTS = h.SHOTS;
 let server, browser;
-
-test.before(async () => {
-  fs.mkdirSync(SHOTS, { recursive: true });
-  server = await h.startServer();
-  browser = await h.launch();
-});
-test.after(async () => {
-  if (browser) await browser.close();
-  if (server) await server.stop();
-});
+h.servedSite(test, (site) => ({ server, browser } = site));
 
 async function fresh(options) {
   const o = await h.openPage(browser, server.url, options);

@@ -13,18 +13,9 @@ const h = require('./helpers');
 const { digitStrokes } = require('./digits');
 
 const MNIST = path.join(h.ROOT, 'build', 'mnist');
-const SHOTS = path.join(h.ROOT, 'build', 'test', 'screenshots');
+const SHOTS = h.SHOTS;
 let server, browser;
-
-test.before(async () => {
-  fs.mkdirSync(SHOTS, { recursive: true });
-  server = await h.startServer();
-  browser = await h.launch();
-});
-test.after(async () => {
-  if (browser) await browser.close();
-  if (server) await server.stop();
-});
+h.servedSite(test, (site) => ({ server, browser } = site));
 
 // a stroke file (src/pen.h) as a list of strokes of [x, y]
 function readStrokes(file) {

@@ -11,19 +11,10 @@ const { spawnSync } = require('node:child_process');
 const h = require('./helpers');
 const { digitStrokes, rng } = require('./digits');
 
-const SHOTS = path.join(h.ROOT, 'build', 'test', 'screenshots');
+const SHOTS = h.SHOTS;
 const MNIST = path.join(h.ROOT, 'build', 'mnist');
 let server, browser;
-
-test.before(async () => {
-  fs.mkdirSync(SHOTS, { recursive: true });
-  server = await h.startServer();
-  browser = await h.launch();
-});
-test.after(async () => {
-  if (browser) await browser.close();
-  if (server) await server.stop();
-});
+h.servedSite(test, (site) => ({ server, browser } = site));
 
 // a digit somewhere on the canvas, a little different every time
 function drawing(d, rand, unusual) {
