@@ -70,9 +70,20 @@ data: $(BUILD)/.data-ok
 
 # ---- the native command line ---------------------------------------------------------------
 
-$(BUILD)/native/%.o: src/%.c $(LIB_HDR) | $(BUILD)/.build-deps
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+# the library, built once per toolchain (native here; the tests, the fuzzers and WebAssembly below):
+# $(1) the folder of its objects, $(2) the archive, $(3) the compiler and flags, $(4) the archiver,
+# $(5) the stamp of what that toolchain needs installed
+define LIBRARY
+$(1)/%.o: src/%.c $$(LIB_HDR) | $(5)
+	@mkdir -p $$(dir $$@)
+	$(3) -c $$< -o $$@
+
+$(2): $$(patsubst src/%.c,$(1)/%.o,$$(LIB_SRC))
+	@rm -f $$@
+	$(4) rcs $$@ $$^
+endef
+
+$(eval $(call LIBRARY,$(BUILD)/native,$(BUILD)/native/libdigits.a,$(CC) $(CFLAGS),ar,$(BUILD)/.build-deps))
 
 $(BUILD)/native/cli-%.o: native/%.c $(LIB_HDR) $(CLI_HDR) | $(BUILD)/.build-deps
 	@mkdir -p $(dir $@)
@@ -82,13 +93,7 @@ $(BUILD)/.build-deps:
 	@.ci/deps.sh build
 	@mkdir -p $(BUILD) && touch $@
 
-LIB_OBJ := $(patsubst src/%.c,$(BUILD)/native/%.o,$(LIB_SRC))
 CLI_OBJ := $(patsubst native/%.c,$(BUILD)/native/cli-%.o,$(CLI_SRC))
-
-# the library, built once per toolchain: native here, and for the tests, the fuzzers and WebAssembly below
-$(BUILD)/native/libdigits.a: $(LIB_OBJ)
-	@rm -f $@
-	ar rcs $@ $^
 
 $(BUILD)/mnist: $(CLI_OBJ) $(BUILD)/native/libdigits.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(SQLITE)
@@ -141,13 +146,7 @@ $(BUILD)/.web-deps:
 $(SDL_WASM)/libSDL2.a: .ci/sdl2-wasm.sh | $(BUILD)/.web-deps
 	bash .ci/sdl2-wasm.sh $(BUILD)/sdl2
 
-$(BUILD)/wasm/%.o: src/%.c $(LIB_HDR) | $(BUILD)/.web-deps
-	@mkdir -p $(dir $@)
-	$(EMCC) $(EMLIBFLAGS) -c $< -o $@
-
-$(BUILD)/wasm/libdigits.a: $(patsubst src/%.c,$(BUILD)/wasm/%.o,$(LIB_SRC))
-	@rm -f $@
-	emar rcs $@ $^
+$(eval $(call LIBRARY,$(BUILD)/wasm,$(BUILD)/wasm/libdigits.a,$(EMCC) $(EMLIBFLAGS),emar,$(BUILD)/.web-deps))
 
 dist/digits.js: $(APP_SRC) $(APP_HDR) $(LIB_HDR) $(BUILD)/wasm/libdigits.a $(SDL_WASM)/libSDL2.a
 	@mkdir -p dist
@@ -197,13 +196,7 @@ app: $(BUILD)/app
 
 # ---- tests ----------------------------------------------------------------------------------------
 
-$(BUILD)/san/%.o: src/%.c $(LIB_HDR) | $(BUILD)/.build-deps
-	@mkdir -p $(dir $@)
-	$(CC) $(SANFLAGS) -c $< -o $@
-
-$(BUILD)/san/libdigits.a: $(patsubst src/%.c,$(BUILD)/san/%.o,$(LIB_SRC))
-	@rm -f $@
-	ar rcs $@ $^
+$(eval $(call LIBRARY,$(BUILD)/san,$(BUILD)/san/libdigits.a,$(CC) $(SANFLAGS),ar,$(BUILD)/.build-deps))
 
 $(BUILD)/san/unit: $(TEST_SRC) tests/test.h $(LIB_HDR) $(BUILD)/san/libdigits.a
 	$(CC) $(SANFLAGS) $(TEST_SRC) $(BUILD)/san/libdigits.a -o $@ $(LDLIBS)
@@ -220,13 +213,9 @@ FUZZ_FLAGS   := $(CSTD) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined -fno-
 FUZZ_EXTRA_logreq := native/logreq.c
 FUZZ_EXTRA_image  := -fsanitize-ignorelist=tests/fuzz/ubsan-stb.ignore
 
-$(BUILD)/fuzz/lib/%.o: src/%.c $(LIB_HDR) | $(BUILD)/.test-deps
-	@mkdir -p $(dir $@)
-	clang $(subst -fsanitize=fuzzer$(comma),-fsanitize=fuzzer-no-link$(comma),$(FUZZ_FLAGS)) -c $< -o $@
-
-$(BUILD)/fuzz/libdigits.a: $(patsubst src/%.c,$(BUILD)/fuzz/lib/%.o,$(LIB_SRC))
-	@rm -f $@
-	ar rcs $@ $^
+# the library's objects are linked into the harnesses: libFuzzer's instrumentation without its main
+FUZZ_LIB_FLAGS := $(subst -fsanitize=fuzzer$(comma),-fsanitize=fuzzer-no-link$(comma),$(FUZZ_FLAGS))
+$(eval $(call LIBRARY,$(BUILD)/fuzz/lib,$(BUILD)/fuzz/libdigits.a,clang $(FUZZ_LIB_FLAGS),ar,$(BUILD)/.test-deps))
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_HDR) $(BUILD)/fuzz/libdigits.a native/logreq.c native/logreq.h native/stb_image_impl.h tests/fuzz/ubsan-stb.ignore | $(BUILD)/.test-deps
 	@mkdir -p $(dir $@)
