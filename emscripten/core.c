@@ -128,14 +128,20 @@ static void publish(core_t *c) {
             len += (size_t)snprintf(c->json + len, cap - len, "%s%.6f", j ? "," : "", r->prob[k][j]);
         if (len < cap) len += (size_t)snprintf(c->json + len, cap - len, "]}");
     }
-    if (len < cap) snprintf(c->json + len, cap - len, "]}");
+    if (len < cap) len += (size_t)snprintf(c->json + len, cap - len, "]");
+    /* the reader's reasons are its own ASCII text, without quotes or backslashes */
+    if (c->read_error[0] && len < cap) len += (size_t)snprintf(c->json + len, cap - len, ",\"error\":\"%s\"", c->read_error);
+    if (len < cap) snprintf(c->json + len, cap - len, "}");
 }
 
 static void read_drawing(core_t *c) {
     const double t0 = now_ms();
-    if (!c->cache) c->cache = reader_cache_new(); /* NULL (no memory) reads without one */
-    /* from the strokes: the one-digit canvas never cuts a stroke apart, the wide one may */
-    reader_read_ink(&c->model, &c->ws, &c->strokes, c->w, CORE_H, c->w == CORE_MULTI_W, c->cache, &c->result);
+    if (!c->cache) c->cache = reader_cache_new(NULL); /* NULL (no memory) reads without one */
+    /* from the strokes: the one-digit canvas never cuts a stroke apart, the wide one may. A failure (no
+     * memory) reads as nothing, and the page is told why */
+    if (!reader_read_ink(&c->model, &c->ws, &c->strokes, c->w, CORE_H, c->w == CORE_MULTI_W, c->cache, &c->result,
+                         c->read_error))
+        c->read_error[0] = 0;
     c->last_ms = now_ms() - t0;
     c->inferences++;
     c->selected = c->result.n ? c->result.n - 1 : 0;
@@ -158,7 +164,8 @@ int core_update(core_t *c) {
 
 const float *core_classify_gray(core_t *c, const uint8_t *gray, int w, int h) {
     static reading r;
-    if (!c->model_ok || reader_read_cuts(&c->model, &c->ws, gray, w, h, w, c->w == CORE_MULTI_W, &r) || r.n == 0) return NULL;
+    if (!c->model_ok) return NULL;
+    if (reader_read_cuts(&c->model, &c->ws, gray, w, h, w, c->w == CORE_MULTI_W, &r, c->error) || r.n == 0) return NULL;
     return r.prob[0];
 }
 

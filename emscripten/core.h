@@ -31,6 +31,7 @@ typedef struct {
     uint8_t ink[CORE_MULTI_W * CORE_H]; /* what the reader sees, w × CORE_H */
     int redraw_all, needs_reading;
     reading result;
+    char read_error[ERR_LEN]; /* why the last reading failed (no memory), or "" */
     int selected;   /* which digit of the reading the views show */
     double last_ms; /* the last reading's time */
     long inferences;
@@ -68,7 +69,8 @@ const char *core_strokes_text(const core_t *c); /* the drawing as a stroke file 
 uint32_t core_ink_crc(const core_t *c);         /* the CRC-32 of the ink the reader sees */
 /* teach mode: the whole canvas as one digit, 28×28 values in 0..1, or NULL when blank */
 const float *core_teach_input(core_t *c);
-/* a grey bitmap read by the pixel path as `mnist classify` reads it: its first digit's probabilities */
+/* a grey bitmap read by the pixel path as `mnist classify` reads it: its first digit's probabilities;
+ * NULL when blank, or with c->error when it cannot be read */
 const float *core_classify_gray(core_t *c, const uint8_t *gray, int w, int h);
 
 #endif

@@ -681,10 +681,12 @@ static int cmd_eval(int argc, char **argv) {
     if (o.multi_n > 0) {
         workspace_t ws;
         if (workspace_init(&ws, &m, 1, 0, err)) die(err);
-        int a = compose_evaluate(&m, &ws, d.pixels, d.labels, d.n, o.multi_n, COMPOSE_APART_LO, COMPOSE_APART_HI, 2025);
-        int t = compose_evaluate(&m, &ws, d.pixels, d.labels, d.n, o.multi_n, COMPOSE_TOUCH_LO, COMPOSE_TOUCH_HI, 2026);
+        int a = compose_evaluate(&m, &ws, d.pixels, d.labels, d.n, o.multi_n, COMPOSE_APART_LO, COMPOSE_APART_HI, 2025, err);
+        int t = a < 0 ? -1
+                      : compose_evaluate(&m, &ws, d.pixels, d.labels, d.n, o.multi_n, COMPOSE_TOUCH_LO, COMPOSE_TOUCH_HI,
+                                         2026, err);
         workspace_free(&ws);
-        if (a < 0 || t < 0) die("out of memory reading composed numbers");
+        if (a < 0 || t < 0) die(err);
         r.multi_apart = 100.0 * a / o.multi_n, r.multi_touching = 100.0 * t / o.multi_n;
         printf("\nnumbers of 2-8 test digits read exactly (%d of each; gaps %g..%g and %g..%g MNIST pixels):\n",
                o.multi_n, COMPOSE_APART_LO, COMPOSE_APART_HI, COMPOSE_TOUCH_LO, COMPOSE_TOUCH_HI);
@@ -812,10 +814,10 @@ static int classify_image(model_t *m, workspace_t *ws, const char *path, int mul
         fprintf(stderr, "mnist: %s: cannot read image: %s\n", path, why);
         return 1;
     }
-    int rc = reader_read_cuts(m, ws, img, w, h, w, multi, r); /* --multi: touching digits are cut apart */
+    int rc = reader_read_cuts(m, ws, img, w, h, w, multi, r, err); /* --multi: touching digits are cut apart */
     stbi_image_free(img);
     if (rc) {
-        fprintf(stderr, "mnist: %s: cannot read a %dx%d image\n", path, w, h);
+        fprintf(stderr, "mnist: %s: %s\n", path, err);
         return 1;
     }
     print_reading(path, r, multi);
@@ -847,8 +849,8 @@ static int classify_strokes(model_t *m, workspace_t *ws, const char *path, int m
         }
         pen_free(&set);
     }
-    if (!rc && reader_read_ink(m, ws, &ink, w, h, multi, NULL, r)) {
-        fprintf(stderr, "mnist: %s: cannot read its strokes (out of memory?)\n", path);
+    if (!rc && reader_read_ink(m, ws, &ink, w, h, multi, NULL, r, err)) {
+        fprintf(stderr, "mnist: %s: %s\n", path, err);
         rc = 1;
     }
     if (!rc) {

@@ -81,7 +81,10 @@
     pred.textContent = r.number;
     number.textContent = r.number;
     const d = r.digits[r.selected];
-    if (!d) {
+    if (r.error) {
+      status.textContent = 'Could not read the drawing: ' + r.error + '. Undo or clear.';
+      timing.textContent = '';
+    } else if (!d) {
       status.textContent = 'Draw a digit.';
       timing.textContent = '';
     } else if (r.truncated) {

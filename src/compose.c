@@ -1,6 +1,7 @@
 #include "compose.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,9 +15,14 @@ typedef struct {
 } placed;
 
 int compose_number(const uint8_t *pixels, const int *which, int len, float gap_lo, float gap_hi, rng_t *r,
-                   uint8_t **out, int *w, int *h, int *spans) {
+                   uint8_t **out, int *w, int *h, int *spans, char *err) {
     *out = NULL;
-    if (!pixels || !which || len < 1 || len > 64 || gap_hi < gap_lo) return -1;
+    if (!pixels || !which) return set_error(err, "compose_number: no digits given");
+    if (len < 1 || len > 64) return set_error(err, "compose_number: %d digits (1 to 64 fit)", len);
+    if (!(gap_lo <= gap_hi)) return set_error(err, "compose_number: gap range [%g, %g] is empty", gap_lo, gap_hi);
+    if (gap_lo < -IMG_SIDE || gap_hi > 10 * IMG_SIDE)
+        return set_error(err, "compose_number: gaps [%g, %g] outside [%d, %d] MNIST pixels", gap_lo, gap_hi, -IMG_SIDE,
+                         10 * IMG_SIDE);
     placed p[64];
     const int margin = 8 * COMPOSE_SCALE, mid = (IMG_SIDE * COMPOSE_SCALE * 3) / 4 + margin;
     int x = margin, ymin = 1 << 30, ymax = 0;
@@ -45,8 +51,9 @@ int compose_number(const uint8_t *pixels, const int *which, int len, float gap_l
     }
     /* shift so the ink sits `margin` from the top */
     const int W = x + margin, H = ymax - ymin + 2 * margin;
+    if (W < 1 || H < 1) return set_error(err, "compose_number: a %d x %d canvas", W, H); /* cannot be: 64 digits fit */
     uint8_t *c = calloc((size_t)W * H, 1);
-    if (!c) return -1;
+    if (!c) return set_error(err, "compose_number: out of memory for a %d x %d canvas", W, H);
     for (int i = 0; i < len; i++) {
         const uint8_t *src = pixels + (size_t)which[i] * IMG_PIXELS;
         float img[IMG_PIXELS];
@@ -67,11 +74,11 @@ int compose_number(const uint8_t *pixels, const int *which, int len, float gap_l
 }
 
 int compose_evaluate(model_t *m, workspace_t *ws, const uint8_t *pixels, const uint8_t *labels, int n, int n_seq,
-                     float gap_lo, float gap_hi, uint64_t seed) {
-    if (n < 1 || n_seq < 0) return -1;
+                     float gap_lo, float gap_hi, uint64_t seed, char *err) {
+    if (n < 1 || n_seq < 0) return set_error(err, "compose_evaluate: %d numbers from %d digits", n_seq, n);
     int right = 0;
     reading *rd = malloc(sizeof *rd);
-    if (!rd) return -1;
+    if (!rd) return set_error(err, "compose_evaluate: out of memory");
     for (int s = 0; s < n_seq; s++) {
         rng_t r = rng_derive(seed, (uint64_t)s);
         int len = 2 + (int)rng_below(&r, 7), which[8];
@@ -80,8 +87,8 @@ int compose_evaluate(model_t *m, workspace_t *ws, const uint8_t *pixels, const u
         truth[len] = 0;
         uint8_t *canvas;
         int w, h;
-        if (compose_number(pixels, which, len, gap_lo, gap_hi, &r, &canvas, &w, &h, NULL) ||
-            reader_read(m, ws, canvas, w, h, w, rd)) {
+        if (compose_number(pixels, which, len, gap_lo, gap_hi, &r, &canvas, &w, &h, NULL, err) ||
+            reader_read(m, ws, canvas, w, h, w, rd, err)) {
             free(canvas), free(rd);
             return -1;
         }
@@ -129,19 +136,21 @@ static void mine_piece(void *ctx, const reader_piece *piece) {
 }
 
 int compose_mine(model_t *m, const uint8_t *pixels, const int *idx, int n, int n_seq, uint64_t seed, uint8_t **out,
-                 int *n_out) {
+                 int *n_out, char *err) {
     *out = NULL, *n_out = 0;
-    if (!m || !pixels || !idx || n < 1 || n_seq < 1) return -1;
+    if (!m || !pixels || !idx) return set_error(err, "compose_mine: no model or digits given");
+    if (n < 1 || n_seq < 1) return set_error(err, "compose_mine: %d numbers from %d digits", n_seq, n);
     miner_t *per = calloc((size_t)n_seq, sizeof *per); /* one per number, joined in order at the end */
-    if (!per) return -1;
+    if (!per) return set_error(err, "compose_mine: out of memory");
     int failed = 0;
+    char why[ERR_LEN] = ""; /* the first failing thread's reason */
 #pragma omp parallel reduction(| : failed)
     {
         workspace_t ws;
         memset(&ws, 0, sizeof ws);
         reading *rd = malloc(sizeof *rd);
-        char err[ERR_LEN];
-        if (!rd || workspace_init(&ws, m, 1, 0, err)) failed = 1;
+        char e[ERR_LEN] = "compose_mine: out of memory";
+        if (!rd || workspace_init(&ws, m, 1, 0, e)) failed = 1;
 #pragma omp for schedule(dynamic)
         for (int s = 0; s < n_seq; s++) {
             if (failed) continue;
@@ -152,13 +161,18 @@ int compose_mine(model_t *m, const uint8_t *pixels, const int *idx, int n, int n
             uint8_t *canvas;
             int w, h;
             if (compose_number(pixels, which, len, touch ? COMPOSE_TOUCH_LO : COMPOSE_APART_LO,
-                               touch ? COMPOSE_TOUCH_HI : COMPOSE_APART_HI, &r, &canvas, &w, &h, spans)) {
+                               touch ? COMPOSE_TOUCH_HI : COMPOSE_APART_HI, &r, &canvas, &w, &h, spans, e)) {
                 failed = 1;
                 continue;
             }
             per[s].spans = spans, per[s].len = len;
-            if (reader_read_pieces(m, &ws, canvas, w, h, w, 1, mine_piece, &per[s], rd) || per[s].failed) failed = 1;
+            if (reader_read_pieces(m, &ws, canvas, w, h, w, 1, mine_piece, &per[s], rd, e)) failed = 1;
+            if (per[s].failed) failed = 1, snprintf(e, sizeof e, "compose_mine: out of memory for the pieces");
             free(canvas);
+        }
+        if (failed) {
+#pragma omp critical(compose_mine_why)
+            if (!why[0]) snprintf(why, sizeof why, "%s", e);
         }
         workspace_free(&ws);
         free(rd);
@@ -176,5 +190,6 @@ int compose_mine(model_t *m, const uint8_t *pixels, const int *idx, int n, int n
     }
     for (int s = 0; s < n_seq; s++) free(per[s].px);
     free(per);
-    return all ? 0 : -1;
+    if (all) return 0;
+    return set_error(err, "%s", failed ? why : "compose_mine: out of memory joining the pieces");
 }

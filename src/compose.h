@@ -5,7 +5,8 @@
  * and vertical offset, separated by gaps drawn from a range: positive gaps
  * leave the digits apart, zero and negative ones make them touch or overlap
  * (ink is combined with max). compose_evaluate() reads many such numbers and
- * counts those read exactly. Both are deterministic for a given seed.
+ * counts those read exactly. Both are deterministic for a given seed. Each
+ * function returns -1 on failure and says why in err (error.h).
  */
 #ifndef COMPOSE_H
 #define COMPOSE_H
@@ -23,13 +24,13 @@
  * first and last canvas column of each digit's ink box. Returns 0, or -1 for
  * no memory or bad arguments. */
 int compose_number(const uint8_t *pixels, const int *which, int len, float gap_lo, float gap_hi, rng_t *r,
-                   uint8_t **out, int *w, int *h, int *spans);
+                   uint8_t **out, int *w, int *h, int *spans, char *err);
 
 /* Reads n_seq numbers of 2..8 digits drawn from the n images, gaps in
  * [gap_lo, gap_hi]; returns how many were read exactly (every digit, nothing
  * more), or -1. ws must allow a batch of 1. */
 int compose_evaluate(model_t *m, workspace_t *ws, const uint8_t *pixels, const uint8_t *labels, int n, int n_seq,
-                     float gap_lo, float gap_hi, uint64_t seed);
+                     float gap_lo, float gap_hi, uint64_t seed, char *err);
 
 /* Hard-negative mining for the reader. The reader's search classifies many
  * pieces that are not one digit - half of a 0, a 9 with a slice of its
@@ -48,7 +49,7 @@ int compose_evaluate(model_t *m, workspace_t *ws, const uint8_t *pixels, const u
  * the number of threads. Returns 0, or -1 for bad arguments or no memory. */
 #define COMPOSE_MINE_IOU 0.5f
 int compose_mine(model_t *m, const uint8_t *pixels, const int *idx, int n, int n_seq, uint64_t seed, uint8_t **out,
-                 int *n_out);
+                 int *n_out, char *err);
 
 /* the two settings `mnist eval` reports */
 #define COMPOSE_APART_LO 1.5f

@@ -437,8 +437,8 @@ int pen_evaluate(model_t *m, workspace_t *ws, const pen_set *set, uint32_t write
             break;
         }
         ink_render(canvas, PEN_CANVAS_W, PEN_CANVAS_H, &ink);
-        if (reader_read_ink(m, ws, &ink, PEN_CANVAS_W, PEN_CANVAS_H, 0, NULL, rd)) {
-            rc = set_error(err, "the reader failed (out of memory?)");
+        if (reader_read_ink(m, ws, &ink, PEN_CANVAS_W, PEN_CANVAS_H, 0, NULL, rd, err)) {
+            rc = -1;
             break;
         }
         seen |= 1u << d->writer;
@@ -565,8 +565,8 @@ int pen_evaluate_numbers(model_t *m, workspace_t *ws, const pen_set *set, uint32
             right = -1;
             break;
         }
-        if (reader_read_ink(m, ws, &ink, PEN_WIDE_W, PEN_CANVAS_H, 1, NULL, rd)) {
-            right = set_error(err, "the reader failed (out of memory?)");
+        if (reader_read_ink(m, ws, &ink, PEN_WIDE_W, PEN_CANVAS_H, 1, NULL, rd, err)) {
+            right = -1;
             break;
         }
         if (!strcmp(rd->number, truth)) right++;

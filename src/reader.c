@@ -153,13 +153,24 @@ static int segment_cells(const uint8_t *gray, int w, int h, int stride, int bg, 
     return count;
 }
 
-int reader_segment(const uint8_t *gray, int w, int h, int stride, uint8_t *labels, preprocess_info *boxes, int max) {
+/* the reasons the reader gives */
+static int bad_canvas(char *err, int w, int h, int stride) {
+    return set_error(err, "reader: not a canvas (%d x %d pixels, row stride %d)", w, h, stride);
+}
+static int no_memory(char *err, int w, int h) {
+    return set_error(err, "reader: out of memory reading a %d x %d canvas", w, h);
+}
+
+int reader_segment(const uint8_t *gray, int w, int h, int stride, uint8_t *labels, preprocess_info *boxes, int max,
+                   char *err) {
     int dark, bg = preprocess_background(gray, w, h, stride, &dark);
-    if (bg < 0 || !boxes || max < 1) return -1;
+    if (bg < 0) return bad_canvas(err, w, h, stride);
+    if (!boxes || max < 1) return set_error(err, "reader_segment: no room for boxes (max %d)", max);
     const int gw = (w + SEG_CELL - 1) / SEG_CELL, gh = (h + SEG_CELL - 1) / SEG_CELL;
     uint8_t *cells = malloc((size_t)gw * gh);
-    if (!cells) return -1;
+    if (!cells) return no_memory(err, w, h);
     int dropped, n = segment_cells(gray, w, h, stride, bg, dark, cells, gw, gh, boxes, max, &dropped);
+    if (n < 0) no_memory(err, w, h);
     if (n >= 0 && labels)
         for (int y = 0; y < h; y++)
             for (int x = 0; x < w; x++) labels[(long)y * w + x] = cells[(long)(y / SEG_CELL) * gw + x / SEG_CELL];
@@ -279,13 +290,13 @@ static int cmp_piece_x(const void *a, const void *b) {
  * piece's costs, is highest. The digits go to out in the split's order, or
  * left to right by their centres when by_x. */
 static int search(model_t *m, workspace_t *ws, const source_t *src, int by_x, reader_piece_fn on_piece, void *on_ctx,
-                  reading *out) {
+                  reading *out, char *err) {
     const int n = src->n;
     float *best = malloc(sizeof(float) * (size_t)n);
     int *from = malloc(sizeof(int) * (size_t)n);
     piece_t *piece = malloc(sizeof(piece_t) * (size_t)n), *scratch = malloc(sizeof(piece_t));
     piece_t **order = malloc(sizeof(piece_t *) * (size_t)n);
-    int rc = best && from && piece && scratch && order ? 0 : -1;
+    int rc = best && from && piece && scratch && order ? 0 : set_error(err, "reader: out of memory for the search");
     for (int j = 0; !rc && j < n; j++) best[j] = j ? -INFINITY : 0.0f, from[j] = -1;
     for (int j = 1; !rc && j < n; j++)
         for (int i = j - 1; i >= 0 && (!src->max_span || i >= j - src->max_span); i--) {
@@ -293,7 +304,7 @@ static int search(model_t *m, workspace_t *ws, const source_t *src, int by_x, re
             float cost = 0.0f;
             const int pr = src->piece(src->ctx, i, j, scratch, &cost);
             if (pr < 0) {
-                rc = -1;
+                rc = set_error(err, "reader: a piece could not be prepared");
                 break;
             }
             if (pr != PREPROCESS_OK) continue;
@@ -445,27 +456,33 @@ static int cut_candidates(const pixel_ctx *c, int g, int *cand) {
     return nc;
 }
 
-int reader_read(model_t *m, workspace_t *ws, const uint8_t *gray, int w, int h, int stride, reading *out) {
-    return reader_read_cuts(m, ws, gray, w, h, stride, 1, out);
+int reader_read(model_t *m, workspace_t *ws, const uint8_t *gray, int w, int h, int stride, reading *out, char *err) {
+    return reader_read_cuts(m, ws, gray, w, h, stride, 1, out, err);
 }
 
 int reader_read_cuts(model_t *m, workspace_t *ws, const uint8_t *gray, int w, int h, int stride, int cuts,
-                     reading *out) {
-    return reader_read_pieces(m, ws, gray, w, h, stride, cuts, NULL, NULL, out);
+                     reading *out, char *err) {
+    return reader_read_pieces(m, ws, gray, w, h, stride, cuts, NULL, NULL, out, err);
 }
 
+static int bad_workspace(char *err) { return set_error(err, "reader: the workspace needs room for a batch of 1"); }
+
 int reader_read_pieces(model_t *m, workspace_t *ws, const uint8_t *gray, int w, int h, int stride, int cuts,
-                       reader_piece_fn piece_fn, void *ctx, reading *out) {
+                       reader_piece_fn piece_fn, void *ctx, reading *out, char *err) {
     memset(out, 0, sizeof *out);
     int dark, bg = preprocess_background(gray, w, h, stride, &dark);
-    if (bg < 0 || ws->max_batch < 1) return -1;
+    if (bg < 0) return bad_canvas(err, w, h, stride);
+    if (ws->max_batch < 1) return bad_workspace(err);
     const int gw = (w + SEG_CELL - 1) / SEG_CELL, gh = (h + SEG_CELL - 1) / SEG_CELL;
     uint8_t *cells = malloc((size_t)gw * gh), *mask = NULL;
     struct pixel_node *node = malloc(sizeof *node * (READER_MAX_DIGITS * (SPLIT_MAX_CUTS + 1) + 1));
     preprocess_info box[READER_MAX_DIGITS];
     int dropped, n = -1, rc = -1;
     if (cells && node) n = segment_cells(gray, w, h, stride, bg, dark, cells, gw, gh, box, READER_MAX_DIGITS, &dropped);
-    if (n < 0) goto done;
+    if (n < 0) {
+        no_memory(err, w, h);
+        goto done;
+    }
     rc = 0;
     if (n == 0) goto done;
     {   /* every piece lies inside the groups' common box: its mask fits in that much */
@@ -477,7 +494,7 @@ int reader_read_pieces(model_t *m, workspace_t *ws, const uint8_t *gray, int w, 
             if (box[g].y1 > uy1) uy1 = box[g].y1;
         }
         if (!(mask = malloc((size_t)((ux1 - ux0 + 1) * (uy1 - uy0 + 1))))) {
-            rc = -1;
+            rc = no_memory(err, w, h);
             goto done;
         }
     }
@@ -488,7 +505,7 @@ int reader_read_pieces(model_t *m, workspace_t *ws, const uint8_t *gray, int w, 
     for (int g = 0; g < n; g++) {
         int cand[SPLIT_MAX_CUTS], k = cuts ? cut_candidates(&c, g, cand) : 0;
         if (k < 0) {
-            rc = -1;
+            rc = no_memory(err, w, h);
             goto done;
         }
         node[nn++] = (struct pixel_node){g, box[g].x0, 1};
@@ -496,7 +513,7 @@ int reader_read_pieces(model_t *m, workspace_t *ws, const uint8_t *gray, int w, 
     }
     node[nn++] = (struct pixel_node){n, 0, 1};
     const source_t src = {nn, 0, pixel_piece, NULL, NULL, SPLIT_PENALTY, &c};
-    rc = search(m, ws, &src, 0, piece_fn, ctx, out);
+    rc = search(m, ws, &src, 0, piece_fn, ctx, out, err);
 done:
     free(cells), free(mask), free(node);
     return rc;
@@ -747,7 +764,11 @@ static int stroke_elements(const ink_t *ink, int w, int h, elem_t *el, int *trun
     return n;
 }
 
-reader_cache *reader_cache_new(void) { return calloc(1, sizeof(reader_cache)); }
+reader_cache *reader_cache_new(char *err) {
+    reader_cache *c = calloc(1, sizeof(reader_cache));
+    if (!c) set_error(err, "reader: out of memory for the cache of pieces");
+    return c;
+}
 void reader_cache_free(reader_cache *c) { free(c); }
 void reader_cache_clear(reader_cache *c) {
     if (c) memset(c, 0, sizeof *c);
@@ -764,9 +785,11 @@ static uint64_t elem_hash(const ink_t *ink, const elem_t *e) {
 }
 
 int reader_read_ink(model_t *m, workspace_t *ws, const ink_t *ink, int w, int h, int cuts, reader_cache *cache,
-                    reading *out) {
+                    reading *out, char *err) {
     memset(out, 0, sizeof *out);
-    if (!ink || w < 1 || h < 1 || w > 16384 || h > 16384 || ws->max_batch < 1) return -1;
+    if (!ink) return set_error(err, "reader: no strokes given");
+    if (w < 1 || h < 1 || w > 16384 || h > 16384) return bad_canvas(err, w, h, w);
+    if (ws->max_batch < 1) return bad_workspace(err);
     if (cache && cache->version != m->version) { /* other weights */
         reader_cache_clear(cache);
         cache->version = m->version;
@@ -797,9 +820,10 @@ int reader_read_ink(model_t *m, workspace_t *ws, const ink_t *ink, int w, int h,
         const stroke_ctx c = {ink, w, h, el, hash, scratch, tallest, cache};
         const source_t src = {ne + 1, STROKE_MAX_RUN, stroke_piece, stroke_split, stroke_store, STROKE_PENALTY, (void *)&c};
         const int truncated = out->truncated;
-        rc = ne ? search(m, ws, &src, 1, NULL, NULL, out) : 0;
+        rc = ne ? search(m, ws, &src, 1, NULL, NULL, out, err) : 0;
         out->truncated = truncated;
-    }
+    } else
+        no_memory(err, w, h);
     free(strokes), free(el), free(hash), free(scratch);
     return rc;
 }

@@ -33,22 +33,26 @@ typedef struct {
     int truncated;                         /* strokes past READER_MAX_STROKES were left out */
 } reading;
 
+/* Every reader_* function that can fail returns -1 and says why in err
+ * (ERR_LEN bytes, may be NULL; error.h): invalid arguments or no memory. A
+ * blank canvas is not a failure: it reads as no digits. */
+
 /* The first stage alone: splits the canvas into groups of ink, the candidate
  * digits (reader_read may still cut or join them). labels (w×h, caller's; may be NULL) gets, for
  * each pixel, 1 + the index of its digit or 0 (at the resolution of 2×2-pixel
  * cells, on which the components are found). boxes gets each digit's box.
- * Returns the number of digits (at most max), or -1 for invalid arguments or
- * no memory. */
-int reader_segment(const uint8_t *gray, int w, int h, int stride, uint8_t *labels, preprocess_info *boxes, int max);
+ * Returns the number of digits (at most max), or -1. */
+int reader_segment(const uint8_t *gray, int w, int h, int stride, uint8_t *labels, preprocess_info *boxes, int max,
+                   char *err);
 
 /* Segments, preprocesses and classifies. ws must allow a batch of 1.
- * Returns 0, or -1 for invalid arguments or no memory. */
-int reader_read(model_t *m, workspace_t *ws, const uint8_t *gray, int w, int h, int stride, reading *out);
+ * Returns 0 or -1. */
+int reader_read(model_t *m, workspace_t *ws, const uint8_t *gray, int w, int h, int stride, reading *out, char *err);
 
 /* The same with cuts = 0: groups may be joined but never cut, so a single
  * digit costs one forward pass (the page's one-digit canvas). */
 int reader_read_cuts(model_t *m, workspace_t *ws, const uint8_t *gray, int w, int h, int stride, int cuts,
-                     reading *out);
+                     reading *out, char *err);
 
 /* Every piece the search classifies, as it is classified: its ink box on the
  * canvas, the 28×28 input the model saw and the model's probabilities. */
@@ -61,7 +65,7 @@ typedef void (*reader_piece_fn)(void *ctx, const reader_piece *piece);
 /* reader_read_cuts() that also calls piece(ctx, …) for every piece tried
  * (piece may be NULL): training mines pieces that are not one digit. */
 int reader_read_pieces(model_t *m, workspace_t *ws, const uint8_t *gray, int w, int h, int stride, int cuts,
-                       reader_piece_fn piece, void *ctx, reading *out);
+                       reader_piece_fn piece, void *ctx, reading *out, char *err);
 
 /* The same from the strokes themselves, which the page and the desktop app
  * have and an image does not: which ink belongs to which stroke and in what
@@ -79,10 +83,10 @@ int reader_read_pieces(model_t *m, workspace_t *ws, const uint8_t *gray, int w, 
  * weights: a drawing that grows stroke by stroke, as on the page, is read
  * again drawing and classifying only the pieces its last stroke changed. */
 typedef struct reader_cache reader_cache;
-reader_cache *reader_cache_new(void); /* NULL when out of memory */
+reader_cache *reader_cache_new(char *err); /* NULL when out of memory */
 void reader_cache_free(reader_cache *c);
 void reader_cache_clear(reader_cache *c);
 int reader_read_ink(model_t *m, workspace_t *ws, const ink_t *ink, int w, int h, int cuts, reader_cache *cache,
-                    reading *out);
+                    reading *out, char *err);
 
 #endif

@@ -328,8 +328,8 @@ static int train_mine(model_t *m, run_t *u, const train_recipe *r, train_log *lo
     int n_neg;
     const int from = r->mine_from > 0 && r->mine_from < r->n_train ? r->mine_from : r->n_train;
     note(cb, "hard negatives: reading %d numbers composed of training digits", r->mine);
-    if (compose_mine(m, r->pixels, r->train_idx, from, r->mine, rng_mix(r->seed, 0x6e6567), &neg, &n_neg))
-        return set_error(err, "out of memory mining hard negatives");
+    if (compose_mine(m, r->pixels, r->train_idx, from, r->mine, rng_mix(r->seed, 0x6e6567), &neg, &n_neg, err))
+        return -1;
     note(cb, "hard negatives: %d numbers composed of training digits read, %d pieces that are not one digit (%.0f s)",
          r->mine, n_neg, seconds_now() - t0);
     if (n_neg == 0) {

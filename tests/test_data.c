@@ -213,7 +213,9 @@ void test_preprocess(void) {
         uint8_t lab[4];
         preprocess_info boxes[2];
         /* found by fuzz_image: a PGM that decodes to 3x0 */
-        CHECK(reader_segment(c, 3, 0, 3, lab, boxes, 2) == -1, "segmenting a 3x0 canvas is an error");
+        char err[ERR_LEN] = "";
+        CHECK(reader_segment(c, 3, 0, 3, lab, boxes, 2, err) == -1 && strstr(err, "not a canvas (3 x 0 pixels"),
+              "segmenting a 3x0 canvas is an error that says so: '%s'", err);
     }
     CHECK(preprocess_canvas(out, c, 300, 200, 10, &info) == -1, "stride < width is an error");
     free(c);

@@ -44,13 +44,13 @@ void test_segment(void) {
     }
 
     memset(c, 255, W * H);
-    CHECK(reader_segment(c, W, H, W, lab, box, READER_MAX_DIGITS) == 0, "a blank canvas has no digits");
+    CHECK(reader_segment(c, W, H, W, lab, box, READER_MAX_DIGITS, NULL) == 0, "a blank canvas has no digits");
 
     /* three strokes apart, drawn right to left: found left to right */
     rect(c, W, 400, 40, 420, 160, 0);
     rect(c, W, 250, 50, 270, 150, 0);
     rect(c, W, 60, 30, 80, 170, 0);
-    int n = reader_segment(c, W, H, W, lab, box, READER_MAX_DIGITS);
+    int n = reader_segment(c, W, H, W, lab, box, READER_MAX_DIGITS, NULL);
     CHECK(n == 3, "three separate strokes are %d digits", n);
     if (n == 3) {
         CHECK(box[0].x0 == 60 && box[1].x0 == 250 && box[2].x0 == 400, "left to right: %d %d %d", box[0].x0,
@@ -72,7 +72,7 @@ void test_segment(void) {
     rect(c, W, 300, 95, 380, 105, 0);
     rect(c, W, 370, 95, 380, 160, 0);
     rect(c, W, 300, 155, 380, 165, 0);
-    n = reader_segment(c, W, H, W, NULL, box, READER_MAX_DIGITS);
+    n = reader_segment(c, W, H, W, NULL, box, READER_MAX_DIGITS, NULL);
     CHECK(n == 2, "a 4 and a 5 with a detached bar are %d digits", n);
     if (n == 2) CHECK(box[1].y0 <= 30 && box[1].y1 >= 165, "the 5's box includes its bar: rows %d..%d", box[1].y0, box[1].y1);
 
@@ -80,13 +80,13 @@ void test_segment(void) {
     for (int i = 0; i < W * H; i++) c[i] = 0;
     rect(c, W, 100, 30, 120, 170, 255);
     rect(c, W, 300, 100, 301, 101, 255);
-    n = reader_segment(c, W, H, W, NULL, box, READER_MAX_DIGITS);
+    n = reader_segment(c, W, H, W, NULL, box, READER_MAX_DIGITS, NULL);
     CHECK(n == 1 && box[0].x0 == 100, "a stroke and a speck: %d digit(s)", n);
 
     /* more digits than room: the first `max` */
     for (int i = 0; i < W * H; i++) c[i] = 0;
     for (int k = 0; k < 14; k++) rect(c, W, 10 + 40 * k, 50, 20 + 40 * k, 150, 255);
-    n = reader_segment(c, W, H, W, NULL, box, 5);
+    n = reader_segment(c, W, H, W, NULL, box, 5, NULL);
     CHECK(n == 5 && box[4].x0 == 170, "14 strokes, room for 5: %d, last at %d", n, n ? box[n - 1].x0 : -1);
     free(c), free(lab);
 }
@@ -98,11 +98,11 @@ void test_compose(void) {
     int which[3] = {0, 1, 2}, w1, h1, w2, h2;
     uint8_t *a, *b;
     rng_t r1 = rng_derive(4, 0), r2 = rng_derive(4, 0);
-    CHECK(compose_number(px, which, 3, 5, 5, &r1, &a, &w1, &h1, NULL) == 0, "compose");
-    CHECK(compose_number(px, which, 3, 5, 5, &r2, &b, &w2, &h2, NULL) == 0, "compose again");
+    CHECK(compose_number(px, which, 3, 5, 5, &r1, &a, &w1, &h1, NULL, NULL) == 0, "compose");
+    CHECK(compose_number(px, which, 3, 5, 5, &r2, &b, &w2, &h2, NULL, NULL) == 0, "compose again");
     CHECK(w1 == w2 && h1 == h2 && memcmp(a, b, (size_t)w1 * h1) == 0, "the same seed composes the same canvas");
     preprocess_info box[4];
-    int n = reader_segment(a, w1, h1, w1, NULL, box, 4);
+    int n = reader_segment(a, w1, h1, w1, NULL, box, 4, NULL);
     CHECK(n == 3, "three bars 5 pixels apart are %d digits", n);
     for (int k = 1; k < n; k++) {
         int gap = box[k].x0 - box[k - 1].x1 - 1;
@@ -111,11 +111,15 @@ void test_compose(void) {
     }
     free(a), free(b);
     rng_t r3 = rng_derive(4, 1);
-    CHECK(compose_number(px, which, 3, -2, -2, &r3, &a, &w1, &h1, NULL) == 0, "compose overlapping");
-    n = reader_segment(a, w1, h1, w1, NULL, box, 4);
+    CHECK(compose_number(px, which, 3, -2, -2, &r3, &a, &w1, &h1, NULL, NULL) == 0, "compose overlapping");
+    n = reader_segment(a, w1, h1, w1, NULL, box, 4, NULL);
     CHECK(n == 1, "bars overlapping by 2 pixels are one blob, %d", n);
     free(a);
-    CHECK(compose_number(px, which, 0, 0, 1, &r3, &a, &w1, &h1, NULL) == -1 && !a, "no digits is an error");
+    char err[ERR_LEN] = "";
+    CHECK(compose_number(px, which, 0, 0, 1, &r3, &a, &w1, &h1, NULL, err) == -1 && !a && strstr(err, "0 digits"),
+          "no digits is an error that says so: '%s'", err);
+    CHECK(compose_number(px, which, 3, 2, 1, &r3, &a, &w1, &h1, NULL, err) == -1 && !a && strstr(err, "gap range"),
+          "an empty gap range is an error that says so: '%s'", err);
 }
 
 /* numbers of MNIST training digits, read with the shipped model */
@@ -135,16 +139,16 @@ void test_read_numbers(void) {
     uint8_t *c;
     rng_t r = rng_derive(7, 0);
     static reading rd;
-    if (compose_number(d.pixels, which, 5, 4, 6, &r, &c, &w, &h, NULL) == 0) {
-        CHECK(reader_read(&m, &ws, c, w, h, w, &rd) == 0 && !strcmp(rd.number, "31415"), "read '%s', want 31415",
+    if (compose_number(d.pixels, which, 5, 4, 6, &r, &c, &w, &h, NULL, NULL) == 0) {
+        CHECK(reader_read(&m, &ws, c, w, h, w, &rd, NULL) == 0 && !strcmp(rd.number, "31415"), "read '%s', want 31415",
               rd.number);
         for (int k = 1; k < rd.n; k++) CHECK(rd.info[k].x0 > rd.info[k - 1].x1, "digit boxes %d and %d overlap", k - 1, k);
         free(c);
     }
     /* and many: apart, and touching or overlapping (the recognition-driven split) */
     const int N = 100;
-    int apart = compose_evaluate(&m, &ws, d.pixels, d.labels, d.n, N, COMPOSE_APART_LO, COMPOSE_APART_HI, 11);
-    int touch = compose_evaluate(&m, &ws, d.pixels, d.labels, d.n, N, COMPOSE_TOUCH_LO, COMPOSE_TOUCH_HI, 12);
+    int apart = compose_evaluate(&m, &ws, d.pixels, d.labels, d.n, N, COMPOSE_APART_LO, COMPOSE_APART_HI, 11, NULL);
+    int touch = compose_evaluate(&m, &ws, d.pixels, d.labels, d.n, N, COMPOSE_TOUCH_LO, COMPOSE_TOUCH_HI, 12, NULL);
     printf("  numbers of 2-8 training digits read exactly: apart %d%%, touching %d%%\n", 100 * apart / N, 100 * touch / N);
     CHECK(apart >= READ_APART_MIN * N / 100, "apart: %d of %d", apart, N);
     CHECK(touch >= READ_TOUCH_MIN * N / 100, "touching: %d of %d", touch, N);
@@ -159,8 +163,8 @@ void test_read_numbers(void) {
             continue;
         wide++;
         r = rng_derive(13, (uint64_t)i);
-        if (compose_number(d.pixels, &i, 1, 0, 0, &r, &c, &w, &h, NULL)) continue;
-        whole += reader_read(&m, &ws, c, w, h, w, &rd) == 0 && rd.n == 1 && rd.digit[0] == d.labels[i];
+        if (compose_number(d.pixels, &i, 1, 0, 0, &r, &c, &w, &h, NULL, NULL)) continue;
+        whole += reader_read(&m, &ws, c, w, h, w, &rd, NULL) == 0 && rd.n == 1 && rd.digit[0] == d.labels[i];
         free(c);
     }
     printf("  wide training digits alone read as that one digit: %d of %d\n", whole, wide);
@@ -201,16 +205,18 @@ void test_mine(void) {
         goto out;
     }
     for (int i = 0; i < N_IDX; i++) idx[i] = i;
-    CHECK(compose_mine(&m, d.pixels, idx, 0, N_SEQ, 5, &a, &na) == -1 && !a, "no images is an error");
+    err[0] = 0;
+    CHECK(compose_mine(&m, d.pixels, idx, 0, N_SEQ, 5, &a, &na, err) == -1 && !a && strstr(err, "from 0 digits"),
+          "no images is an error that says so: '%s'", err);
 #ifdef _OPENMP
     const int threads = omp_get_max_threads();
     omp_set_num_threads(1);
 #endif
-    CHECK(compose_mine(&m, d.pixels, idx, N_IDX, N_SEQ, 5, &a, &na) == 0, "mine on one thread");
+    CHECK(compose_mine(&m, d.pixels, idx, N_IDX, N_SEQ, 5, &a, &na, NULL) == 0, "mine on one thread");
 #ifdef _OPENMP
     omp_set_num_threads(2);
 #endif
-    CHECK(compose_mine(&m, d.pixels, idx, N_IDX, N_SEQ, 5, &b, &nb) == 0, "mine on two threads");
+    CHECK(compose_mine(&m, d.pixels, idx, N_IDX, N_SEQ, 5, &b, &nb, NULL) == 0, "mine on two threads");
 #ifdef _OPENMP
     omp_set_num_threads(threads);
 #endif
@@ -304,7 +310,7 @@ void test_read_strokes(void) {
             STROKE(&ink, {330, 150}, {300, 330}); /* under the 4's arm: its columns overlap the 4's */
         }
         const int w = cases[c].cuts ? 960 : 480;
-        CHECK(reader_read_ink(&m, &ws, &ink, w, 360, cases[c].cuts, NULL, &rd) == 0 && !strcmp(rd.number, cases[c].want),
+        CHECK(reader_read_ink(&m, &ws, &ink, w, 360, cases[c].cuts, NULL, &rd, NULL) == 0 && !strcmp(rd.number, cases[c].want),
               "%s: read '%s', want '%s'", cases[c].what, rd.number, cases[c].want);
     }
 
@@ -314,13 +320,13 @@ void test_read_strokes(void) {
     STROKE(&ink, {195, 85}, {188, 175}, {230, 160}, {270, 185}, {280, 235}, {255, 285}, {215, 300}, {180, 285});
     STROKE(&ink, {330, 60}, {320, 330}); /* ...a 1 between, then the 5's bar, last */
     STROKE(&ink, {210, 50}, {295, 48});
-    CHECK(reader_read_ink(&m, &ws, &ink, 960, 360, 1, NULL, &rd) == 0 && !strcmp(rd.number, "517"),
+    CHECK(reader_read_ink(&m, &ws, &ink, 960, 360, 1, NULL, &rd, NULL) == 0 && !strcmp(rd.number, "517"),
           "out of order: read '%s', want 517", rd.number);
     for (int k = 1; k < rd.n; k++) CHECK(rd.info[k].x0 + rd.info[k].x1 > rd.info[k - 1].x0 + rd.info[k - 1].x1, "left to right");
 
     /* a cache of pieces changes nothing: the drawing above grown stroke by stroke and point by point,
      * then undone, read with and without one */
-    reader_cache *cache = reader_cache_new();
+    reader_cache *cache = reader_cache_new(NULL);
     ink_t grow;
     ink_init(&grow);
     static reading cached;
@@ -331,29 +337,34 @@ void test_read_strokes(void) {
         for (int k = 0; k < n && same; k += 3) {
             if (k == 0) ink_begin(&grow, p[0].x, p[0].y, NULL);
             else ink_extend(&grow, p[k].x, p[k].y, NULL);
-            same &= reader_read_ink(&m, &ws, &grow, 960, 360, 1, cache, &cached) == 0 &&
-                    reader_read_ink(&m, &ws, &grow, 960, 360, 1, NULL, &rd) == 0 && !memcmp(&cached, &rd, sizeof rd);
+            same &= reader_read_ink(&m, &ws, &grow, 960, 360, 1, cache, &cached, NULL) == 0 &&
+                    reader_read_ink(&m, &ws, &grow, 960, 360, 1, NULL, &rd, NULL) == 0 && !memcmp(&cached, &rd, sizeof rd);
         }
     }
     while (same && ink_undo(&grow))
-        same &= reader_read_ink(&m, &ws, &grow, 960, 360, 1, cache, &cached) == 0 &&
-                reader_read_ink(&m, &ws, &grow, 960, 360, 1, NULL, &rd) == 0 && !memcmp(&cached, &rd, sizeof rd);
+        same &= reader_read_ink(&m, &ws, &grow, 960, 360, 1, cache, &cached, NULL) == 0 &&
+                reader_read_ink(&m, &ws, &grow, 960, 360, 1, NULL, &rd, NULL) == 0 && !memcmp(&cached, &rd, sizeof rd);
     CHECK(same, "the cache changes a reading");
     reader_cache_free(cache);
     ink_free(&grow);
 
     /* what a pointer can do: no points, one point, far off the canvas, thousands of strokes */
     ink_clear(&ink);
-    CHECK(reader_read_ink(&m, &ws, &ink, 480, 360, 0, NULL, &rd) == 0 && rd.n == 0, "no strokes: blank");
-    CHECK(ink_add_stroke(&ink, NULL, 0, NULL) == 0 && reader_read_ink(&m, &ws, &ink, 480, 360, 0, NULL, &rd) == 0 && rd.n == 0,
+    CHECK(reader_read_ink(&m, &ws, &ink, 480, 360, 0, NULL, &rd, NULL) == 0 && rd.n == 0, "no strokes: blank");
+    err[0] = 0;
+    CHECK(reader_read_ink(&m, &ws, &ink, 0, 360, 0, NULL, &rd, err) == -1 && strstr(err, "not a canvas (0 x 360"),
+          "a canvas of no width is an error that says so: '%s'", err);
+    CHECK(reader_read(&m, &ws, NULL, 480, 360, 480, &rd, err) == -1 && strstr(err, "not a canvas"),
+          "no pixels is an error that says so: '%s'", err);
+    CHECK(ink_add_stroke(&ink, NULL, 0, NULL) == 0 && reader_read_ink(&m, &ws, &ink, 480, 360, 0, NULL, &rd, NULL) == 0 && rd.n == 0,
           "a stroke with no points: blank");
     STROKE(&ink, {-5000, -5000}, {-4000, -4500});
-    CHECK(reader_read_ink(&m, &ws, &ink, 480, 360, 0, NULL, &rd) == 0 && rd.n == 0, "ink off the canvas: blank");
+    CHECK(reader_read_ink(&m, &ws, &ink, 480, 360, 0, NULL, &rd, NULL) == 0 && rd.n == 0, "ink off the canvas: blank");
     STROKE(&ink, {240, 60}, {236, 300});
     STROKE(&ink, {1e9f, 5}, {-1e9f, 7}); /* clamped; crosses the canvas near its top */
-    CHECK(reader_read_ink(&m, &ws, &ink, 480, 360, 0, NULL, &rd) == 0 && rd.n >= 1, "far-away points do not break the reading");
+    CHECK(reader_read_ink(&m, &ws, &ink, 480, 360, 0, NULL, &rd, NULL) == 0 && rd.n >= 1, "far-away points do not break the reading");
     ink_clear(&ink);
-    CHECK(ink_begin(&ink, 240, 180, NULL) == 0 && reader_read_ink(&m, &ws, &ink, 480, 360, 0, NULL, &rd) == 0 && rd.n <= 1,
+    CHECK(ink_begin(&ink, 240, 180, NULL) == 0 && reader_read_ink(&m, &ws, &ink, 480, 360, 0, NULL, &rd, NULL) == 0 && rd.n <= 1,
           "a single point reads as at most one digit");
     /* thousands of strokes: the reading is made on the first READER_MAX_STROKES, and says so */
     ink_clear(&ink);
@@ -366,9 +377,9 @@ void test_read_strokes(void) {
     static reading first;
     ink_t part = ink;
     part.n_strokes = READER_MAX_STROKES; /* the same drawing cut to its first strokes */
-    CHECK(reader_read_ink(&m, &ws, &ink, 960, 360, 1, NULL, &rd) == 0 && rd.truncated && rd.n <= READER_MAX_DIGITS,
+    CHECK(reader_read_ink(&m, &ws, &ink, 960, 360, 1, NULL, &rd, NULL) == 0 && rd.truncated && rd.n <= READER_MAX_DIGITS,
           "3000 strokes: read on the first %d (truncated %d, %d digits)", READER_MAX_STROKES, rd.truncated, rd.n);
-    CHECK(reader_read_ink(&m, &ws, &part, 960, 360, 1, NULL, &first) == 0 && !first.truncated && !strcmp(first.number, rd.number) &&
+    CHECK(reader_read_ink(&m, &ws, &part, 960, 360, 1, NULL, &first, NULL) == 0 && !first.truncated && !strcmp(first.number, rd.number) &&
               !strncmp(rd.number, "17", 2),
           "the reading is that of the first %d strokes: '%s' and '%s'", READER_MAX_STROKES, rd.number, first.number);
     ink_free(&ink);

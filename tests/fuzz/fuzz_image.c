@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 if (!(x[i] >= 0.0f && x[i] <= 1.0f)) __builtin_trap();
         uint8_t *labels = malloc((size_t)w * h);
         preprocess_info boxes[READER_MAX_DIGITS];
-        if (labels) reader_segment(img, w, h, w, labels, boxes, READER_MAX_DIGITS);
+        if (labels) reader_segment(img, w, h, w, labels, boxes, READER_MAX_DIGITS, NULL);
         free(labels);
     }
     stbi_image_free(img);
