@@ -144,7 +144,9 @@ SHELL_FILES := $(wildcard shell/*)
 TEACH_EXPORTS := malloc free teach_error teach_load_model teach_load_replay teach_begin teach_steps teach_predict \
                  teach_serialize teach_serialized_len
 REPLAY_FILES := dist/replay-images-idx3-ubyte dist/replay-labels-idx1-ubyte
-DIST_FILES  := $(patsubst shell/%,dist/%,$(SHELL_FILES)) dist/digits.js dist/model.bin dist/trainer.js $(REPLAY_FILES)
+ICON_FILES  := dist/icon-192.png dist/icon-512.png
+DIST_FILES  := $(patsubst shell/%,dist/%,$(SHELL_FILES)) dist/digits.js dist/model.bin dist/trainer.js $(REPLAY_FILES) \
+               $(ICON_FILES)
 
 $(BUILD)/.web-deps:
 	@.ci/deps.sh web
@@ -170,6 +172,11 @@ dist/trainer.js: emscripten/trainer.c $(LIB_HDR) $(BUILD)/wasm/libdigits.a | $(B
 dist/replay-images-idx3-ubyte: $(BUILD)/mnist $(BUILD)/.data-ok
 	$(BUILD)/mnist replay --dir dist
 dist/replay-labels-idx1-ubyte: dist/replay-images-idx3-ubyte
+
+# the web app manifest's icons, drawn by the project's own raster code (native/report.c)
+dist/icon-192.png: $(BUILD)/mnist
+	$(BUILD)/mnist icons --dir dist
+dist/icon-512.png: dist/icon-192.png
 
 dist/%: shell/%
 	@mkdir -p dist

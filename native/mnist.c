@@ -987,6 +987,25 @@ static int cmd_replay(int argc, char **argv) {
     return 0;
 }
 
+/* the page's app icons, for its web app manifest */
+static int cmd_icons(int argc, char **argv) {
+    options o;
+    defaults(&o);
+    o.out = "dist";
+    if (parse_options(&o, argc, argv, 2) != argc) die("icons takes no file arguments (see `mnist help`)");
+    char path[1200], name[32], err[ERR_LEN];
+    path_join(path, sizeof path, o.out, "x");
+    mkdirs(path);
+    static const int sizes[] = {192, 512};
+    for (int k = 0; k < 2; k++) {
+        snprintf(name, sizeof name, "icon-%d.png", sizes[k]);
+        path_join(path, sizeof path, o.out, name);
+        if (report_icon(path, sizes[k], err)) die(err);
+        printf("wrote %s\n", path);
+    }
+    return 0;
+}
+
 /* ---- info ------------------------------------------------------------------------------------------ */
 
 static int cmd_info(int argc, char **argv) {
@@ -1087,7 +1106,8 @@ static void usage(void) {
            "  export-log the logged drawings (--db FILE [build/serve/log.db]) as IDX files and a contact\n"
            "             sheet in --dir DIR [build/log-export]; corrected ones only, or --all\n"
            "  replay     the MNIST training sample the page's teach mode mixes in: the first\n"
-           "             --per-class N [50] images of each digit as IDX files in --dir DIR [dist]\n\n"
+           "             --per-class N [50] images of each digit as IDX files in --dir DIR [dist]\n"
+           "  icons      the page's app icons, icon-192.png and icon-512.png, in --dir DIR [dist]\n\n"
            "options (defaults in brackets):\n"
            "  --data DIR        MNIST IDX files [" DEFAULT_DATA "]\n"
            "  --model FILE      weights to write (train) or read [" DEFAULT_MODEL "]\n"
@@ -1133,6 +1153,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "pen")) return cmd_pen(argc, argv);
     if (!strcmp(argv[1], "export-log")) return cmd_export_log(argc, argv);
     if (!strcmp(argv[1], "replay")) return cmd_replay(argc, argv);
+    if (!strcmp(argv[1], "icons")) return cmd_icons(argc, argv);
     fprintf(stderr, "mnist: unknown command '%s' (try `mnist help`)\n", argv[1]);
     return 2;
 }

@@ -57,6 +57,22 @@ int report_save_png(const raster_t *c, const char *path, char *err) {
     return rc;
 }
 
+int report_icon(const char *path, int size, char *err) {
+    static const float stroke[][4] = {/* x0, y0, x1, y1 in units of the side */
+                                      {0.32f, 0.30f, 0.68f, 0.30f},
+                                      {0.68f, 0.30f, 0.45f, 0.72f},
+                                      {0.40f, 0.52f, 0.64f, 0.52f}};
+    raster_t c;
+    if (size < 16 || size > 4096) return set_error(err, "%s: an icon of %d pixels (16 to 4096)", path, size);
+    if (raster_init(&c, size, size, 0x1d4ed8, err)) return -1;
+    const float s = (float)size;
+    for (size_t k = 0; k < sizeof stroke / sizeof stroke[0]; k++)
+        raster_line(&c, stroke[k][0] * s, stroke[k][1] * s, stroke[k][2] * s, stroke[k][3] * s, 0.075f * s, 0xffffff);
+    int rc = report_save_png(&c, path, err);
+    raster_free(&c);
+    return rc;
+}
+
 /* ---- report images ------------------------------------------------------------------ */
 
 #define INK 0x202020

@@ -14,6 +14,9 @@
 #include "trainlog.h"
 
 int report_save_png(const raster_t *c, const char *path, char *err); /* atomic */
+/* the page's app icon, size × size: a 7 with a bar, written in white on the page's accent blue, inside
+ * the middle 60% so that a launcher may crop it to a circle ("maskable") */
+int report_icon(const char *path, int size, char *err);
 
 typedef struct {
     int n, correct;

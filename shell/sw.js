@@ -1,8 +1,10 @@
 // sw.js - keeps the site's own files so the page works offline once loaded.
 'use strict';
-const CACHE = 'digit-reader-v2';
-// what a first visit loads; teach mode's worker, trainer and replay sample are cached when first used
-const FILES = ['./', 'index.html', 'style.css', 'main.js', 'log.js', 'teach.js', 'digits.js', 'digits.wasm', 'model.bin'];
+const CACHE = 'digit-reader-v3';
+// what a first visit loads, and what installing it as an app needs; teach mode's worker, trainer and
+// replay sample are cached when first used
+const FILES = ['./', 'index.html', 'style.css', 'main.js', 'log.js', 'teach.js', 'digits.js', 'digits.wasm', 'model.bin',
+  'manifest.webmanifest', 'icon-192.png', 'icon-512.png'];
 
 self.addEventListener('install', (e) => {
   e.waitUntil(caches.open(CACHE).then((c) => c.addAll(FILES)).then(() => self.skipWaiting()));
@@ -14,11 +16,14 @@ self.addEventListener('activate', (e) => {
     .then(() => self.clients.claim()));
 });
 
-// the network first (fresh files when online), the cache when offline; only GETs of this site
+// the network first, the cache when offline; only GETs of this site. The browser's HTTP cache is asked to
+// revalidate (a 304 costs little), so that once a new version is served, the next load runs all of it and
+// not a mix of new and cached files (GitHub Pages lets files be cached for 10 minutes)
 self.addEventListener('fetch', (e) => {
   const url = new URL(e.request.url);
   if (e.request.method !== 'GET' || url.origin !== self.location.origin || url.pathname.includes('/cgi-bin/')) return;
-  e.respondWith(fetch(e.request).then((r) => {
+  const req = e.request.mode === 'navigate' ? e.request : new Request(e.request, { cache: 'no-cache' });
+  e.respondWith(fetch(req).then((r) => {
     if (r.ok) {
       const copy = r.clone();
       caches.open(CACHE).then((c) => c.put(e.request, copy));

@@ -74,12 +74,17 @@ async function startServer({ root = path.join(ROOT, 'dist'), cgiDir, db } = {}) 
   throw new Error('lighttpd did not start');
 }
 
+const CHROMIUM = {
+  executablePath: '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+    '--disable-sync', '--no-first-run', '--disable-quic'],
+};
 function launch() {
-  return chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run', '--disable-quic'],
-  });
+  return chromium.launch(CHROMIUM);
+}
+// a browser with a profile in dir (not incognito): one context, closed to close the browser
+function launchProfile(dir) {
+  return chromium.launchPersistentContext(dir, CHROMIUM);
 }
 
 // opens the page, recording console errors and every request; waits for the model
@@ -236,4 +241,4 @@ function servedSite(test, got) {
   });
 }
 
-module.exports = { ROOT, SHOTS, servedSite, get, tempDir, startServer, launch, openPage, mnistTest, strokesOf, drawStrokes, place, settle, canvasMapper };
+module.exports = { ROOT, SHOTS, servedSite, get, tempDir, startServer, launch, launchProfile, openPage, mnistTest, strokesOf, drawStrokes, place, settle, canvasMapper };
