@@ -952,11 +952,22 @@ static int cmd_export_log(int argc, char **argv) {
 
 /* ---- replay: the MNIST sample the page's fine-tuning mixes in ------------------------------------ */
 
+/* the options of a command that writes files for the site into --dir [dist], which it creates */
+static void site_options(options *o, int argc, char **argv) {
+    defaults(o);
+    o->out = "dist";
+    char dir[1200];
+    if (parse_options(o, argc, argv, 2) != argc) {
+        snprintf(dir, sizeof dir, "%s takes no file arguments (see `mnist help`)", argv[1]);
+        die(dir);
+    }
+    path_join(dir, sizeof dir, o->out, "x");
+    mkdirs(dir);
+}
+
 static int cmd_replay(int argc, char **argv) {
     options o;
-    defaults(&o);
-    o.out = "dist";
-    if (parse_options(&o, argc, argv, 2) != argc) die("replay takes no file arguments (see `mnist help`)");
+    site_options(&o, argc, argv);
     char a[1200], b[1200], err[ERR_LEN];
     path_join(a, sizeof a, o.data, "train-images-idx3-ubyte");
     path_join(b, sizeof b, o.data, "train-labels-idx1-ubyte");
@@ -974,8 +985,6 @@ static int cmd_replay(int argc, char **argv) {
         lab[n++] = (uint8_t)y;
     }
     if (n < want) die("the training set has fewer than --per-class images of some digit");
-    path_join(a, sizeof a, o.out, "x");
-    mkdirs(a);
     path_join(a, sizeof a, o.out, "replay-images-idx3-ubyte");
     if (idx_write_images(a, pix, n, IMG_SIDE, IMG_SIDE, err)) die(err);
     path_join(a, sizeof a, o.out, "replay-labels-idx1-ubyte");
@@ -990,12 +999,8 @@ static int cmd_replay(int argc, char **argv) {
 /* the page's app icons, for its web app manifest */
 static int cmd_icons(int argc, char **argv) {
     options o;
-    defaults(&o);
-    o.out = "dist";
-    if (parse_options(&o, argc, argv, 2) != argc) die("icons takes no file arguments (see `mnist help`)");
+    site_options(&o, argc, argv);
     char path[1200], name[32], err[ERR_LEN];
-    path_join(path, sizeof path, o.out, "x");
-    mkdirs(path);
     static const int sizes[] = {192, 512};
     for (int k = 0; k < 2; k++) {
         snprintf(name, sizeof name, "icon-%d.png", sizes[k]);
