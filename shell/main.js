@@ -25,6 +25,26 @@
     status.textContent = msg;
   }
 
+  // #status is the live region screen readers speak: it is written when its text changes and the pen is
+  // up, so each stroke is announced once, not on every reading while the pen moves (C reads after every
+  // move; the digit, the bars and the pictures follow the pen)
+  let penDown = false;
+  let news = status.textContent;
+  function say(text) {
+    news = text;
+    if (!penDown && status.textContent !== text) status.textContent = text;
+  }
+  function penUp() {
+    if (!penDown) return;
+    penDown = false;
+    // C reads the moves still queued at the next frame and calls update(); if there were none, the
+    // reading of the last move is the one to say
+    requestAnimationFrame(() => requestAnimationFrame(() => say(news)));
+  }
+  canvas.addEventListener('pointerdown', () => { penDown = true; });
+  addEventListener('pointerup', penUp);
+  addEventListener('pointercancel', penUp);
+
   // the weights are fetched while the wasm compiles, and handed to C once; a
   // personal model taught on this device (teach.js, IndexedDB) is used instead when there is one
   const model = fetch('model.bin').then((r) => {
@@ -82,20 +102,20 @@
     number.textContent = r.number;
     const d = r.digits[r.selected];
     if (r.error) {
-      status.textContent = 'Could not read the drawing: ' + r.error + '. Undo or clear.';
+      say('Could not read the drawing: ' + r.error + '. Undo or clear.');
       timing.textContent = '';
     } else if (!d) {
-      status.textContent = 'Draw a digit.';
+      say('Draw a digit.');
       timing.textContent = '';
     } else if (r.truncated) {
-      status.textContent = 'So many strokes that only the first ones are read. Undo or clear.';
+      say('So many strokes that only the first ones are read. Undo or clear.');
     } else if (r.digits.length > 1) {
-      status.textContent = 'The number ' + r.number + (r.state === 'unsure' ? ', but some digits are unclear.' : '.') +
-        ' Bars: the last digit.';
+      say('The number ' + r.number + (r.state === 'unsure' ? ', but some digits are unclear.' : '.') +
+        ' Bars: the last digit.');
     } else if (r.state === 'unsure') {
-      status.textContent = 'Not sure. Maybe ' + d.digit + ' (' + pct(d.confidence) + ')?';
+      say('Not sure. Maybe ' + d.digit + ' (' + pct(d.confidence) + ')?');
     } else {
-      status.textContent = d.digit + ', ' + pct(d.confidence) + ' sure.';
+      say(d.digit + ', ' + pct(d.confidence) + ' sure.');
     }
     if (d) timing.textContent = 'Read in ' + r.ms.toFixed(2) + ' ms.';
     bars.forEach((li, i) => {
@@ -184,6 +204,14 @@
     canvas.focus();
   });
   canvas.addEventListener('pointerdown', () => canvas.focus());
+  // SDL takes the keys of the focused canvas and cancels the browser's action for Tab, the arrows, F1-F15
+  // and Ctrl combinations, which traps keyboard users in the canvas: the app uses only Escape, Backspace
+  // and Ctrl+Z, so the others never reach SDL and do what they do elsewhere (Tab moves on)
+  const appKey = (e) => /^(Escape|Backspace|Control|Shift|Alt|Meta)$/.test(e.key) || (e.ctrlKey && e.key.toLowerCase() === 'z');
+  const freeKey = (e) => e.key === 'Tab' || /^(Arrow|F\d)/.test(e.key) || ((e.ctrlKey || e.metaKey) && !appKey(e));
+  ['keydown', 'keyup'].forEach((type) => addEventListener(type, (e) => {
+    if (e.target === canvas && freeKey(e)) e.stopPropagation();
+  }, true));
   window.digitApp = { update: update, last: () => last };
 
   // offline: a service worker keeps the site's own files

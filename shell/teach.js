@@ -91,14 +91,22 @@
   let worker = null;
   let result = null;  // the fine-tuned model waiting for keep / discard (personal is still the one before it)
 
+  // where focus goes when a step opens and the control that had it is hidden with the step before
+  const FOCUS = { off: '#teach', choose: '#teach-intro', collect: '#canvas', training: '[data-step="training"] .teach-cancel',
+    done: '#teach-keep' };
+
   function setStep(step) {
+    const lost = document.activeElement === body || panel.contains(document.activeElement);
     body.dataset.teach = step;
     panel.hidden = step === 'off';
     teachBtn.setAttribute('aria-pressed', String(step !== 'off'));
     $('#multi').disabled = step !== 'off';
+    if (lost) $(FOCUS[step]).focus();
   }
 
+  // #teach-message is an alert; #teach-say tells screen readers what the steps show (written when it changes)
   function say(msg) { $('#teach-message').textContent = msg; }
+  function announce(msg) { if ($('#teach-say').textContent !== msg) $('#teach-say').textContent = msg; }
 
   for (let d = 0; d <= 9; d++) {
     const b = document.createElement('button');
@@ -114,7 +122,9 @@
     if (body.dataset.teach && body.dataset.teach !== 'off') return cancel();
     if ($('#multi').getAttribute('aria-pressed') === 'true') $('#multi').click(); // one digit at a time
     say('');
+    announce('');
     setStep('choose');
+    $(FOCUS.choose).focus();
   });
 
   function shuffle(a) {
@@ -150,6 +160,7 @@
     $('#teach-collected').max = plan.length;
     $('#teach-collected').value = drawings.length;
     hint.textContent = 'Draw a ' + next.digit + ' here';
+    announce('Draw a ' + next.digit + ', then press Next or Enter. Drawing ' + (drawings.length + 1) + ' of ' + plan.length + '.');
     $('#canvas').focus();
   }
 
@@ -166,8 +177,11 @@
     train();
   }
   $('#teach-next').addEventListener('click', next);
+  // Enter anywhere but on a control (which Enter presses) is Next
   addEventListener('keydown', (e) => {
-    if (e.key === 'Enter' && body.dataset.teach === 'collect') { e.preventDefault(); next(); }
+    if (e.key !== 'Enter' || body.dataset.teach !== 'collect' || e.target.closest('button, summary, a, input, select, textarea')) return;
+    e.preventDefault();
+    next();
   });
 
   function pack(list) {
@@ -184,6 +198,7 @@
     progress.max = STEPS;
     progress.value = 0;
     $('#teach-train-status').textContent = 'Learning from your ' + learn.length + ' drawings…';
+    announce($('#teach-train-status').textContent);
     worker = new Worker('teach-worker.js');
     worker.onmessage = (e) => {
       const m = e.data;
@@ -230,6 +245,7 @@
       after + ' after (' + m.steps + ' steps in ' + (m.ms / 1000).toFixed(1) + ' s).' +
       (mb.length ? ' Before: ' + mb.join(', ') + '.' : '') + (ma.length ? ' After: ' + ma.join(', ') + '.' : '') +
       ' The new model is reading now: try it, then keep it or discard it.';
+    announce('Done. ' + $('#teach-result').textContent);
     setStep('done');
   }
 

@@ -87,10 +87,10 @@ function launchProfile(dir) {
   return chromium.launchPersistentContext(dir, CHROMIUM);
 }
 
-// opens the page, recording console errors and every request; waits for the model
-async function openPage(browser, url, options = {}) {
-  const context = await browser.newContext(options);
-  const page = await context.newPage();
+// opens url in a page of context (its first, or a new one), recording console errors and every
+// request, and waits for the model
+async function openIn(context, url) {
+  const page = context.pages()[0] || await context.newPage();
   const errors = [];
   const requests = [];
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
@@ -98,6 +98,13 @@ async function openPage(browser, url, options = {}) {
   page.on('request', (r) => requests.push(r.url()));
   await page.goto(url);
   await page.waitForSelector('body[data-ready="true"]', { timeout: 20000 });
+  return { page, errors, requests };
+}
+
+// the same in a new context of browser (options: Playwright's context options)
+async function openPage(browser, url, options = {}) {
+  const context = await browser.newContext(options);
+  const { page, errors, requests } = await openIn(context, url);
   return { context, page, errors, requests };
 }
 
@@ -241,4 +248,4 @@ function servedSite(test, got) {
   });
 }
 
-module.exports = { ROOT, SHOTS, servedSite, get, tempDir, startServer, launch, launchProfile, openPage, mnistTest, strokesOf, drawStrokes, place, settle, canvasMapper };
+module.exports = { ROOT, SHOTS, servedSite, get, tempDir, startServer, launch, launchProfile, openIn, openPage, mnistTest, strokesOf, drawStrokes, place, settle, canvasMapper };

@@ -13,12 +13,7 @@ const { digitStrokes } = require('./digits');
 // open a persistent profile, as a person's browser is
 async function openInstalled(url) {
   const context = await h.launchProfile(h.tempDir('digit-profile-'));
-  const page = context.pages()[0] || await context.newPage();
-  const errors = [];
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(url);
-  await page.waitForSelector('body[data-ready="true"]', { timeout: 20000 });
+  const { page, errors } = await h.openIn(context, url);
   return { page, context, errors };
 }
 

@@ -68,13 +68,7 @@ async function teach(page, rand) {
 }
 
 test('a user teaches an unusual 1 and 7: held-back drawings are read better, kept, exported and reset', async () => {
-  const context = await browser.newContext({ acceptDownloads: true });
-  const page = await context.newPage();
-  const errors = [];
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(server.url);
-  await page.waitForSelector('body[data-ready="true"]');
+  const { page, context, errors } = await h.openPage(browser, server.url, { acceptDownloads: true });
   assert.strictEqual(await attr(page, 'model'), 'shipped');
   const shippedVersion = await attr(page, 'model-version');
   assert.match(shippedVersion, /^digitcnn-1-[0-9a-f]{8}$/);
