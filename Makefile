@@ -221,18 +221,22 @@ test-unit: $(BUILD)/san/unit data
 
 # ---- fuzzing: libFuzzer harnesses for every loader (clang), seeded from tests/fuzz/seeds ----------
 
-FUZZERS      := model idx logreq image pen
+FUZZERS      := model idx logreq image pen strokes
 FUZZ_SECONDS ?= 15
+FUZZ_RUNS    ?= 1000000
 FUZZ_FLAGS   := $(CSTD) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
                 -fopenmp-simd -Wno-pass-failed $(INC)
 FUZZ_EXTRA_logreq := native/logreq.c
 FUZZ_EXTRA_image  := -fsanitize-ignorelist=tests/fuzz/ubsan-stb.ignore
+# the page's core (SDL-free), fed pointer events; it loads weights/model.bin
+FUZZ_EXTRA_strokes := emscripten/core.c -Iemscripten
 
 # the library's objects are linked into the harnesses: libFuzzer's instrumentation without its main
 FUZZ_LIB_FLAGS := $(subst -fsanitize=fuzzer$(comma),-fsanitize=fuzzer-no-link$(comma),$(FUZZ_FLAGS))
 $(eval $(call LIBRARY,$(BUILD)/fuzz/lib,$(BUILD)/fuzz/libdigits.a,clang $(FUZZ_LIB_FLAGS),ar,$(BUILD)/.test-deps))
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_HDR) $(BUILD)/fuzz/libdigits.a native/logreq.c native/logreq.h native/stb_image_impl.h tests/fuzz/ubsan-stb.ignore | $(BUILD)/.test-deps
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_HDR) $(BUILD)/fuzz/libdigits.a native/logreq.c native/logreq.h native/stb_image_impl.h \
+                    $(APP_HDR) emscripten/core.c tests/fuzz/ubsan-stb.ignore | $(BUILD)/.test-deps
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) $< $(FUZZ_EXTRA_$*) $(BUILD)/fuzz/libdigits.a -o $@ -lm
 
@@ -246,6 +250,11 @@ fuzz: $(addprefix $(BUILD)/fuzz/fuzz_,$(FUZZERS))
 	  grep -E "stat::number_of_executed_units|ERROR|SUMMARY" $(BUILD)/fuzz/$$f.log | tail -2; \
 	  if [ $$status -ne 0 ]; then tail -40 $(BUILD)/fuzz/$$f.log; echo "fuzz_$$f failed (exit $$status)" >&2; exit 1; fi; \
 	done
+
+# depth: FUZZ_RUNS executions each from the seeds, then the grown corpus minimized (-merge=1) back
+# into tests/fuzz/seeds, so that `make fuzz` starts where this run got to
+fuzz-long: $(addprefix $(BUILD)/fuzz/fuzz_,$(FUZZERS))
+	@tests/fuzz/long.sh $(BUILD)/fuzz $(FUZZ_RUNS) $(FUZZERS)
 
 # ---- end-to-end tests: the page in Chromium, the CGI under lighttpd, the CLI and the desktop app ------
 

@@ -57,7 +57,7 @@ int ink_undo(ink_t *ink);
 static inline const ink_point *ink_stroke(const ink_t *ink, int s, int *n) {
     int a = s ? ink->end[s - 1] : 0;
     *n = ink->end[s] - a;
-    return ink->pt + a;
+    return a ? ink->pt + a : ink->pt; /* strokes with no points at all: pt is NULL, and NULL + 0 is undefined */
 }
 
 /* Stamps the capsule from a to b (radius r) onto canvas (w×h bytes, row stride
