@@ -50,6 +50,8 @@ for f in "$@"; do
         echo "fuzz_$f: the merge failed, seeds kept (log: $out/long-$f.merge.log)" >&2
         exit 1
     fi
+    # seeds with names (not libFuzzer's hashes) are kept as they are: tests read some of them
+    find "$seeds/$f" -maxdepth 1 -type f -regextype posix-extended ! -regex '.*/[0-9a-f]{40}' -exec cp {} "$merged"/ \;
     rm -rf "${seeds:?}/$f"
     mv "$merged" "$seeds/$f"
     after="$(files "$seeds/$f") ($(kb "$seeds/$f") KB)"
