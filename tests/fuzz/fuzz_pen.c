@@ -34,15 +34,11 @@ static void check_drawing(const pen_set *s) {
     char err[ERR_LEN];
     ink_t ink;
     ink_init(&ink);
-    for (int b = 0; b < s->n_blocks; b++) {
-        const int a = b ? s->block_end[b - 1] : 0;
-        err[0] = 0;
-        /* a file of empty blocks has no points at all (pt is NULL): NULL + 0 is undefined in C */
-        if (ink_add_stroke(&ink, s->pt ? s->pt + a : NULL, s->block_end[b] - a, err)) { /* too many strokes: the CLI says why */
-            if (!err[0]) __builtin_trap();
-            ink_free(&ink);
-            return;
-        }
+    err[0] = 0;
+    if (pen_strokes(s, &ink, err)) { /* too many strokes: the CLI says why */
+        if (!err[0]) __builtin_trap();
+        ink_free(&ink);
+        return;
     }
     if (ink.n_strokes != s->n_blocks || ink.n_pt != s->n_pt) __builtin_trap();
     /* written out and read back: the same strokes, the same (clamped) points */

@@ -9,7 +9,7 @@ import struct
 import sys
 import zlib
 
-READ_ONE_IN = 1024  # fuzz_strokes.c: the inputs whose CRC-32 is a multiple of this are read by the network
+READ_ONE_IN = 4096  # fuzz_strokes.c: the inputs whose CRC-32 is a multiple of this are read by the network
 
 # the low nibble of an opcode byte (fuzz_strokes.c's event_of); the high nibble is its argument
 BEGIN_F, ADD_F, BEGIN_I16, ADD_I16, BEGIN_U8, MOVE, RUN = 0, 1, 2, 3, 4, 5, 6
