@@ -840,12 +840,9 @@ static int classify_strokes(model_t *m, workspace_t *ws, const char *path, int m
         fprintf(stderr, "mnist: %s\n", err);
         rc = 1;
     } else if (!rc) {
-        for (int b = 0; b < set.n_blocks && !rc; b++) {
-            const int a = b ? set.block_end[b - 1] : 0;
-            if (ink_add_stroke(&ink, set.pt + a, set.block_end[b] - a, err)) {
-                fprintf(stderr, "mnist: %s: %s\n", path, err);
-                rc = 1;
-            }
+        if (pen_strokes(&set, &ink, err)) {
+            fprintf(stderr, "mnist: %s: %s\n", path, err);
+            rc = 1;
         }
         pen_free(&set);
     }

@@ -201,6 +201,15 @@ int pen_format(const ink_t *ink, char **text, size_t *len, char *err) {
     return 0;
 }
 
+int pen_strokes(const pen_set *set, ink_t *out, char *err) {
+    for (int b = 0; b < set->n_blocks; b++) {
+        const int a = b ? set->block_end[b - 1] : 0;
+        /* a file of empty blocks has no points (pt is NULL), and NULL + 0 is undefined in C */
+        if (ink_add_stroke(out, set->pt ? set->pt + a : NULL, set->block_end[b] - a, err)) return -1;
+    }
+    return 0;
+}
+
 int pen_load(pen_set *set, const char *path, char *err) {
     uint8_t *buf;
     size_t len;

@@ -56,6 +56,9 @@ void pen_free(pen_set *set);
 /* A drawing as a stroke file: .PEN_DOWN, one "x y" line a point (exact: %.9g), .PEN_UP, for each
  * stroke. *text is malloc'd and NUL-terminated. Returns 0, or -1 for no memory. */
 int pen_format(const ink_t *ink, char **text, size_t *len, char *err);
+/* The reverse, for a stroke file: every pen-down block of set appended to out as a stroke, its
+ * points as they are (canvas pixels). Returns 0, or -1 with a reason when out is full. */
+int pen_strokes(const pen_set *set, ink_t *out, char *err);
 
 /* ---- the writer split, fixed before any model was trained on these writers ----
  * Test writers are never trained or tuned on: `make eval` reports them. Dev
