@@ -547,17 +547,36 @@ typedef struct {
     float x0, y0, x1, y1;   /* the box of its ink: its points' box and the brush around it */
 } elem_t;
 
+/* An element's ink alone, on the pixels of the canvas its box covers. A piece's ink is the
+ * pixelwise maximum of its elements' ink (the brush keeps the darkest value), so each element is
+ * drawn once, not once for every piece it is part of. */
+typedef struct {
+    uint64_t key;     /* its points' hash and the canvas size; 0: empty */
+    int x0, y0, w, h; /* where px lies on the canvas */
+    uint8_t *px;      /* w×h, NULL when no pixel of the box is on the canvas */
+} ink_tile;
+
 #define READER_CACHE_SLOTS 256
+#define READER_TILE_SLOTS 64
+#define READER_TILE_BYTES (4u << 20) /* the cache keeps at most this much ink */
 struct reader_cache {
     unsigned long version; /* of the weights its pieces were read with (model_t.version) */
     piece_t slot[READER_CACHE_SLOTS]; /* by key, direct-mapped; key 0: empty */
+    ink_tile tile[READER_TILE_SLOTS]; /* the elements' ink, by key, direct-mapped; owned */
+    size_t tile_bytes;
 };
+
+typedef struct {
+    ink_tile t;
+    int state; /* 0: not drawn yet, 1: drawn for this reading (owned), 2: borrowed from the cache */
+} elem_ink;
 
 typedef struct {
     const ink_t *ink;
     int w, h;
     const elem_t *el;
     const uint64_t *hash; /* of each element's points */
+    elem_ink *tile;       /* of each element, drawn when a piece first needs it */
     uint8_t *scratch;     /* w×h */
     int tallest;
     reader_cache *cache;  /* may be NULL */
@@ -587,21 +606,71 @@ static float join_gaps(const elem_t *el, int n, float *widest) {
     return sum;
 }
 
-/* the piece of elements el[0..n) alone, drawn on the part of the canvas its ink covers (box: the
+/* the pixels of the canvas that the ink box x0..x1, y0..y1 covers; false when none */
+static int box_pixels(const stroke_ctx *c, float x0, float y0, float x1, float y1, int *r) {
+    r[0] = x0 < 0 ? 0 : (int)x0, r[1] = y0 < 0 ? 0 : (int)y0;
+    r[2] = x1 >= (float)(c->w - 1) ? c->w - 1 : (int)ceilf(x1), r[3] = y1 >= (float)(c->h - 1) ? c->h - 1 : (int)ceilf(y1);
+    return r[2] >= r[0] && r[3] >= r[1];
+}
+
+/* element k's ink: from the cache, or drawn now; NULL when out of memory */
+static const ink_tile *element_ink(const stroke_ctx *c, int k) {
+    elem_ink *t = &c->tile[k];
+    if (t->state) return &t->t;
+    const uint64_t key = (c->hash[k] ^ (uint64_t)c->w << 40 ^ (uint64_t)c->h << 20) | 1;
+    const ink_tile *hit = c->cache ? &c->cache->tile[key % READER_TILE_SLOTS] : NULL;
+    if (hit && hit->key == key) {
+        t->t = *hit, t->state = 2;
+        return &t->t;
+    }
+    const elem_t *e = &c->el[k];
+    int r[4];
+    t->t = (ink_tile){key, 0, 0, 0, 0, NULL};
+    if (box_pixels(c, e->x0, e->y0, e->x1, e->y1, r)) {
+        const int w = r[2] - r[0] + 1, h = r[3] - r[1] + 1;
+        if (!(t->t.px = calloc((size_t)w * (size_t)h, 1))) return NULL;
+        int len;
+        const ink_point *pt = ink_stroke(c->ink, e->s, &len);
+        ink_draw_stroke(t->t.px, w, h, w, r[0], r[1], pt + e->p0, e->p1 - e->p0, INK_BRUSH_RADIUS);
+        t->t.x0 = r[0], t->t.y0 = r[1], t->t.w = w, t->t.h = h;
+    }
+    t->state = 1;
+    return &t->t;
+}
+
+/* the ink drawn for this reading goes into the cache, as much as it keeps; the rest is freed */
+static void keep_ink(reader_cache *cache, elem_ink *t, int n) {
+    for (int k = 0; k < n; k++) {
+        if (t[k].state != 1) continue;
+        const size_t size = (size_t)t[k].t.w * (size_t)t[k].t.h;
+        ink_tile *slot = cache ? &cache->tile[t[k].t.key % READER_TILE_SLOTS] : NULL;
+        const size_t after = slot ? cache->tile_bytes - (size_t)slot->w * (size_t)slot->h + size : 0;
+        if (slot && after <= READER_TILE_BYTES) {
+            free(slot->px);
+            *slot = t[k].t, cache->tile_bytes = after;
+        } else
+            free(t[k].t.px);
+    }
+}
+
+/* the piece of elements i..i+n alone, drawn on the part of the canvas its ink covers (box: the
  * union of their ink boxes) and preprocessed */
-static int draw_piece(const stroke_ctx *c, const elem_t *el, int n, float x0, float y0, float x1, float y1, piece_t *p) {
-    const int rx0 = x0 < 0 ? 0 : (int)x0, ry0 = y0 < 0 ? 0 : (int)y0;
-    const int rx1 = x1 >= (float)(c->w - 1) ? c->w - 1 : (int)ceilf(x1), ry1 = y1 >= (float)(c->h - 1) ? c->h - 1 : (int)ceilf(y1);
-    if (rx1 < rx0 || ry1 < ry0) return PREPROCESS_BLANK;
-    const int rw = rx1 - rx0 + 1, rh = ry1 - ry0 + 1;
+static int draw_piece(const stroke_ctx *c, int i, int n, float x0, float y0, float x1, float y1, piece_t *p) {
+    int r[4];
+    if (!box_pixels(c, x0, y0, x1, y1, r)) return PREPROCESS_BLANK;
+    const int rw = r[2] - r[0] + 1, rh = r[3] - r[1] + 1;
     memset(c->scratch, 0, (size_t)rw * rh);
     for (int k = 0; k < n; k++) {
-        int len;
-        const ink_point *pt = ink_stroke(c->ink, el[k].s, &len);
-        ink_draw_stroke(c->scratch, rw, rh, rw, rx0, ry0, pt + el[k].p0, el[k].p1 - el[k].p0, INK_BRUSH_RADIUS);
+        const ink_tile *t = element_ink(c, i + k);
+        if (!t) return -1;
+        for (int y = 0; y < t->h; y++) { /* an element's box lies inside the piece's */
+            uint8_t *dst = c->scratch + (size_t)(t->y0 - r[1] + y) * rw + (t->x0 - r[0]);
+            const uint8_t *src = t->px + (size_t)y * t->w;
+            for (int x = 0; x < t->w; x++) dst[x] = src[x] > dst[x] ? src[x] : dst[x];
+        }
     }
     const int pr = preprocess_region(p->input, c->scratch, rw, NULL, 0, 0, 0, rw - 1, rh - 1, 0, 0, &p->info);
-    if (pr == PREPROCESS_OK) p->info.x0 += rx0, p->info.x1 += rx0, p->info.y0 += ry0, p->info.y1 += ry0;
+    if (pr == PREPROCESS_OK) p->info.x0 += r[0], p->info.x1 += r[0], p->info.y0 += r[1], p->info.y1 += r[1];
     return pr;
 }
 
@@ -631,7 +700,7 @@ static int stroke_piece(void *ctx, int i, int j, piece_t *p, float *cost) {
         if (hit->key == p->key) *p = *hit, p->known = 1;
     }
     if (!p->known) {
-        const int pr = draw_piece(c, el, n, x0, y0, x1, y1, p);
+        const int pr = draw_piece(c, i, n, x0, y0, x1, y1, p);
         if (pr != PREPROCESS_OK) return pr;
     }
     *cost = STROKE_JOIN_COST * gaps / fmaxf(hh, 1.0f) +
@@ -769,9 +838,14 @@ reader_cache *reader_cache_new(char *err) {
     if (!c) set_error(err, "reader: out of memory for the cache of pieces");
     return c;
 }
-void reader_cache_free(reader_cache *c) { free(c); }
 void reader_cache_clear(reader_cache *c) {
-    if (c) memset(c, 0, sizeof *c);
+    if (!c) return;
+    for (int k = 0; k < READER_TILE_SLOTS; k++) free(c->tile[k].px);
+    memset(c, 0, sizeof *c);
+}
+void reader_cache_free(reader_cache *c) {
+    reader_cache_clear(c);
+    free(c);
 }
 
 /* FNV-1a over the bits of points p0..p1 of an element */
@@ -798,7 +872,9 @@ int reader_read_ink(model_t *m, workspace_t *ws, const ink_t *ink, int w, int h,
     elem_t *strokes = malloc(sizeof(elem_t) * READER_MAX_STROKES), *el = malloc(sizeof(elem_t) * (size_t)max_el);
     uint64_t *hash = malloc(sizeof(uint64_t) * (size_t)max_el);
     uint8_t *scratch = malloc((size_t)w * (size_t)h);
-    int rc = -1, tallest, n = strokes && el && hash && scratch ? stroke_elements(ink, w, h, strokes, &out->truncated, &tallest) : -1;
+    elem_ink *tile = calloc((size_t)max_el, sizeof(elem_ink));
+    int rc = -1, tallest;
+    int n = strokes && el && hash && scratch && tile ? stroke_elements(ink, w, h, strokes, &out->truncated, &tallest) : -1;
     int ne = 0;
     for (int k = 0; k < n; k++) { /* each stroke, cut where it may be */
         int cand[SPLIT_MAX_CUTS], nc = cuts ? stroke_cuts(ink, &strokes[k], cand) : 0;
@@ -817,13 +893,14 @@ int reader_read_ink(model_t *m, workspace_t *ws, const ink_t *ink, int w, int h,
         }
     }
     if (n >= 0) {
-        const stroke_ctx c = {ink, w, h, el, hash, scratch, tallest, cache};
+        const stroke_ctx c = {ink, w, h, el, hash, tile, scratch, tallest, cache};
         const source_t src = {ne + 1, STROKE_MAX_RUN, stroke_piece, stroke_split, stroke_store, STROKE_PENALTY, (void *)&c};
         const int truncated = out->truncated;
         rc = ne ? search(m, ws, &src, 1, NULL, NULL, out, err) : 0;
         out->truncated = truncated;
     } else
         no_memory(err, w, h);
-    free(strokes), free(el), free(hash), free(scratch);
+    if (tile) keep_ink(cache, tile, ne);
+    free(strokes), free(el), free(hash), free(scratch), free(tile);
     return rc;
 }

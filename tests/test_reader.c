@@ -312,6 +312,18 @@ void test_read_strokes(void) {
         const int w = cases[c].cuts ? 960 : 480;
         CHECK(reader_read_ink(&m, &ws, &ink, w, 360, cases[c].cuts, NULL, &rd, NULL) == 0 && !strcmp(rd.number, cases[c].want),
               "%s: read '%s', want '%s'", cases[c].what, rd.number, cases[c].want);
+        if (rd.n != 1) continue;
+        /* the reader draws each stroke once and lays the strokes of a piece over each other: the
+         * digit it saw is the page's canvas, drawn in one go, preprocessed */
+        uint8_t *canvas = malloc((size_t)w * 360);
+        static float whole[IMG_PIXELS];
+        CHECK(canvas != NULL, "no memory");
+        if (!canvas) continue;
+        ink_render(canvas, w, 360, &ink);
+        CHECK(preprocess_canvas(whole, canvas, w, 360, w, NULL) == PREPROCESS_OK &&
+                  !memcmp(whole, rd.input[0], sizeof whole),
+              "%s: the reader's input differs from the canvas drawn in one go", cases[c].what);
+        free(canvas);
     }
 
     /* strokes drawn right to left, and a 5's bar added after the next digit: still left to right */
