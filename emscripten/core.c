@@ -47,7 +47,8 @@ int core_load_model(core_t *c, const uint8_t *buf, int len) {
     if (c->model_ok) workspace_free(&c->ws), model_free(&c->model);
     c->model = m, c->ws = ws, c->model_ok = 1;
     reader_cache_clear(c->cache); /* pieces read with the old weights */
-    snprintf(c->model_version, sizeof c->model_version, "digitcnn-%d-%08x", MODEL_FORMAT_VERSION,
+    /* the file's format version (len >= 16: it loaded) and its CRC */
+    snprintf(c->model_version, sizeof c->model_version, "digitcnn-%u-%08x", (unsigned)buf[8],
              (unsigned)buf[len - 4] | (unsigned)buf[len - 3] << 8 | (unsigned)buf[len - 2] << 16 | (unsigned)buf[len - 1] << 24);
     c->needs_reading = 1;
     return 0;

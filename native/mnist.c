@@ -523,6 +523,7 @@ static int cmd_train(int argc, char **argv) {
 static void print_pen(const pen_result *r) {
     printf("pen digits: %.2f%% (%d digits, %d writers)\n", 100.0 * r->right / (r->n ? r->n : 1), r->n, r->writers);
     printf("pen digits read wrong with confidence: %.2f%% (%d)\n", 100.0 * r->sure_wrong / (r->n ? r->n : 1), r->sure_wrong);
+    printf("pen digits read right and shown as sure: %.2f%% (%d)\n", 100.0 * r->sure_right / (r->n ? r->n : 1), r->sure_right);
     printf("pen digits per digit:");
     for (int d = 0; d < N_CLASSES; d++) printf(" %d:%.1f%%", d, 100.0 * r->class_right[d] / (r->class_n[d] ? r->class_n[d] : 1));
     printf("\n");
@@ -1032,6 +1033,23 @@ static int cmd_info(int argc, char **argv) {
     return 0;
 }
 
+/* the model file again, in the format its weights fit (version 2 for 8-bit weights) */
+static int cmd_resave(int argc, char **argv) {
+    options o;
+    defaults(&o);
+    if (parse_options(&o, argc, argv, 2) != argc) die("resave takes no file arguments");
+    char err[ERR_LEN];
+    model_t m;
+    if (model_load(&m, o.model, err)) die(err);
+    uint8_t *b;
+    size_t len;
+    if (model_serialize(&m, &b, &len, err) || file_write_atomic(o.model, b, len, err)) die(err);
+    printf("%s: format version %d, %zu bytes\n", o.model, b[8], len);
+    free(b);
+    model_free(&m);
+    return 0;
+}
+
 /* the images whose highest of 10 scores is not their label, as " index:label>read", then a newline */
 static void print_wrong(const float *scores, const uint8_t *lab, const int *idx, int n) {
     for (int i = 0; i < n; i++) {
@@ -1102,6 +1120,7 @@ static void usage(void) {
            "             writes the digits as stroke files, where eval draws them, instead (with\n"
            "             --multi the numbers eval reads, --touching the touching ones)\n"
            "  info       the model's layers, parameters and FLOPs\n"
+           "  resave     --model FILE again in the newest format its weights fit (version 2: int8 weights)\n"
            "  val        MODEL ...: each model on the validation images a training run with the same\n"
            "             --seed and --val held out: how many right, which wrong; given several, the\n"
            "             average of their probabilities too\n"
@@ -1151,6 +1170,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "eval")) return cmd_eval(argc, argv);
     if (!strcmp(argv[1], "classify")) return cmd_classify(argc, argv);
     if (!strcmp(argv[1], "info")) return cmd_info(argc, argv);
+    if (!strcmp(argv[1], "resave")) return cmd_resave(argc, argv);
     if (!strcmp(argv[1], "val")) return cmd_val(argc, argv);
     if (!strcmp(argv[1], "pen")) return cmd_pen(argc, argv);
     if (!strcmp(argv[1], "export-log")) return cmd_export_log(argc, argv);

@@ -370,8 +370,10 @@ int report_model_card(const char *path, const model_t *m, const eval_result *r, 
     OUT("| Forward pass | %.2f MFLOPs per image |\n", model_flops(m) / 1e6);
     uint8_t *bytes = NULL;
     size_t file_len = 0;
-    if (model_serialize(m, &bytes, &file_len, NULL) == 0) free(bytes);
-    OUT("| Weights file | `%s`, %zu bytes (float32) |\n", model_path, file_len);
+    int version = 0;
+    if (model_serialize(m, &bytes, &file_len, NULL) == 0) version = bytes[8], free(bytes);
+    OUT("| Weights file | `%s`, %zu bytes (format version %d: %s) |\n", model_path, file_len, version,
+        version == 2 ? "int8 conv and fc weights, the rest float32" : "float32");
     OUT("| Inference, native, batch 1 | %.3f ms per image (mean over the test set) |\n", r->mean_ms);
     if (r->multi_apart >= 0)
         OUT("| Numbers of 2-8 test digits read exactly (%d each) | apart %.2f%%, touching or overlapping %.2f%% |\n",
@@ -424,7 +426,8 @@ int report_model_card(const char *path, const model_t *m, const eval_result *r, 
                 meta(log, "mine_val_right", v4));
     }
     OUT("- After training, every conv and fc weight is rounded to %s-bit precision (each output channel: integers "
-        "times one power of two), so that the float32 file compresses about threefold under gzip for the page; "
+        "times one power of two), and the file stores them as those integers (format version 2), a quarter of the "
+        "float32 size; "
         "validation after rounding: %s right. The accuracy above is that of these rounded weights.\n",
         meta(log, "quantized_bits", v1), meta(log, "val_quantized_right", v2));
     if (log->n) {

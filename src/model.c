@@ -1,6 +1,7 @@
 #include "model.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -288,14 +289,87 @@ static const char MAGIC[8] = {'D', 'I', 'G', 'I', 'T', 'C', 'N', 'N'};
 /* bytes before the architecture string, and after it up to the payload */
 #define HEAD_FIXED (8 + 4 + 4)
 #define HEAD_TAIL (4 * 4 + 4 + 8 + 8)
+#define NEG_ZERO (-128) /* version 2: the int8 that stands for -0.0, which rounding a small negative weight gives */
+#define EXP_MIN (-149)  /* version 2: a channel's scale is 2^e, e in EXP_MIN..EXP_MAX (127 × 2^EXP_MAX is finite) */
+#define EXP_MAX 120
+
+static int is_weights(const layer_t *l) { return l->kind == LAYER_CONV || l->kind == LAYER_FC; }
+
+/* a mask over params: 1 where a conv or fc weight lies (stored as int8 in version 2); NULL: no memory */
+static uint8_t *weight_mask(const model_t *m) {
+    uint8_t *mask = calloc(m->n_params ? m->n_params : 1, 1);
+    for (int i = 0; mask && i < m->n_layers; i++)
+        if (is_weights(&m->layer[i])) memset(mask + m->layer[i].w, 1, m->layer[i].n_w);
+    return mask;
+}
+
+/* the int8 code of w at scale 2^e, or 256 when w is not one */
+static int int8_code(float w, int e) {
+    if (w == 0.0f) return signbit(w) ? NEG_ZERO : 0;
+    const float q = ldexpf(w, -e);
+    return q == roundf(q) && fabsf(q) <= 127.0f && ldexpf(q, e) == w ? (int)q : 256;
+}
+
+/* the exponent that stores a channel's weights exactly as int8 (a model rounded by
+ * model_quantize_weights at 8 bits or fewer), or INT_MIN when none does */
+static int channel_exponent(const float *w, size_t n) {
+    float mx = 0.0f;
+    for (size_t j = 0; j < n; j++) mx = fmaxf(mx, fabsf(w[j]));
+    const int e = mx > 0.0f ? (int)ceilf(log2f(mx / 127.0f)) : 0;
+    if (e < EXP_MIN || e > EXP_MAX) return INT_MIN;
+    for (size_t j = 0; j < n; j++)
+        if (int8_code(w[j], e) == 256) return INT_MIN;
+    return e;
+}
+
+/* bytes of the payload (between the header and the CRC) of each version */
+static size_t payload_bytes(const model_t *m, int version) {
+    size_t bytes = 4 * (m->n_params + m->n_stats);
+    for (int i = 0; version == 2 && i < m->n_layers; i++)
+        if (is_weights(&m->layer[i])) bytes -= 3 * m->layer[i].n_w - (size_t)m->layer[i].out_c;
+    return bytes;
+}
+
+/* version 2 when every weight channel is int8 times a power of two, else version 1 */
+static int choose_version(const model_t *m) {
+    for (int i = 0; i < m->n_layers; i++) {
+        const layer_t *l = &m->layer[i];
+        const size_t per = is_weights(l) ? l->n_w / (size_t)l->out_c : 0;
+        for (int o = 0; per && o < l->out_c; o++)
+            if (channel_exponent(m->params + l->w + (size_t)o * per, per) == INT_MIN) return 1;
+    }
+    return 2;
+}
+
+/* version 2's payload: each conv and fc layer's weights, channel by channel (the exponent, then the
+ * int8 values), then every other parameter and the statistics as float32 */
+static int put_payload_v2(const model_t *m, uint8_t *p, char *err) {
+    uint8_t *mask = weight_mask(m);
+    if (!mask) return set_error(err, "out of memory serializing the model");
+    for (int i = 0; i < m->n_layers; i++) {
+        const layer_t *l = &m->layer[i];
+        const size_t per = is_weights(l) ? l->n_w / (size_t)l->out_c : 0;
+        for (int o = 0; per && o < l->out_c; o++) {
+            const float *w = m->params + l->w + (size_t)o * per;
+            const int e = channel_exponent(w, per);
+            *p++ = (uint8_t)(int8_t)e;
+            for (size_t j = 0; j < per; j++) *p++ = (uint8_t)(int8_t)int8_code(w[j], e);
+        }
+    }
+    for (size_t k = 0; k < m->n_params + m->n_stats; k++)
+        if (k >= m->n_params || !mask[k]) le_put_f32(p, m->params[k]), p += 4;
+    free(mask);
+    return 0;
+}
 
 int model_serialize(const model_t *m, uint8_t **out, size_t *out_len, char *err) {
-    size_t alen = strlen(m->arch), nf = m->n_params + m->n_stats;
-    size_t len = HEAD_FIXED + alen + HEAD_TAIL + 4 * nf + 4;
+    const int version = choose_version(m);
+    size_t alen = strlen(m->arch);
+    size_t len = HEAD_FIXED + alen + HEAD_TAIL + payload_bytes(m, version) + 4;
     uint8_t *b = malloc(len), *p = b;
     if (!b) return set_error(err, "out of memory serializing the model");
     memcpy(p, MAGIC, 8), p += 8;
-    le_put_u32(p, MODEL_FORMAT_VERSION), p += 4;
+    le_put_u32(p, (uint32_t)version), p += 4;
     le_put_u32(p, (uint32_t)alen), p += 4;
     memcpy(p, m->arch, alen), p += alen;
     le_put_u32(p, 1), p += 4;
@@ -305,69 +379,115 @@ int model_serialize(const model_t *m, uint8_t **out, size_t *out_len, char *err)
     le_put_f32(p, m->temperature), p += 4;
     le_put_u64(p, m->n_params), p += 8;
     le_put_u64(p, m->n_stats), p += 8;
-    for (size_t i = 0; i < nf; i++, p += 4) le_put_f32(p, m->params[i]);
+    if (version == 1)
+        for (size_t i = 0; i < m->n_params + m->n_stats; i++, p += 4) le_put_f32(p, m->params[i]);
+    else if (put_payload_v2(m, p, err)) {
+        free(b);
+        return -1;
+    }
+    p = b + len - 4;
     le_put_u32(p, crc32_update(0, b, (size_t)(p - b)));
     *out = b;
     *out_len = len;
     return 0;
 }
 
-int model_load_mem(model_t *m, const void *buf, size_t len, char *err) {
-    const uint8_t *b = buf;
-    memset(m, 0, sizeof *m);
+/* the fixed fields of a model file, checked as far as they can be without the architecture */
+typedef struct {
+    int version;
+    char arch[MODEL_ARCH_LEN];
+    float temperature;
+    uint64_t np, ns;
+    size_t head; /* bytes up to the payload */
+} model_header;
+
+static int read_header(const uint8_t *b, size_t len, model_header *h, char *err) {
     if (len < HEAD_FIXED) return set_error(err, "truncated: %zu bytes is shorter than the header", len);
     if (memcmp(b, MAGIC, 8) != 0) return set_error(err, "bad magic: not a DIGITCNN model file");
     uint32_t version = le_get_u32(b + 8);
-    if (version != MODEL_FORMAT_VERSION)
-        return set_error(err, "unsupported format version %u (this build reads version %d)", version, MODEL_FORMAT_VERSION);
+    if (version < 1 || version > MODEL_FORMAT_VERSION)
+        return set_error(err, "unsupported format version %u (this build reads versions 1 to %d)", version, MODEL_FORMAT_VERSION);
     uint32_t alen = le_get_u32(b + 12);
     if (alen == 0 || alen >= MODEL_ARCH_LEN) return set_error(err, "bad architecture length %u (must be 1..%d)", alen, MODEL_ARCH_LEN - 1);
     if (len < HEAD_FIXED + (size_t)alen + HEAD_TAIL) return set_error(err, "truncated: the file ends inside the header");
-    char arch[MODEL_ARCH_LEN];
-    memcpy(arch, b + HEAD_FIXED, alen);
-    arch[alen] = 0;
+    memcpy(h->arch, b + HEAD_FIXED, alen);
+    h->arch[alen] = 0;
     for (uint32_t i = 0; i < alen; i++)
-        if (!isprint((unsigned char)arch[i])) return set_error(err, "bad architecture: non-printable byte at %u", i);
+        if (!isprint((unsigned char)h->arch[i])) return set_error(err, "bad architecture: non-printable byte at %u", i);
     const uint8_t *p = b + HEAD_FIXED + alen;
     uint32_t ic = le_get_u32(p), ih = le_get_u32(p + 4), iw = le_get_u32(p + 8), nc = le_get_u32(p + 12);
-    float temperature = le_get_f32(p + 16);
-    uint64_t np = le_get_u64(p + 20), ns = le_get_u64(p + 28);
-    p += HEAD_TAIL;
+    h->version = (int)version, h->temperature = le_get_f32(p + 16);
+    h->np = le_get_u64(p + 20), h->ns = le_get_u64(p + 28);
+    h->head = HEAD_FIXED + alen + HEAD_TAIL;
     if (ic != 1 || ih != IMG_SIDE || iw != IMG_SIDE || nc != N_CLASSES)
         return set_error(err, "unsupported input %ux%ux%u with %u classes (this build expects 1x28x28, 10)", ic, ih, iw, nc);
-    if (np > MAX_PARAMS || ns > MAX_PARAMS)
-        return set_error(err, "absurd size: %llu parameters and %llu statistics", (unsigned long long)np, (unsigned long long)ns);
-    size_t want = (size_t)(p - b) + 4 * (size_t)(np + ns) + 4;
-    if (len < want) return set_error(err, "truncated: %zu bytes, the header promises %zu", len, want);
-    if (len > want) return set_error(err, "size mismatch: %zu bytes, the header promises %zu (trailing data)", len, want);
-    uint32_t stored = le_get_u32(b + len - 4), actual = crc32_update(0, b, len - 4);
-    if (stored != actual) return set_error(err, "CRC mismatch: stored %08x, computed %08x (corrupt file)", stored, actual);
-    /* the CRC vouches for the bytes; now check they describe a sane model */
+    if (h->np > MAX_PARAMS || h->ns > MAX_PARAMS)
+        return set_error(err, "absurd size: %llu parameters and %llu statistics", (unsigned long long)h->np,
+                         (unsigned long long)h->ns);
+    return 0;
+}
+
+/* the parameters from a payload whose size and CRC were checked */
+static int read_payload(model_t *m, int version, const uint8_t *p, char *err) {
+    uint8_t *mask = version == 2 ? weight_mask(m) : NULL;
+    if (version == 2 && !mask) return set_error(err, "out of memory loading the model");
+    for (int i = 0; mask && i < m->n_layers; i++) {
+        const layer_t *l = &m->layer[i];
+        const size_t per = is_weights(l) ? l->n_w / (size_t)l->out_c : 0;
+        for (int o = 0; per && o < l->out_c; o++) {
+            const int e = (int8_t)*p++;
+            if (e < EXP_MIN || e > EXP_MAX) {
+                free(mask);
+                return set_error(err, "layer %d channel %d: bad scale exponent %d (must be %d..%d)", i + 1, o, e, EXP_MIN, EXP_MAX);
+            }
+            float *w = m->params + l->w + (size_t)o * per;
+            for (size_t j = 0; j < per; j++, p++) w[j] = (int8_t)*p == NEG_ZERO ? -0.0f : ldexpf((float)(int8_t)*p, e);
+        }
+    }
+    for (size_t k = 0; k < m->n_params + m->n_stats; k++) {
+        if (mask && k < m->n_params && mask[k]) continue;
+        const float v = le_get_f32(p);
+        p += 4;
+        if (!isfinite(v)) {
+            free(mask);
+            return set_error(err, "value %zu of %zu is not a finite number", k, m->n_params + m->n_stats);
+        }
+        m->params[k] = v;
+    }
+    free(mask);
+    return 0;
+}
+
+int model_load_mem(model_t *m, const void *buf, size_t len, char *err) {
+    const uint8_t *b = buf;
+    memset(m, 0, sizeof *m);
+    model_header h;
+    if (read_header(b, len, &h, err)) return -1;
     char aerr[ERR_LEN];
-    if (model_init(m, arch, aerr)) return set_error(err, "%s", aerr);
-    if (np != m->n_params || ns != m->n_stats) {
+    if (model_init(m, h.arch, aerr)) return set_error(err, "%s", aerr);
+    int rc = -1;
+    const size_t want = h.head + payload_bytes(m, h.version) + 4;
+    if (h.np != m->n_params || h.ns != m->n_stats)
         set_error(err, "parameter count does not match the architecture: the file holds %llu parameters and %llu "
                        "statistics, '%s' has %zu and %zu",
-                  (unsigned long long)np, (unsigned long long)ns, arch, m->n_params, m->n_stats);
+                  (unsigned long long)h.np, (unsigned long long)h.ns, h.arch, m->n_params, m->n_stats);
+    else if (len < want)
+        set_error(err, "truncated: %zu bytes, the header promises %zu", len, want);
+    else if (len > want)
+        set_error(err, "size mismatch: %zu bytes, the header promises %zu (trailing data)", len, want);
+    else if (le_get_u32(b + len - 4) != crc32_update(0, b, len - 4))
+        set_error(err, "CRC mismatch: stored %08x, computed %08x (corrupt file)", le_get_u32(b + len - 4),
+                  crc32_update(0, b, len - 4));
+    else if (!(h.temperature > 0.0f && h.temperature < 1000.0f))
+        set_error(err, "bad temperature %g (must be in (0, 1000))", h.temperature);
+    else
+        rc = read_payload(m, h.version, b + h.head, err);
+    if (rc) {
         model_free(m);
         return -1;
     }
-    if (!(temperature > 0.0f && temperature < 1000.0f)) {
-        set_error(err, "bad temperature %g (must be in (0, 1000))", temperature);
-        model_free(m);
-        return -1;
-    }
-    m->temperature = temperature;
+    m->temperature = h.temperature;
     model_touch(m);
-    for (size_t i = 0; i < np + ns; i++, p += 4) {
-        float v = le_get_f32(p);
-        if (!isfinite(v)) {
-            set_error(err, "value %zu of %llu is not a finite number", i, (unsigned long long)(np + ns));
-            model_free(m);
-            return -1;
-        }
-        m->params[i] = v;
-    }
     return 0;
 }
 

@@ -40,7 +40,7 @@
 
 #define MODEL_MAX_LAYERS 32
 #define MODEL_ARCH_LEN 1024
-#define MODEL_FORMAT_VERSION 1
+#define MODEL_FORMAT_VERSION 2 /* the newest this build reads; model_serialize writes 1 or 2 (below) */
 #define MODEL_MAX_FILE_BYTES (256u << 20) /* no real model comes near; bigger files are rejected unread */
 #define IMG_SIDE 28
 #define IMG_PIXELS (IMG_SIDE * IMG_SIDE)
@@ -96,7 +96,13 @@ void layer_describe(const layer_t *l, char *buf, size_t n);
  * not change. Returns the largest absolute change made to any weight. */
 float model_quantize_weights(model_t *m, int bits);
 
-/* Serialize to a malloc'd buffer / parse from memory; the file functions wrap these. */
+/* Serialize to a malloc'd buffer / parse from memory; the file functions wrap these. The format
+ * (little-endian): "DIGITCNN", the version, the architecture string, the input shape and classes, the
+ * softmax temperature, the counts of parameters and statistics, the payload, and a CRC-32 of all before
+ * it. Version 1's payload is every value as float32. Version 2, written when every conv and fc weight
+ * channel is int8 times a power of two (model_quantize_weights at 8 bits), holds those weights as they
+ * are: per channel its exponent and its int8 values (-128 for -0.0), then every other value as float32;
+ * it loads to the same float bits as version 1, in a quarter of the bytes. */
 int model_serialize(const model_t *m, uint8_t **buf, size_t *len, char *err);
 int model_load_mem(model_t *m, const void *buf, size_t len, char *err);
 int model_save(const model_t *m, const char *path, char *err); /* atomic: tmp file, fsync, rename */

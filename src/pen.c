@@ -454,6 +454,7 @@ int pen_evaluate(model_t *m, workspace_t *ws, const pen_set *set, uint32_t write
         const int ok = rd->n == 1 && rd->digit[0] == d->label;
         out->n++, out->class_n[d->label]++;
         out->right += ok, out->class_right[d->label] += ok;
+        out->sure_right += ok && sure(rd);
         if (ok) continue;
         out->sure_wrong += sure(rd);
         if (grow((void **)&out->miss, &cap, out->n_miss + 1, sizeof *out->miss)) {

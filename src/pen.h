@@ -121,7 +121,7 @@ typedef struct {
 } pen_miss;
 
 typedef struct {
-    int n, right, sure_wrong, writers;
+    int n, right, sure_wrong, sure_right, writers; /* sure_right: read right and shown as sure */
     int class_n[N_CLASSES], class_right[N_CLASSES];
     int n_miss;
     pen_miss *miss; /* malloc'd: every digit read wrong */

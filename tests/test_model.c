@@ -1,4 +1,5 @@
 /* The architecture parser and the model file format. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -94,6 +95,7 @@ static void set_u32(uint8_t *p, uint32_t v) {
     for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
 static void fix_crc(uint8_t *b, size_t len) { set_u32(b + len - 4, crc32_update(0, b, len - 4)); }
+#define HEAD_OF(m) (16 + strlen((m)->arch) + 36) /* bytes before a model file's values */
 
 /* quantized weights: on a grid of ±127 steps of a power of two per channel, within half a step */
 void test_quantize(void) {
@@ -142,23 +144,83 @@ void test_quantize(void) {
     model_free(&a), model_free(&b);
 }
 
-/* each kind of damage is rejected, with its own message */
-void test_model_corrupt(void) {
+/* the file of model a, written as version 1 (every value float32) whatever its weights */
+static int serialize_v1(const model_t *a, uint8_t **b, size_t *len) {
+    model_t f;
     char err[ERR_LEN];
-    model_t a, b;
+    if (model_init(&f, a->arch, err)) return -1;
+    memcpy(f.params, a->params, sizeof(float) * (a->n_params + a->n_stats));
+    f.temperature = a->temperature;
+    f.params[a->layer[0].w] += 1e-7f; /* off the int8 grid: the writer falls back to version 1 */
+    int rc = model_serialize(&f, b, len, err);
+    if (!rc) { /* the same model, but with a's weight: fix the value and the CRC */
+        const size_t at = HEAD_OF(a) + 4 * a->layer[0].w;
+        float v = a->params[a->layer[0].w];
+        memcpy(*b + at, &v, 4);
+        fix_crc(*b, *len);
+    }
+    model_free(&f);
+    return rc;
+}
+
+/* 8-bit weights are written as version 2, a quarter of the size, and load to the same bits as version 1 */
+void test_model_int8(void) {
+    char err[ERR_LEN];
+    model_t a, b, c;
     model_init(&a, ARCH, err);
-    model_init_weights(&a, 1);
+    model_init_weights(&a, 5);
+    for (size_t k = 0; k < a.n_stats; k++) a.params[a.n_params + k] = 0.5f + 0.01f * (float)k;
+    a.temperature = 0.7f;
+    uint8_t *f1, *f2;
+    size_t n1, n2;
+    model_serialize(&a, &f1, &n1, err);
+    CHECK(f1[8] == 1, "unrounded weights are written as version %d", f1[8]);
+    free(f1);
+    model_quantize_weights(&a, 8);
+    a.params[a.layer[0].w + 3] = -0.0f; /* rounding a small negative weight gives -0 */
+    CHECK(model_serialize(&a, &f2, &n2, err) == 0 && f2[8] == 2, "8-bit weights are written as version %d", f2[8]);
+    CHECK(serialize_v1(&a, &f1, &n1) == 0 && f1[8] == 1, "version 1 of the same model");
+    CHECK(n2 * 3 < n1, "version 2 is %zu bytes, version 1 %zu", n2, n1);
+    CHECK(model_load_mem(&b, f1, n1, err) == 0, "version 1: %s", err);
+    CHECK(model_load_mem(&c, f2, n2, err) == 0, "version 2: %s", err);
+    const size_t bytes = sizeof(float) * (a.n_params + a.n_stats);
+    CHECK(!memcmp(a.params, b.params, bytes) && !memcmp(a.params, c.params, bytes) && b.temperature == c.temperature,
+          "versions 1 and 2 load to different bits");
+    CHECK(signbit(c.params[a.layer[0].w + 3]), "-0.0 comes back as +0.0");
+    /* and 4-bit weights fit version 2 too */
+    model_quantize_weights(&c, 4);
+    free(f2);
+    model_free(&b);
+    CHECK(model_serialize(&c, &f2, &n2, err) == 0 && f2[8] == 2 && model_load_mem(&b, f2, n2, err) == 0 &&
+              !memcmp(b.params, c.params, bytes),
+          "4-bit weights: version %d, %s", f2[8], err);
+    free(f1), free(f2);
+    model_free(&a), model_free(&b), model_free(&c);
+}
+
+/* each kind of damage to a file of either version is rejected, with its own message */
+static void corrupt_cases(const model_t *a, int version) {
+    char err[ERR_LEN];
+    model_t b;
     uint8_t *good, *x;
     size_t len;
-    model_serialize(&a, &good, &len, err);
+    if (version == 1 ? serialize_v1(a, &good, &len) : model_serialize(a, &good, &len, err)) {
+        CHECK(0, "version %d: cannot serialize", version);
+        return;
+    }
+    CHECK(good[8] == version, "written as version %d, want %d", good[8], version);
     const size_t alen = strlen(ARCH), tail = 16 + alen; /* offset of the fixed fields after the arch */
     x = malloc(len + 16);
+    if (!x) {
+        free(good);
+        return;
+    }
 
 #define EXPECT(buflen, want) \
     do { \
         err[0] = 0; \
         int rc_ = model_load_mem(&b, x, (buflen), err); \
-        CHECK(rc_ != 0 && strstr(err, want), "want '%s', got rc %d '%s'", want, rc_, err); \
+        CHECK(rc_ != 0 && strstr(err, want), "version %d: want '%s', got rc %d '%s'", version, want, rc_, err); \
         if (rc_ == 0) model_free(&b); \
     } while (0)
 
@@ -171,27 +233,37 @@ void test_model_corrupt(void) {
     EXPECT(len, "bad magic");
     memcpy(x, good, len), set_u32(x + 8, 7);
     EXPECT(len, "unsupported format version 7");
+    memcpy(x, good, len), set_u32(x + 8, 0);
+    EXPECT(len, "unsupported format version 0");
     memcpy(x, good, len), set_u32(x + 12, 5000);
     EXPECT(len, "bad architecture length");
     memcpy(x, good, len), x[len / 2] ^= 0x40; /* one flipped bit in the weights */
     EXPECT(len, "CRC mismatch");
     memcpy(x, good, len), x[len] = 0, fix_crc(x, len + 1);
     EXPECT(len + 1, "trailing data");
+    /* the other version's number on this payload: its size does not match */
+    memcpy(x, good, len), set_u32(x + 8, 3 - version), fix_crc(x, len);
+    EXPECT(len, version == 1 ? "trailing data" : "truncated");
     /* absurd size: 2^40 parameters */
     memcpy(x, good, len), set_u32(x + tail + 20, 0), set_u32(x + tail + 24, 256), fix_crc(x, len);
     EXPECT(len, "absurd size");
     /* a parameter count that disagrees with the architecture (file length kept consistent) */
     memcpy(x, good, len);
-    set_u32(x + tail + 20, (uint32_t)a.n_params - 1);
-    set_u32(x + tail + 28, (uint32_t)a.n_stats + 1);
+    set_u32(x + tail + 20, (uint32_t)a->n_params - 1);
+    set_u32(x + tail + 28, (uint32_t)a->n_stats + 1);
     fix_crc(x, len);
     EXPECT(len, "does not match");
     /* an architecture the parser rejects, with a valid CRC */
     memcpy(x, good, len), memcpy(x + 16, "conv8k3,bn,relu,pool2,conv16k3,bn,relu,pool2,drop25,fc11", alen), fix_crc(x, len);
     EXPECT(len, "bad architecture");
-    /* a NaN weight with a valid CRC */
-    memcpy(x, good, len), set_u32(x + tail + 36 + 8, 0x7fc00000u), fix_crc(x, len);
+    /* a NaN among the float32 values (version 2: the first after the int8 weights), with a valid CRC */
+    const size_t first_float = version == 1 ? tail + 36 + 8 : len - 4 - 4 * (a->n_stats + 1);
+    memcpy(x, good, len), set_u32(x + first_float, 0x7fc00000u), fix_crc(x, len);
     EXPECT(len, "not a finite number");
+    if (version == 2) { /* a channel's scale out of range */
+        memcpy(x, good, len), x[tail + 36] = (uint8_t)(int8_t)127, fix_crc(x, len);
+        EXPECT(len, "bad scale exponent 127");
+    }
     /* a non-positive temperature */
     memcpy(x, good, len), set_u32(x + tail + 16, 0xbf800000u), fix_crc(x, len);
     EXPECT(len, "bad temperature");
@@ -199,14 +271,27 @@ void test_model_corrupt(void) {
     memcpy(x, good, len), set_u32(x + tail + 4, 32), fix_crc(x, len);
     EXPECT(len, "unsupported input");
 #undef EXPECT
+    free(good), free(x);
+}
+
+void test_model_corrupt(void) {
+    char err[ERR_LEN];
+    model_t a, b;
+    model_init(&a, ARCH, err);
+    model_init_weights(&a, 1);
+    model_quantize_weights(&a, 8);
+    corrupt_cases(&a, 1);
+    corrupt_cases(&a, 2);
     /* the file loader adds the path; a missing file says so */
     CHECK(model_load(&b, "/nonexistent/model.bin", err) != 0 && strstr(err, "cannot open"), "missing file: '%s'", err);
+    uint8_t *good;
+    size_t len;
+    model_serialize(&a, &good, &len, err);
     const char *p = tmp_path("corrupt.bin");
-    memcpy(x, good, len);
-    file_write_atomic(p, x, len / 3, err);
+    file_write_atomic(p, good, len / 3, err);
     CHECK(model_load(&b, p, err) != 0 && strstr(err, p) && strstr(err, "truncated"), "truncated file: '%s'", err);
     remove(p);
-    free(good), free(x);
+    free(good);
     model_free(&a);
 }
 

@@ -10,6 +10,7 @@ Runs under Debian's /usr/bin/python3 with python3-torch. Prints JSON lines.
 """
 import json
 import re
+import math
 import struct
 import sys
 import time
@@ -54,22 +55,46 @@ def build(arch):
     return nn.Sequential(*layers)
 
 
+def int8_weights(b, p, net):
+    """version 2: each conv and fc layer's weights, channel by channel: the exponent e, then int8 values
+    q meaning q * 2^e (-128: -0.0). Returns them in layer order and the offset after them."""
+    out = []
+    for mod in net:
+        if isinstance(mod, (nn.Conv2d, nn.Linear)):
+            oc, per = mod.weight.shape[0], mod.weight[0].numel()
+            w = []
+            for _ in range(oc):
+                e = struct.unpack_from('<b', b, p)[0]
+                q = struct.unpack_from('<%db' % per, b, p + 1)
+                w += [-0.0 if v == -128 else math.ldexp(v, e) for v in q]
+                p += 1 + per
+            out.append(w)
+    return out, p
+
+
 def load(path):
     b = open(path, 'rb').read()
     assert b[:8] == b'DIGITCNN', 'not a DIGITCNN file'
     version, alen = struct.unpack_from('<II', b, 8)
+    assert version in (1, 2), 'unsupported version %d' % version
     arch = b[16:16 + alen].decode()
     p = 16 + alen
     _, _, _, _, temperature, n_params, n_stats = struct.unpack_from('<IIIIfQQ', b, p)
     p += 36
-    vals = struct.unpack_from('<%df' % (n_params + n_stats), b, p)
     assert zlib.crc32(b[:-4]) == struct.unpack_from('<I', b, len(b) - 4)[0], 'CRC mismatch'
     net = build(arch)
+    weights = []
+    if version == 2:
+        weights, p = int8_weights(b, p, net)
+        n_params -= sum(len(w) for w in weights)
+    vals = struct.unpack_from('<%df' % (n_params + n_stats), b, p)
     params, stats = list(vals[:n_params]), list(vals[n_params:])
     with torch.no_grad():
         for mod in net:
             if isinstance(mod, (nn.Conv2d, nn.Linear)):
-                for t in (mod.weight, mod.bias):
+                if weights:
+                    mod.weight.copy_(torch.tensor(weights.pop(0)).view_as(mod.weight))
+                for t in ((mod.bias,) if version == 2 else (mod.weight, mod.bias)):
                     n = t.numel()
                     t.copy_(torch.tensor(params[:n]).view_as(t))
                     del params[:n]
@@ -82,7 +107,7 @@ def load(path):
                 mod.running_mean.copy_(torch.tensor(stats[:n]))
                 mod.running_var.copy_(torch.tensor(stats[n:2 * n]))
                 del stats[:2 * n]
-    assert not params and not stats
+    assert not params and not stats and not weights
     net.eval()
     return arch, net, temperature
 

@@ -397,7 +397,7 @@ test('the page logs a correction and a finished drawing; a failing endpoint does
     assert.strictEqual(rows[0].label, 1);
     assert.strictEqual(rows[0].predicted, 7);
     assert.strictEqual(rows[0].px, Buffer.from(input).toString('hex').toUpperCase());
-    assert.match(rows[0].model, /^digitcnn-1-[0-9a-f]{8}$/);
+    assert.match(rows[0].model, /^digitcnn-2-[0-9a-f]{8}$/);
     // a new drawing, then Clear: logged once, without a label
     await page.click('#clear');
     await h.drawStrokes(page, digitStrokes(3, 150, 40, 180, 280));

@@ -71,7 +71,7 @@ test('a user teaches an unusual 1 and 7: held-back drawings are read better, kep
   const { page, context, errors } = await h.openPage(browser, server.url, { acceptDownloads: true });
   assert.strictEqual(await attr(page, 'model'), 'shipped');
   const shippedVersion = await attr(page, 'model-version');
-  assert.match(shippedVersion, /^digitcnn-1-[0-9a-f]{8}$/);
+  assert.match(shippedVersion, /^digitcnn-2-[0-9a-f]{8}$/, 'the shipped model is a version 2 file (int8 weights)');
   assert.ok(await page.isHidden('#model-reset'), 'nothing to reset to at first');
 
   // probes: new drawings of the style, never shown to the fine-tuning
