@@ -57,7 +57,7 @@
     canvas: canvas,
     print: (t) => console.log(t),
     printErr: (t) => console.warn(t),
-    onRuntimeInitialized: () => Promise.all([model, stored]).then(load, (e) => fail('Could not load the model: ' + e.message)),
+    onRuntimeInitialized: () => model.then(load, (e) => fail('Could not load the model: ' + e.message)),
   };
 
   // loads model bytes into the reader; returns null, or what is wrong with them
@@ -72,21 +72,23 @@
     return null;
   }
 
-  function load([shipped, personal]) {
-    if (personal) {
-      const err = useModel(personal.bytes);
-      if (err) console.warn('the stored personal model is unusable (' + err + '); using the shipped one');
-      if (err) personal = null;
-    }
-    if (!personal) {
-      const err = useModel(shipped);
-      if (err) return fail(err);
-    }
-    if (window.digitTeach) window.digitTeach.ready({ shipped: shipped, personal: personal, useModel: useModel });
+  // the shipped model first, so that reading can start; a personal model, when IndexedDB (slow to open on a
+  // first visit) has one, replaces it a moment later
+  function load(shipped) {
+    const err = useModel(shipped);
+    if (err) return fail(err);
     hint.textContent = multi.getAttribute('aria-pressed') === 'true' ? 'Write a number here' : 'Draw a digit here';
     buildInside();
     body.dataset.readyMs = String(Math.round(performance.now())); // for the benchmark: when reading becomes possible
     body.dataset.ready = 'true';
+    stored.then((personal) => {
+      if (personal) {
+        const bad = useModel(personal.bytes);
+        if (bad) console.warn('the stored personal model is unusable (' + bad + '); using the shipped one');
+        if (bad) personal = null; /* the shipped model stays loaded */
+      }
+      if (window.digitTeach) window.digitTeach.ready({ shipped: shipped, personal: personal, useModel: useModel });
+    });
   }
 
   const pct = (p) => (100 * p).toFixed(1) + '%';
@@ -160,19 +162,22 @@
       (last && last.digits.length ? '.' : '. Draw something to see them light up.');
   }
 
+  // 105162 -> "105,162" (toLocaleString would first load the browser's locale data: tens of ms at startup)
+  const thousands = (n) => String(n).replace(/\B(?=(\d{3})+$)/g, ',');
+
   function buildInside() {
     arch = JSON.parse(Module.UTF8ToString(Module._app_arch_json()));
     const tbody = $('#arch tbody');
     arch.layers.forEach((l, i) => {
       const tr = document.createElement('tr');
-      [i + 1, l.desc, l.out.join('×'), l.params.toLocaleString('en'), l.mflops.toFixed(3)].forEach((v) => {
+      [i + 1, l.desc, l.out.join('×'), thousands(l.params), l.mflops.toFixed(3)].forEach((v) => {
         const td = document.createElement('td');
         td.textContent = v;
         tr.appendChild(td);
       });
       tbody.appendChild(tr);
     });
-    $('#arch-summary').textContent = arch.params.toLocaleString('en') + ' parameters, ' + arch.mflops.toFixed(2) +
+    $('#arch-summary').textContent = thousands(arch.params) + ' parameters, ' + arch.mflops.toFixed(2) +
       ' million floating-point operations per reading. Softmax temperature ' + arch.temperature.toFixed(3) +
       ', calibrated on held-out training images.';
     const group = $('.layers');

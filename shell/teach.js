@@ -34,8 +34,13 @@
       tx.onerror = tx.onabort = () => { db.close(); reject(tx.error || new Error('IndexedDB transaction failed')); };
     }));
   }
+  // whether the database was ever made here: opening one that is not there creates it, which takes a first
+  // visit 100-300 ms that the first reading would wait for
+  const exists = () => (indexedDB.databases ? indexedDB.databases().then((l) => l.some((d) => d.name === DB), () => true)
+    : Promise.resolve(true));
   // resolves to the stored record or null (also when IndexedDB is unavailable)
-  const stored = () => ('indexedDB' in self ? op('readonly', (s) => s.get(KEY)) : Promise.resolve(null))
+  const stored = () => ('indexedDB' in self ? exists().then((yes) => (yes ? op('readonly', (s) => s.get(KEY)) : null))
+    : Promise.resolve(null))
     .then((r) => (r && r.bytes instanceof ArrayBuffer ? r : null), (e) => { console.log('no stored model: ' + e.message); return null; });
   const save = (rec) => op('readwrite', (s) => s.put(rec, KEY));
   const forget = () => op('readwrite', (s) => s.delete(KEY));

@@ -97,7 +97,8 @@ async function openIn(context, url) {
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('request', (r) => requests.push(r.url()));
   await page.goto(url);
-  await page.waitForSelector('body[data-ready="true"]', { timeout: 20000 });
+  // ready to read, and the model in use settled (a personal one is looked up once reading is possible)
+  await page.waitForSelector('body[data-ready="true"][data-model]', { timeout: 20000 });
   return { page, errors, requests };
 }
 

@@ -122,7 +122,7 @@ test('a user teaches an unusual 1 and 7: held-back drawings are read better, kep
 
   // the next visit uses the personal model
   await page.reload();
-  await page.waitForSelector('body[data-ready="true"]');
+  await page.waitForSelector('body[data-ready="true"][data-model]'); // the stored model is looked up after the first reading is possible
   assert.strictEqual(await attr(page, 'model'), 'personal');
   assert.strictEqual(await attr(page, 'model-version'), personalVersion);
   assert.match(await page.textContent('#model-name'), /yours, taught .* on 50 drawings/);
@@ -146,7 +146,7 @@ test('a user teaches an unusual 1 and 7: held-back drawings are read better, kep
   const reset = await probe(page, probes);
   assert.deepStrictEqual(reset.probs, shipped.probs, 'after reset every probability is what the shipped model gave');
   await page.reload();
-  await page.waitForSelector('body[data-ready="true"]');
+  await page.waitForSelector('body[data-ready="true"][data-model]'); // the stored model is looked up after the first reading is possible
   assert.strictEqual(await attr(page, 'model'), 'shipped', 'reset also forgot the stored model');
   assert.strictEqual(await attr(page, 'model-version'), shippedVersion);
   assert.deepStrictEqual(errors, []);
@@ -158,7 +158,7 @@ test('teaching fails cleanly: a missing replay sample, a corrupt stored model, c
   const context = await browser.newContext({ serviceWorkers: 'block' });
   const page = await context.newPage();
   await page.goto(server.url);
-  await page.waitForSelector('body[data-ready="true"]');
+  await page.waitForSelector('body[data-ready="true"][data-model]'); // the stored model is looked up after the first reading is possible
   const shippedVersion = await attr(page, 'model-version');
 
   // the replay sample cannot be fetched: a clear message, the model in use unchanged
@@ -202,7 +202,7 @@ test('teaching fails cleanly: a missing replay sample, a corrupt stored model, c
   const warnings = [];
   page.on('console', (m) => { if (m.type() === 'warning') warnings.push(m.text()); });
   await page.reload();
-  await page.waitForSelector('body[data-ready="true"]');
+  await page.waitForSelector('body[data-ready="true"][data-model]'); // the stored model is looked up after the first reading is possible
   assert.strictEqual(await attr(page, 'model'), 'shipped');
   assert.strictEqual(await attr(page, 'model-version'), shippedVersion);
   assert.ok(warnings.some((w) => /stored personal model is unusable .*magic/.test(w)), warnings.join('\n'));
