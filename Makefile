@@ -136,7 +136,7 @@ WEB_EXPORTS := main malloc free app_clear app_undo app_load_model app_features a
 empty      :=
 space      := $(empty) $(empty)
 comma      := ,
-EMLINK     := -sENVIRONMENT=web -sALLOW_MEMORY_GROWTH=1 -sFILESYSTEM=0 -sTOTAL_STACK=1048576 \
+EMLINK     := -sENVIRONMENT=web -sMALLOC=emmalloc -sALLOW_MEMORY_GROWTH=1 -sFILESYSTEM=0 -sTOTAL_STACK=1048576 \
               -sEXPORTED_FUNCTIONS=$(subst $(space),$(comma),$(addprefix _,$(WEB_EXPORTS))) \
               -sEXPORTED_RUNTIME_METHODS=UTF8ToString
 SHELL_FILES := $(wildcard shell/*)

@@ -329,6 +329,8 @@ static size_t card_pen(char *b, size_t cap, size_t len, const eval_result *r, co
     OUT("| Pen digits read right | **%.2f%%** (%d digits, %d writers) |\n", 100.0 * p->right / p->n, p->n, p->writers);
     OUT("| Read wrong with confidence (the page showed it as sure) | %.2f%% (%d) |\n", 100.0 * p->sure_wrong / p->n,
         p->sure_wrong);
+    OUT("| Read right and shown as sure (the rest of the right ones said \"not sure\") | %.2f%% (%d) |\n",
+        100.0 * p->sure_right / p->n, p->sure_right);
     if (r->pen_numbers)
         OUT("| Numbers of 2-8 digits of one writer, on the wide canvas, read exactly (%d each) | apart %.2f%%, "
             "touching %.2f%% |\n",
