@@ -16,6 +16,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <SDL.h>
 #include <math.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +117,7 @@ static void draw_canvas(raster_t *f) {
     for (int y = 0; y < CORE_H; y++)
         for (int x = 0; x < core.w; x++) memcpy(f->rgb + ((size_t)y * f->w + x) * 3, lut[core.ink[y * core.w + x]], 3);
     if (core.result.n < 2 && core.w != CORE_MULTI_W) return;
+    int above_end = INT_MIN / 2, below_end = INT_MIN / 2; /* where the last label above / below a frame ends */
     for (int k = 0; k < core.result.n; k++) {
         const preprocess_info *b = &core.result.info[k];
         const uint32_t c = core_confidence(&core, k) < UNSURE_BELOW ? 0xb45309 : 0x2563eb;
@@ -124,8 +126,13 @@ static void draw_canvas(raster_t *f) {
         raster_rect(f, x, y, 2, h, c), raster_rect(f, x + w - 2, y, 2, h, c);
         char lab[16];
         snprintf(lab, sizeof lab, "%d %d%%", core.result.digit[k], (int)lroundf(100 * core_confidence(&core, k)));
-        const int ty = y - 18 >= 0 ? y - 18 : y + h + 3; /* above the frame, or below it at the top edge */
-        raster_rect(f, x, ty - 2, (int)strlen(lab) * 12 + 2, 18, c);
+        /* above the frame; below it at the top edge, or where the label before it would be covered */
+        const int lw = (int)strlen(lab) * 12 + 2, fits_above = y - 18 >= 0, fits_below = y + h + 3 + 16 <= CORE_H;
+        const int above = fits_above && (x >= above_end + 2 || !fits_below || x < below_end + 2);
+        const int ty = above ? y - 18 : y + h + 3;
+        if (above) above_end = x + lw;
+        else below_end = x + lw;
+        raster_rect(f, x, ty - 2, lw, 18, c);
         raster_text(f, x + 2, ty, 2, 0xffffff, lab);
     }
 }
