@@ -132,7 +132,7 @@ EMFLAGS    := $(EMLIBFLAGS) $(APP_INC) -I$(SDL_WASM)/include \
               -I$(SDL_WASM)/include-config-minsizerel
 WEB_EXPORTS := main malloc free app_clear app_undo app_load_model app_features app_features_w app_features_h \
                app_conv_layers app_input app_error app_arch_json app_result_json app_classify_gray app_model_version app_forward \
-               app_set_multi app_multi app_teach_input app_strokes_text app_ink_crc
+               app_set_multi app_multi app_teach_input app_strokes_text app_ink_crc app_digit_input app_ink app_canvas_w
 empty      :=
 space      := $(empty) $(empty)
 comma      := ,

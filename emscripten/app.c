@@ -56,6 +56,10 @@ EXPORT void app_set_multi(int on) {
 }
 EXPORT const char *app_result_json(void) { return core.json; }
 EXPORT const float *app_input(void) { return core.result.n ? core.result.input[core.selected] : NULL; }
+/* digit k's 28×28 input, and the canvas's ink (app_canvas_w × 360 bytes), for the page's preparation steps */
+EXPORT const float *app_digit_input(int k) { return k >= 0 && k < core.result.n ? core.result.input[k] : NULL; }
+EXPORT const uint8_t *app_ink(void) { return core.ink; }
+EXPORT int app_canvas_w(void) { return core.w; }
 EXPORT const uint8_t *app_features(int k) { return core_features(&core, k); }
 EXPORT int app_features_w(void) { return core.features_w; }
 EXPORT int app_features_h(void) { return core.features_h; }

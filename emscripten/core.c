@@ -122,9 +122,12 @@ static void publish(core_t *c) {
                             core_state(c), r->number, c->selected, c->last_ms, c->inferences, c->strokes.n_strokes,
                             r->truncated ? "true" : "false");
     for (int k = 0; k < r->n && len < cap; k++) {
-        len += (size_t)snprintf(c->json + len, cap - len, "%s{\"digit\":%d,\"confidence\":%.4f,\"box\":[%d,%d,%d,%d],\"probs\":[",
-                                k ? "," : "", r->digit[k], core_confidence(c, k), r->info[k].x0, r->info[k].y0, r->info[k].x1,
-                                r->info[k].y1);
+        const preprocess_info *b = &r->info[k];
+        len += (size_t)snprintf(c->json + len, cap - len,
+                                "%s{\"digit\":%d,\"confidence\":%.4f,\"box\":[%d,%d,%d,%d],\"place\":[%d,%d,%d,%d],"
+                                "\"com\":[%.3f,%.3f],\"probs\":[",
+                                k ? "," : "", r->digit[k], core_confidence(c, k), b->x0, b->y0, b->x1, b->y1, b->box_x,
+                                b->box_y, b->box_w, b->box_h, b->com_x, b->com_y);
         for (int j = 0; j < N_CLASSES && len < cap; j++)
             len += (size_t)snprintf(c->json + len, cap - len, "%s%.6f", j ? "," : "", r->prob[k][j]);
         if (len < cap) len += (size_t)snprintf(c->json + len, cap - len, "]}");

@@ -129,6 +129,7 @@
     });
     drawInput();
     if ($('#inside').open) drawFeatures();
+    if ($('#steps').open) drawSteps();
     // drawings made while teaching are not logged
     if (window.digitLog && !(body.dataset.teach && body.dataset.teach !== 'off')) window.digitLog.reading(r);
   }
@@ -161,6 +162,77 @@
       ' feature maps of ' + c.out[1] + '×' + c.out[2] + ', after batch norm and ReLU' +
       (last && last.digits.length ? '.' : '. Draw something to see them light up.');
   }
+
+  // ---- how each digit is prepared (src/preprocess.c), from the reading: its ink on the canvas, the ink scaled
+  // to fit 20×20, that box in 28×28 with its centre of mass, and the input shifted to centre it
+  const STEPS = ['The ink, cut to its box', 'Scaled to fit 20×20', 'Its centre of mass (red), the centre (blue)',
+    'Moved to the centre: the 28×28 input'];
+
+  function stepCanvas(fig, w, h, label) {
+    const c = document.createElement('canvas');
+    c.width = w, c.height = h;
+    c.setAttribute('role', 'img');
+    c.setAttribute('aria-label', label);
+    fig.appendChild(c);
+    return c.getContext('2d');
+  }
+
+  // white paper, ink dark: v in [0, 1] at (x, y) of a w×h image, read by get(x, y)
+  function paint(ctx, w, h, get) {
+    const img = ctx.createImageData(w, h);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+      const v = 255 - Math.round(255 * Math.min(1, Math.max(0, get(x, y))));
+      const i = 4 * (y * w + x);
+      img.data[i] = img.data[i + 1] = img.data[i + 2] = v, img.data[i + 3] = 255;
+    }
+    ctx.putImageData(img, 0, 0);
+  }
+
+  const mark = (ctx, x, y, color) => { ctx.fillStyle = color; ctx.fillRect(Math.floor(x), Math.floor(y), 1, 1); };
+
+  function stepRow(d, k) {
+    const row = document.createElement('div');
+    row.className = 'steps-row';
+    row.setAttribute('role', 'group');
+    row.setAttribute('aria-label', 'Digit ' + (k + 1) + ', read as ' + d.digit);
+    const figs = STEPS.map((cap) => {
+      const fig = document.createElement('figure');
+      const fc = document.createElement('figcaption');
+      fc.textContent = cap;
+      row.appendChild(fig);
+      return [fig, fc];
+    });
+    const p = Module._app_digit_input(k);
+    const input = Module.HEAPF32.subarray(p >> 2, (p >> 2) + 784);
+    const at = (x, y) => (x >= 0 && y >= 0 && x < 28 && y < 28 ? input[28 * y + x] : 0);
+    const [bx, by, bw, bh] = d.place;
+    // 1: the canvas's ink in the digit's box (on a number, a neighbour's ink may show at the edges)
+    const cw = Module._app_canvas_w(), ink = Module.HEAPU8.subarray(Module._app_ink(), Module._app_ink() + cw * 360);
+    const [x0, y0, x1, y1] = d.box, iw = x1 - x0 + 1, ih = y1 - y0 + 1;
+    paint(stepCanvas(figs[0][0], iw, ih, STEPS[0]), iw, ih, (x, y) => ink[(y0 + y) * cw + x0 + x] / 255);
+    // 2: the scaled box, in the middle of a 20×20 frame
+    const ox = (20 - bw) >> 1, oy = (20 - bh) >> 1;
+    paint(stepCanvas(figs[1][0], 20, 20, STEPS[1] + ': ' + bw + '×' + bh + ' pixels'), 20, 20,
+      (x, y) => (x >= ox && y >= oy && x < ox + bw && y < oy + bh ? at(bx + x - ox, by + y - oy) : 0));
+    // 3: the box in the middle of 28×28, its centre of mass and the image's centre
+    const gx = (28 - bw) >> 1, gy = (28 - bh) >> 1;
+    const c3 = stepCanvas(figs[2][0], 28, 28, STEPS[2]);
+    paint(c3, 28, 28, (x, y) => at(x - gx + bx, y - gy + by));
+    mark(c3, 14, 14, '#2563eb'), mark(c3, d.com[0] - bx + gx, d.com[1] - by + gy, '#dc2626');
+    // 4: the input itself
+    const c4 = stepCanvas(figs[3][0], 28, 28, STEPS[3]);
+    paint(c4, 28, 28, at);
+    mark(c4, 14, 14, '#2563eb');
+    figs.forEach(([fig, fc]) => fig.appendChild(fc));
+    return row;
+  }
+
+  function drawSteps() {
+    const rows = $('#steps-rows');
+    if (!last || !last.digits.length) return;
+    rows.replaceChildren(...last.digits.map(stepRow));
+  }
+  $('#steps').addEventListener('toggle', () => { if ($('#steps').open) drawSteps(); });
 
   // 105162 -> "105,162" (toLocaleString would first load the browser's locale data: tens of ms at startup)
   const thousands = (n) => String(n).replace(/\B(?=(\d{3})+$)/g, ',');

@@ -139,6 +139,7 @@ int preprocess_region(float *out, const uint8_t *gray, int stride, const uint8_t
             if (tx >= 0 && ty >= 0 && tx < IMG_SIDE && ty < IMG_SIDE) out[ty * IMG_SIDE + tx] = box[y * ow + x];
         }
     info->com_x = (float)(cx + dx), info->com_y = (float)(cy + dy);
+    info->box_x = dx, info->box_y = dy, info->box_w = ow, info->box_h = oh;
     return PREPROCESS_OK;
 }
 

@@ -28,6 +28,7 @@ typedef struct {
     int dark_ink;       /* 1 when the ink was darker than the background */
     float scale;        /* output pixels per canvas pixel */
     float com_x, com_y; /* centre of mass in the output after placement */
+    int box_x, box_y, box_w, box_h; /* where the ink, scaled to fit 20×20, was placed in the 28×28 output */
 } preprocess_info;
 
 /* gray: w×h bytes, row stride `stride`. out: 28×28 floats in [0, 1], ink high.

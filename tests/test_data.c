@@ -156,6 +156,16 @@ void test_preprocess(void) {
     moments(out, &cx, &cy, &w, &h);
     CHECK(w == 20 && h == 4, "bar is %dx%d", w, h);
     CHECK(fabs(cx - 14) <= 0.5 && fabs(cy - 14) <= 0.5, "bar centre of mass at (%.2f, %.2f)", cx, cy);
+    /* where the scaled ink went (the page's preparation steps show it): a 20x4 box holding all the ink */
+    float inside = 0.0f, total = 0.0f;
+    for (int y = 0; y < IMG_SIDE; y++)
+        for (int x = 0; x < IMG_SIDE; x++) {
+            total += out[y * IMG_SIDE + x];
+            if (x >= info.box_x && x < info.box_x + info.box_w && y >= info.box_y && y < info.box_y + info.box_h)
+                inside += out[y * IMG_SIDE + x];
+        }
+    CHECK(info.box_w == 20 && info.box_h == 4 && total > 0 && inside == total, "bar placed as %dx%d at (%d, %d), %g of %g inside",
+          info.box_w, info.box_h, info.box_x, info.box_y, inside, total);
 
     /* an L shape: the centre of mass, not the box, goes to the centre */
     fill(c, 300, 0, 0, 300, 200, 255);

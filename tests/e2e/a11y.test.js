@@ -79,12 +79,14 @@ function states(page, context) {
       assert.strictEqual((await h.settle(page)).state, 'unsure');
       assert.strictEqual(await page.getAttribute('#prediction', 'data-state'), 'unsure');
     }],
-    ['look inside open', async () => {
+    ['look inside and the preparation steps open', async () => {
       await page.click('#clear');
       await draw(page, one(8));
       await h.settle(page);
       await page.click('#inside summary');
       await page.click('.layers button >> nth=1');
+      await page.click('#steps summary');
+      await page.waitForSelector('.steps-row canvas');
     }],
     ['a number on the wide canvas', async () => {
       await page.click('#inside summary');
@@ -254,6 +256,8 @@ for (const width of WIDTHS) {
     await use(page, '.layers button:nth-child(1)', 'Enter', pressed, ['.layers button:nth-child(1)', 'true']);
     await tabTo(page, '.table-scroll'); // the architecture table's scrolling region, where it does not fit
     await use(page, '#inside summary', 'Space', () => !document.querySelector('#inside').open);
+    await use(page, '#steps summary', 'Enter', () => document.querySelector('#steps').open);
+    await use(page, '#steps summary', 'Space', () => !document.querySelector('#steps').open);
 
     // teach mode: the digit chips, start, next, cancel at every step, discard, keep
     await use(page, '#teach', 'Enter', teachIs, 'choose');

@@ -238,6 +238,55 @@ test('look inside: feature maps of every conv layer and the architecture', async
   await context.close();
 });
 
+// the steps of one digit's row, as numbers: the ink that each canvas shows and the marks drawn on them
+function stepsOf(page) {
+  return page.evaluate(() => [...document.querySelectorAll('.steps-row')].map((row) => [...row.querySelectorAll('canvas')].map((c) => {
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    const grey = [], marks = [];
+    for (let i = 0; i < d.length; i += 4) {
+      const p = i / 4;
+      if (d[i] !== d[i + 1] || d[i + 1] !== d[i + 2]) marks.push([p % c.width, Math.floor(p / c.width), d[i] > d[i + 2] ? 'red' : 'blue']);
+      grey.push(1 - d[i] / 255);
+    }
+    return { w: c.width, h: c.height, grey, marks, label: c.getAttribute('aria-label') };
+  })));
+}
+
+test('how your digit is prepared: the ink, the 20x20 box, the centre of mass and the input, for each digit', async () => {
+  const { page, context } = await fresh();
+  await h.drawStrokes(page, digitStrokes(2, 60, 40, 300, 200)); // wide and off-centre: scaling and shifting show
+  await h.settle(page);
+  await page.click('#steps summary');
+  await page.waitForSelector('.steps-row canvas');
+  let rows = await stepsOf(page);
+  assert.strictEqual(rows.length, 1, 'one digit, one row');
+  const [ink, box, com, input] = rows[0];
+  assert.ok(ink.grey.some((v) => v > 0.5) && box.grey.some((v) => v > 0.5), 'the ink and the box show the digit');
+  assert.deepStrictEqual([box.w, box.h, input.w, input.h], [20, 20, 28, 28]);
+  assert.match(box.label, /Scaled to fit 20×20: 20×\d+ pixels/, 'a wide 2 fills the box across');
+  // the last step is exactly what the model read, to the rounding of a canvas pixel
+  const model = await page.evaluate(() => {
+    const p = Module._app_input();
+    return Array.from(Module.HEAPF32.subarray(p >> 2, (p >> 2) + 784));
+  });
+  const off = input.grey.filter((v, i) => !input.marks.some(([x, y]) => y * 28 + x === i) && Math.abs(v - model[i]) > 1 / 255 + 1e-6);
+  assert.strictEqual(off.length, 0, `${off.length} input pixels differ from the model's input`);
+  // the centre of mass before the shift (red) is off the centre (blue); after it, the input's own mass is central
+  assert.ok(com.marks.some((m) => m[2] === 'red') && com.marks.some((m) => m[2] === 'blue'), 'both marks drawn');
+  let sx = 0, sy = 0, sum = 0;
+  model.forEach((v, i) => { sx += v * (i % 28 + 0.5); sy += v * (Math.floor(i / 28) + 0.5); sum += v; });
+  assert.ok(Math.abs(sx / sum - 14) <= 0.5 && Math.abs(sy / sum - 14) <= 0.5, `centre of mass ${sx / sum}, ${sy / sum}`);
+  // a number: a row per digit, updated as it is written
+  await page.click('#multi');
+  await h.drawStrokes(page, [...digitStrokes(4, 60, 60, 140, 220), ...digitStrokes(7, 260, 60, 140, 220)]);
+  const r = await h.settle(page);
+  rows = await stepsOf(page);
+  assert.strictEqual(rows.length, r.text.length, `${rows.length} rows for '${r.text}'`);
+  assert.ok(rows.length === 2 && rows.every((row) => row.length === 4), 'two digits, four steps each');
+  await page.locator('#steps').screenshot({ path: path.join(SHOTS, 'steps.png') });
+  await context.close();
+});
+
 // touch strokes through the DevTools protocol, as a phone sends them
 async function touchStroke(page, cdp, pts) {
   const map = await h.canvasMapper(page);
