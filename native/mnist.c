@@ -1011,13 +1011,19 @@ static int cmd_icons(int argc, char **argv) {
 
 /* ---- info ------------------------------------------------------------------------------------------ */
 
+/* for the commands that take only options: parses them into o and loads --model into m */
+static void options_and_model(int argc, char **argv, const char *cmd, options *o, model_t *m) {
+    defaults(o);
+    char err[ERR_LEN];
+    snprintf(err, sizeof err, "%s takes no file arguments", cmd);
+    if (parse_options(o, argc, argv, 2) != argc) die(err);
+    if (model_load(m, o->model, err)) die(err);
+}
+
 static int cmd_info(int argc, char **argv) {
     options o;
-    defaults(&o);
-    if (parse_options(&o, argc, argv, 2) != argc) die("info takes no file arguments");
-    char err[ERR_LEN];
     model_t m;
-    if (model_load(&m, o.model, err)) die(err);
+    options_and_model(argc, argv, "info", &o, &m);
     printf("%s: %s\n", o.model, m.arch);
     printf("%-4s %-28s %-12s %10s %10s\n", "#", "layer", "output", "params", "MFLOPs");
     for (int i = 0; i < m.n_layers; i++) {
@@ -1036,11 +1042,9 @@ static int cmd_info(int argc, char **argv) {
 /* the model file again, in the format its weights fit (version 2 for 8-bit weights) */
 static int cmd_resave(int argc, char **argv) {
     options o;
-    defaults(&o);
-    if (parse_options(&o, argc, argv, 2) != argc) die("resave takes no file arguments");
-    char err[ERR_LEN];
     model_t m;
-    if (model_load(&m, o.model, err)) die(err);
+    options_and_model(argc, argv, "resave", &o, &m);
+    char err[ERR_LEN];
     uint8_t *b;
     size_t len;
     if (model_serialize(&m, &b, &len, err) || file_write_atomic(o.model, b, len, err)) die(err);

@@ -336,6 +336,33 @@ test('val recounts the shipped weights on the validation images their training r
   assert.match(bad.stderr, /val-truncated\.bin: truncated: 1000 bytes/);
 });
 
+test('resave writes a model in the newest format it fits, and leaves a bad file as it was', () => {
+  // the shipped model is version 2 already: resaving it writes the same bytes
+  const shipped = path.join(tmp, 'resave-shipped.bin');
+  fs.copyFileSync(MODEL, shipped);
+  let r = run(['resave', '--model', shipped]);
+  assert.strictEqual(r.status, 0, r.stderr);
+  assert.match(r.stdout, /format version 2, \d+ bytes/);
+  assert.ok(fs.readFileSync(shipped).equals(fs.readFileSync(MODEL)), 'the same bytes');
+  // weights that are not rounded to 8 bits stay version 1 (a quick run with --quantize 0)
+  const float = path.join(tmp, 'resave-float.bin');
+  r = run(['train', '--epochs', '1', '--limit', '256', '--val', '64', '--mine', '0', '--quantize', '0', '--no-report', '--quiet',
+    '--pen-train', 'none', '--model', float, '--log', path.join(tmp, 'resave.csv'), '--checkpoint', path.join(tmp, 'resave.ckpt')]);
+  assert.strictEqual(r.status, 0, r.stderr);
+  assert.strictEqual(fs.readFileSync(float).readUInt32LE(8), 1, 'written as version 1');
+  r = run(['resave', '--model', float]);
+  assert.strictEqual(r.status, 0, r.stderr);
+  assert.match(r.stdout, /format version 1,/);
+  // a truncated file: the reason, with its name, and the file untouched
+  const cut = path.join(tmp, 'resave-cut.bin');
+  fs.writeFileSync(cut, fs.readFileSync(MODEL).subarray(0, 5000));
+  r = run(['resave', '--model', cut]);
+  assert.strictEqual(r.status, 1);
+  assert.match(r.stderr, /resave-cut\.bin: truncated: 5000 bytes/);
+  assert.strictEqual(fs.statSync(cut).size, 5000);
+  assert.match(run(['resave', 'extra']).stderr, /resave takes no file arguments/);
+});
+
 test('the wasm and native builds give the same probabilities (within 1e-5)', async () => {
   const server = await h.startServer();
   const browser = await h.launch();
