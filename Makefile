@@ -145,8 +145,10 @@ TEACH_EXPORTS := malloc free teach_error teach_load_model teach_load_replay teac
                  teach_serialize teach_serialized_len
 REPLAY_FILES := dist/replay-images-idx3-ubyte dist/replay-labels-idx1-ubyte
 ICON_FILES  := dist/icon-192.png dist/icon-512.png
+# the training panel's data and pictures, from the run of `make eval` that wrote weights/MODEL.md
+REPORT_FILES := $(addprefix dist/report/,summary.json curves.png confusion.png misclassified.png pen-misread.png)
 DIST_FILES  := $(patsubst shell/%,dist/%,$(SHELL_FILES)) dist/digits.js dist/model.bin dist/trainer.js $(REPLAY_FILES) \
-               $(ICON_FILES)
+               $(ICON_FILES) $(REPORT_FILES)
 
 $(BUILD)/.web-deps:
 	@.ci/deps.sh web
@@ -186,13 +188,17 @@ dist/model.bin: $(MODEL)
 	@mkdir -p dist
 	cp $< $@
 
+dist/report/%: weights/report/%
+	@mkdir -p dist/report
+	cp $< $@
+
 web: $(DIST_FILES)
 
 # make serve: the site plus the logging CGI on http://127.0.0.1:8000/, logging on
 SERVE := $(BUILD)/serve
 serve: web $(BUILD)/cgi/log.cgi
 	@.ci/deps.sh serve
-	@rm -rf $(SERVE)/root && mkdir -p $(SERVE)/root && cp dist/* $(SERVE)/root/
+	@rm -rf $(SERVE)/root && mkdir -p $(SERVE)/root && cp -r dist/. $(SERVE)/root/
 	@sed 's|<meta name="digit-log-endpoint" content="">|<meta name="digit-log-endpoint" content="cgi-bin/log.cgi">|' \
 	  dist/index.html > $(SERVE)/root/index.html
 	@echo "serving http://127.0.0.1:8000/  (Ctrl+C stops; drawings are logged to $(SERVE)/log.db)"

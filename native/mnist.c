@@ -757,8 +757,10 @@ static int cmd_eval(int argc, char **argv) {
             if (report_pen_misread(path, &pens, &r.pen, err)) die(err);
         }
         if (report_model_card(o.card, &m, &r, log, o.model, err)) die(err);
-        printf("report: %s/{confusion,misclassified,curves,augmentation%s}.png and %s\n", o.report,
-               r.pen.n ? ",pen-misread" : "", o.card);
+        path_join(path, sizeof path, o.report, "summary.json");
+        if (report_summary(path, &m, &r, log, err)) die(err);
+        printf("report: %s/{confusion,misclassified,curves,augmentation%s}.png, %s/summary.json and %s\n", o.report,
+               r.pen.n ? ",pen-misread" : "", o.report, o.card);
         free(log);
     }
     free(pred), free(probs);

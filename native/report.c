@@ -355,6 +355,49 @@ static size_t card_pen(char *b, size_t cap, size_t len, const eval_result *r, co
     return len;
 }
 
+/* digit d's precision and recall on the test set, in %; returns its number of test images */
+static int class_stats(const eval_result *r, int d, double *precision, double *recall) {
+    int tp = r->confusion[d][d], row = 0, col = 0;
+    for (int j = 0; j < N_CLASSES; j++) row += r->confusion[d][j], col += r->confusion[j][d];
+    *precision = col ? 100.0 * tp / col : 0.0, *recall = row ? 100.0 * tp / row : 0.0;
+    return row;
+}
+
+/* The figures of the model card as JSON, for the page's training panel: written by the same run, with the
+ * same rounding, so that the page never shows other figures than the card. */
+int report_summary(const char *path, const model_t *m, const eval_result *r, const train_log *log, char *err) {
+    size_t cap = 1 << 16, len = 0;
+    char *b = malloc(cap);
+    if (!b) return set_error(err, "out of memory");
+#define OUT(...) (len += (size_t)snprintf(b + len, len < cap ? cap - len : 0, __VA_ARGS__))
+    OUT("{\"mnist\":{\"accuracy\":\"%.2f\",\"wrong\":%d,\"images\":%d},", 100.0 * r->correct / r->n, r->n - r->correct, r->n);
+    OUT("\"params\":%zu,\"temperature\":\"%.3f\",\"classes\":[", m->n_params, m->temperature);
+    for (int d = 0; d < N_CLASSES; d++) {
+        double prec, rec;
+        const int images = class_stats(r, d, &prec, &rec);
+        OUT("%s{\"digit\":%d,\"precision\":\"%.2f\",\"recall\":\"%.2f\",\"images\":%d}", d ? "," : "", d, prec, rec, images);
+    }
+    OUT("],\"numbers\":{\"apart\":\"%.2f\",\"touching\":\"%.2f\",\"each\":%d},", r->multi_apart, r->multi_touching, r->multi_n);
+    const pen_result *p = &r->pen;
+    OUT("\"pen\":{\"accuracy\":\"%.2f\",\"digits\":%d,\"writers\":%d,\"sure_wrong\":\"%.2f\",\"sure_right\":\"%.2f\","
+        "\"apart\":\"%.2f\",\"touching\":\"%.2f\"},",
+        p->n ? 100.0 * p->right / p->n : 0.0, p->n, p->writers, p->n ? 100.0 * p->sure_wrong / p->n : 0.0,
+        p->n ? 100.0 * p->sure_right / p->n : 0.0, r->pen_apart, r->pen_touching);
+    OUT("\"epochs\":[");
+    for (int e = 0; e < log->n; e++)
+        OUT("%s[%.4f,%.4f,%.4f,%.4f]", e ? "," : "", log->row[e].train_loss, log->row[e].train_acc, log->row[e].val_loss,
+            log->row[e].val_acc);
+    OUT("]}\n");
+#undef OUT
+    if (len >= cap) {
+        free(b);
+        return set_error(err, "%s: summary too long", path);
+    }
+    int rc = file_write_atomic(path, b, len, err);
+    free(b);
+    return rc;
+}
+
 int report_model_card(const char *path, const model_t *m, const eval_result *r, const train_log *log,
                       const char *model_path, char *err) {
     size_t cap = 1 << 16, len = 0;
@@ -440,9 +483,9 @@ int report_model_card(const char *path, const model_t *m, const eval_result *r, 
     OUT("\nReproduce: `make train` (then `make eval` to rebuild this card and the report).\n");
     OUT("\n## Per-class results on the test set\n\n| digit | precision | recall | images |\n|---|---:|---:|---:|\n");
     for (int d = 0; d < N_CLASSES; d++) {
-        int tp = r->confusion[d][d], row = 0, col = 0;
-        for (int j = 0; j < N_CLASSES; j++) row += r->confusion[d][j], col += r->confusion[j][d];
-        OUT("| %d | %.2f%% | %.2f%% | %d |\n", d, col ? 100.0 * tp / col : 0.0, row ? 100.0 * tp / row : 0.0, row);
+        double prec, rec;
+        const int images = class_stats(r, d, &prec, &rec);
+        OUT("| %d | %.2f%% | %.2f%% | %d |\n", d, prec, rec, images);
     }
     len = card_pen(b, cap, len, r, log);
     OUT("\n## Report images\n\n");

@@ -46,6 +46,8 @@ int report_contact_sheet(const char *path, const uint8_t *pixels, const uint8_t 
                          int n, char *err);
 /* every pen digit read wrong: the whole drawing, its label, what was read, red when the page showed it as sure */
 int report_pen_misread(const char *path, const pen_set *set, const pen_result *r, char *err);
+/* the card's figures as JSON (report/summary.json), for the page's training panel */
+int report_summary(const char *path, const model_t *m, const eval_result *r, const train_log *log, char *err);
 int report_model_card(const char *path, const model_t *m, const eval_result *r, const train_log *log,
                       const char *model_path, char *err);
 

@@ -234,6 +234,65 @@
   }
   $('#steps').addEventListener('toggle', () => { if ($('#steps').open) drawSteps(); });
 
+  // ---- how it was trained: the model card's figures (report/summary.json, written by the `make eval` run that
+  // wrote weights/MODEL.md) and the report's pictures, fetched when the panel is first opened
+  const PICTURES = [['curves.png', 'Loss and accuracy per epoch, on training and validation images'],
+    ['confusion.png', 'Confusion matrix of the MNIST test set: true digit by row, reading by column'],
+    ['misclassified.png', 'Every MNIST test digit the network reads wrong, with its label and the reading'],
+    ['pen-misread.png', 'Every pen digit of the test writers read wrong, with its label and the reading']];
+
+  function el(tag, text, attrs) {
+    const e = document.createElement(tag);
+    if (text !== undefined) e.textContent = text;
+    Object.entries(attrs || {}).forEach(([k, v]) => e.setAttribute(k, v));
+    return e;
+  }
+
+  function table(caption, head, rows) {
+    const t = el('table');
+    t.appendChild(el('caption', caption));
+    const tr = el('tr');
+    head.forEach((h) => tr.appendChild(el('th', h, { scope: 'col' })));
+    t.appendChild(el('thead')).appendChild(tr);
+    const body = t.appendChild(el('tbody'));
+    rows.forEach((r) => { const row = body.appendChild(el('tr')); r.forEach((v) => row.appendChild(el('td', String(v)))); });
+    return t;
+  }
+
+  function showTraining(s) {
+    const last = s.epochs[s.epochs.length - 1];
+    const figures = [
+      ['MNIST test digits read right', s.mnist.accuracy + '% (' + s.mnist.wrong + ' wrong of ' + thousands(s.mnist.images) + ')'],
+      ['Real pen digits of writers it never saw', s.pen.accuracy + '% (' + thousands(s.pen.digits) + ' digits, ' + s.pen.writers + ' writers)'],
+      ['Pen digits read wrong but shown as sure', s.pen.sure_wrong + '%'],
+      ['Pen digits read right and shown as sure', s.pen.sure_right + '%'],
+      ['Numbers of 2-8 MNIST digits read exactly', 'apart ' + s.numbers.apart + '%, touching ' + s.numbers.touching + '%'],
+      ['Numbers of 2-8 pen digits of one writer', 'apart ' + s.pen.apart + '%, touching ' + s.pen.touching + '%'],
+      ['Training', s.epochs.length + ' epochs; last validation accuracy ' + (100 * last[3]).toFixed(2) + '%']];
+    const body = $('#training-body');
+    body.replaceChildren(table('The test, in figures', ['measure', 'result'], figures),
+      table('Each digit on the MNIST test set: of the readings of a digit, how many were right (precision); of ' +
+        'the images of a digit, how many were read (recall)', ['digit', 'precision', 'recall', 'images'],
+      s.classes.map((c) => [c.digit, c.precision + '%', c.recall + '%', thousands(c.images)])));
+    PICTURES.forEach(([f, alt]) => {
+      const fig = body.appendChild(el('figure'));
+      fig.appendChild(el('img', undefined, { src: 'report/' + f, alt: alt, loading: 'lazy' }));
+      fig.appendChild(el('figcaption', alt));
+    });
+  }
+
+  let training = null;
+  $('#training').addEventListener('toggle', () => {
+    if (!$('#training').open || training) return;
+    training = fetch('report/summary.json').then((r) => {
+      if (!r.ok) throw new Error('report/summary.json: HTTP ' + r.status);
+      return r.json();
+    }).then(showTraining, (e) => {
+      training = null; // try again when reopened
+      $('#training-body').replaceChildren(el('p', 'Could not load the training report: ' + e.message));
+    });
+  });
+
   // 105162 -> "105,162" (toLocaleString would first load the browser's locale data: tens of ms at startup)
   const thousands = (n) => String(n).replace(/\B(?=(\d{3})+$)/g, ',');
 

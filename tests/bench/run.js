@@ -187,7 +187,8 @@ async function main() {
 
   // ---- the site: size (what a first visit loads; teach mode's files load when it is used) and time to first prediction
   const TEACH_FILES = ['teach-worker.js', 'trainer.js', 'trainer.wasm', 'replay-images-idx3-ubyte', 'replay-labels-idx1-ubyte'];
-  const files = fs.readdirSync(path.join(ROOT, 'dist'));
+  // (dist/report, the training panel's data and pictures, loads only when the panel is opened)
+  const files = fs.readdirSync(path.join(ROOT, 'dist')).filter((f) => fs.statSync(path.join(ROOT, 'dist', f)).isFile());
   let gz = 0, raw = 0, teachGz = 0;
   const sizes = {};
   for (const f of files) {

@@ -88,6 +88,11 @@ function states(page, context) {
       await page.click('#steps summary');
       await page.waitForSelector('.steps-row canvas');
     }],
+    ['how it was trained open', async () => {
+      await page.click('#training summary');
+      await page.waitForSelector('#training-body table');
+      await page.waitForFunction(() => [...document.querySelectorAll('#training-body img')].every((i) => i.complete));
+    }],
     ['a number on the wide canvas', async () => {
       await page.click('#inside summary');
       await page.click('#multi');
@@ -258,6 +263,8 @@ for (const width of WIDTHS) {
     await use(page, '#inside summary', 'Space', () => !document.querySelector('#inside').open);
     await use(page, '#steps summary', 'Enter', () => document.querySelector('#steps').open);
     await use(page, '#steps summary', 'Space', () => !document.querySelector('#steps').open);
+    await use(page, '#training summary', 'Enter', () => document.querySelector('#training').open);
+    await use(page, '#training summary', 'Space', () => !document.querySelector('#training').open);
 
     // teach mode: the digit chips, start, next, cancel at every step, discard, keep
     await use(page, '#teach', 'Enter', teachIs, 'choose');

@@ -369,7 +369,7 @@ test('export-log writes IDX files and a contact sheet of the corrected drawings'
 // the page with logging switched on, as `make serve` writes it
 function servedRoot() {
   const root = h.tempDir('digit-root-');
-  for (const f of fs.readdirSync(path.join(h.ROOT, 'dist'))) fs.copyFileSync(path.join(h.ROOT, 'dist', f), path.join(root, f));
+  fs.cpSync(path.join(h.ROOT, 'dist'), root, { recursive: true });
   const html = fs.readFileSync(path.join(root, 'index.html'), 'utf8')
     .replace('<meta name="digit-log-endpoint" content="">', '<meta name="digit-log-endpoint" content="cgi-bin/log.cgi">');
   fs.writeFileSync(path.join(root, 'index.html'), html);

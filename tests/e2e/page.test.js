@@ -287,6 +287,34 @@ test('how your digit is prepared: the ink, the 20x20 box, the centre of mass and
   await context.close();
 });
 
+test('how it was trained: the panel loads when opened and shows the model card\'s own figures', async () => {
+  const { page, context, requests } = await fresh();
+  assert.ok(!requests.some((u) => u.includes('/report/')), 'nothing of the report is fetched before the panel opens');
+  await page.click('#training summary');
+  await page.waitForSelector('#training-body table');
+  const text = (await page.innerText('#training-body')).replace(/\s+/g, ' ');
+  const card = fs.readFileSync(path.join(h.ROOT, 'weights', 'MODEL.md'), 'utf8');
+  const grab = (re) => { const m = card.match(re); assert.ok(m, `the card has ${re}`); return m; };
+  const mnist = grab(/Test accuracy \(MNIST, 10,000 images\) \| \*\*([\d.]+)%\*\* \((\d+) wrong\)/);
+  assert.ok(text.includes(`${mnist[1]}% (${mnist[2]} wrong of 10,000)`), `MNIST ${mnist[1]}% in: ${text.slice(0, 300)}`);
+  const pen = grab(/Pen digits read right \| \*\*([\d.]+)%\*\* \((\d+) digits, (\d+) writers\)/);
+  assert.ok(text.includes(`${pen[1]}% (${Number(pen[2]).toLocaleString('en')} digits, ${pen[3]} writers)`), `pen ${pen[1]}%`);
+  const sure = grab(/Read wrong with confidence \(the page showed it as sure\) \| ([\d.]+)%/);
+  assert.ok(text.includes(`shown as sure ${sure[1]}%`), `wrong and sure ${sure[1]}%`);
+  const numbers = grab(/read exactly \(1000 each\) \| apart ([\d.]+)%, touching or overlapping ([\d.]+)%/);
+  assert.ok(text.includes(`apart ${numbers[1]}%, touching ${numbers[2]}%`), 'MNIST numbers');
+  // every row of the card's per-class table, as the page shows it
+  const rows = [...card.matchAll(/^\| (\d) \| ([\d.]+)% \| ([\d.]+)% \| (\d+) \|$/gm)];
+  assert.strictEqual(rows.length, 10);
+  const cells = await page.$$eval('#training-body table:nth-of-type(2) tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  assert.deepStrictEqual(cells, rows.map((m) => [m[1], m[2] + '%', m[3] + '%', Number(m[4]).toLocaleString('en')]));
+  // the report's pictures arrive
+  await page.waitForFunction(() => [...document.querySelectorAll('#training-body img')].every((i) => i.complete && i.naturalWidth > 0));
+  assert.strictEqual(await page.locator('#training-body img').count(), 4);
+  await page.locator('#training').screenshot({ path: path.join(SHOTS, 'training.png') });
+  await context.close();
+});
+
 // touch strokes through the DevTools protocol, as a phone sends them
 async function touchStroke(page, cdp, pts) {
   const map = await h.canvasMapper(page);
