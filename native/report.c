@@ -389,13 +389,7 @@ int report_summary(const char *path, const model_t *m, const eval_result *r, con
             log->row[e].val_acc);
     OUT("]}\n");
 #undef OUT
-    if (len >= cap) {
-        free(b);
-        return set_error(err, "%s: summary too long", path);
-    }
-    int rc = file_write_atomic(path, b, len, err);
-    free(b);
-    return rc;
+    return file_write_text(path, b, len, cap, "summary", err);
 }
 
 int report_model_card(const char *path, const model_t *m, const eval_result *r, const train_log *log,
@@ -502,11 +496,5 @@ int report_model_card(const char *path, const model_t *m, const eval_result *r, 
         "with a finger or a mouse differ in stroke and style. The page therefore says \"not sure\" when the "
         "calibrated confidence is low instead of guessing.\n");
 #undef OUT
-    if (len >= cap) {
-        free(b);
-        return set_error(err, "%s: model card too long", path);
-    }
-    int rc = file_write_atomic(path, b, len, err);
-    free(b);
-    return rc;
+    return file_write_text(path, b, len, cap, "model card", err);
 }

@@ -109,3 +109,9 @@ int file_write_atomic(const char *path, const void *data, size_t len, char *err)
     free(tmp);
     return 0;
 }
+
+int file_write_text(const char *path, char *buf, size_t len, size_t cap, const char *what, char *err) {
+    int rc = len >= cap ? set_error(err, "%s: %s too long", path, what) : file_write_atomic(path, buf, len, err);
+    free(buf);
+    return rc;
+}

@@ -55,13 +55,7 @@ int trainlog_write(const char *path, const train_log *log, char *err) {
         len += (size_t)snprintf(b + len, cap - len, "%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.2f\n", r->epoch, r->train_loss,
                                 r->train_acc, r->val_loss, r->val_acc, r->lr, r->seconds);
     }
-    if (len >= cap) {
-        free(b);
-        return set_error(err, "%s: log too long", path);
-    }
-    int rc = file_write_atomic(path, b, len, err);
-    free(b);
-    return rc;
+    return file_write_text(path, b, len, cap, "log", err);
 }
 
 int trainlog_read(const char *path, train_log *log, char *err) {
