@@ -142,12 +142,16 @@ EMLINK     := -sENVIRONMENT=web -sMALLOC=emmalloc -sALLOW_MEMORY_GROWTH=1 -sFILE
 SHELL_FILES := $(wildcard shell/*)
 # teach mode: the fine-tuning module for the Web Worker (no SDL) and the MNIST replay sample it mixes in
 TEACH_EXPORTS := malloc free teach_error teach_load_model teach_load_replay teach_begin teach_steps teach_predict \
-                 teach_serialize teach_serialized_len
+                 teach_serialize teach_serialized_len teach_accuracy teach_probs \
+                 learn_presets_json learn_load_sample learn_new learn_begin learn_validate learn_first_layer
 REPLAY_FILES := dist/replay-images-idx3-ubyte dist/replay-labels-idx1-ubyte
+# watch it learn: the MNIST sample it trains on and validates on, gzipped (the worker unpacks it)
+LEARN_NAMES := $(foreach s,train val,learn-$(s)-images-idx3-ubyte learn-$(s)-labels-idx1-ubyte)
+LEARN_FILES := $(addprefix dist/,$(addsuffix .gz,$(LEARN_NAMES)))
 ICON_FILES  := dist/icon-192.png dist/icon-512.png
 # the training panel's data and pictures, from the run of `make eval` that wrote weights/MODEL.md
 REPORT_FILES := $(addprefix dist/report/,summary.json curves.png confusion.png misclassified.png pen-misread.png)
-DIST_FILES  := $(patsubst shell/%,dist/%,$(SHELL_FILES)) dist/digits.js dist/model.bin dist/trainer.js $(REPLAY_FILES) \
+DIST_FILES  := $(patsubst shell/%,dist/%,$(SHELL_FILES)) dist/digits.js dist/model.bin dist/trainer.js $(REPLAY_FILES) $(LEARN_FILES) \
                $(ICON_FILES) $(REPORT_FILES)
 
 $(BUILD)/.web-deps:
@@ -174,6 +178,13 @@ dist/trainer.js: emscripten/trainer.c $(LIB_HDR) $(BUILD)/wasm/libdigits.a | $(B
 dist/replay-images-idx3-ubyte: $(BUILD)/mnist $(BUILD)/.data-ok
 	$(BUILD)/mnist replay --dir dist
 dist/replay-labels-idx1-ubyte: dist/replay-images-idx3-ubyte
+
+$(BUILD)/learn/learn-train-images-idx3-ubyte: $(BUILD)/mnist $(BUILD)/.data-ok
+	$(BUILD)/mnist sample --dir $(BUILD)/learn
+$(addprefix $(BUILD)/learn/,$(filter-out learn-train-images-idx3-ubyte,$(LEARN_NAMES))): $(BUILD)/learn/learn-train-images-idx3-ubyte
+dist/learn-%.gz: $(BUILD)/learn/learn-%
+	@mkdir -p dist
+	gzip -9 -n -c $< > $@.tmp && mv $@.tmp $@
 
 # the web app manifest's icons, drawn by the project's own raster code (native/report.c)
 dist/icon-192.png: $(BUILD)/mnist

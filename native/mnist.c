@@ -70,8 +70,9 @@ typedef struct {
     int epochs, batch, val, limit, threads, augment, report_on, quiet, all, quantize, multi, multi_n, per_class;
     int mine, mine_steps, pen_copies, redraw;
     float pen_style;
-    const char *pen_train, *export_dir;
-    int count;
+    const char *pen_train, *export_dir, *preset;
+    int count, steps;
+    float target;
     float lr, wd, smoothing, clean_tail, mine_lr, ema;
     unsigned long long seed;
 } options;
@@ -105,6 +106,9 @@ static void defaults(options *o) {
     o->mine = 3000;
     o->mine_steps = 2000;
     o->mine_lr = 0.001f;
+    o->preset = "small-cnn";
+    o->target = 0.97f;
+    o->steps = 2000;
 }
 
 static int parse_int(const char *s, int lo, int hi, const char *name) {
@@ -198,6 +202,9 @@ static int parse_options(options *o, int argc, char **argv, int first) {
         else if (!strcmp(k, "pen-train")) o->pen_train = v;
         else if (!strcmp(k, "pen-copies")) o->pen_copies = parse_int(v, 1, 100, "--pen-copies");
         else if (!strcmp(k, "export")) o->export_dir = v;
+        else if (!strcmp(k, "preset")) o->preset = v;
+        else if (!strcmp(k, "target")) o->target = parse_float(v, 0.0f, 1.0f, "--target");
+        else if (!strcmp(k, "steps")) o->steps = parse_int(v, 1, 10000000, "--steps");
         else if (!strcmp(k, "count")) o->count = parse_int(v, 1, 100000, "--count");
         else if (!strcmp(k, "pen-style")) o->pen_style = parse_float(v, 0.0f, 1.0f, "--pen-style");
         else if (!strcmp(k, "redraw")) o->redraw = parse_int(v, 0, 1000000, "--redraw");
@@ -996,6 +1003,95 @@ static int cmd_replay(int argc, char **argv) {
     return 0;
 }
 
+/* ---- watch it learn: the page's MNIST sample, and the same training natively -------------------- */
+
+/* images [from, from + n) of the training set as IDX files <out>/<name>-{images-idx3,labels-idx1}-ubyte */
+static void write_sample(const dataset_t *d, int from, int n, const char *out, const char *name) {
+    char path[1200], file[300], err[ERR_LEN];
+    snprintf(file, sizeof file, "%s-images-idx3-ubyte", name);
+    path_join(path, sizeof path, out, file);
+    if (idx_write_images(path, d->pixels + (size_t)from * IMG_PIXELS, n, IMG_SIDE, IMG_SIDE, err)) die(err);
+    snprintf(file, sizeof file, "%s-labels-idx1-ubyte", name);
+    path_join(path, sizeof path, out, file);
+    if (idx_write_labels(path, d->labels + from, n, err)) die(err);
+}
+
+static void load_train_set(dataset_t *d, const options *o) {
+    char a[1200], b[1200], err[ERR_LEN];
+    path_join(a, sizeof a, o->data, "train-images-idx3-ubyte");
+    path_join(b, sizeof b, o->data, "train-labels-idx1-ubyte");
+    if (dataset_load(d, a, b, err)) die(err);
+    if (d->n < LEARN_TRAIN_N + LEARN_VAL_N) die("the training set is smaller than the learning sample");
+}
+
+static int cmd_sample(int argc, char **argv) {
+    options o;
+    site_options(&o, argc, argv);
+    dataset_t d;
+    load_train_set(&d, &o);
+    write_sample(&d, 0, LEARN_TRAIN_N, o.out, "learn-train");
+    write_sample(&d, d.n - LEARN_VAL_N, LEARN_VAL_N, o.out, "learn-val");
+    printf("wrote the first %d MNIST training images and the last %d to %s/learn-{train,val}-*-ubyte\n", LEARN_TRAIN_N,
+           LEARN_VAL_N, o.out);
+    dataset_free(&d);
+    return 0;
+}
+
+/* the share of the validation images read right */
+static double learn_validate(model_t *m, const dataset_t *d) {
+    char err[ERR_LEN];
+    workspace_t ws;
+    float *logits = malloc(sizeof(float) * N_CLASSES * LEARN_VAL_N);
+    if (!logits || workspace_init(&ws, m, 250, 0, err)) die(logits ? err : "out of memory");
+    size_t at = (size_t)(d->n - LEARN_VAL_N);
+    int right = train_evaluate(m, &ws, d->pixels + at * IMG_PIXELS, d->labels + at, LEARN_VAL_N, logits, err);
+    if (right < 0) die(err);
+    workspace_free(&ws);
+    free(logits);
+    return (double)right / LEARN_VAL_N;
+}
+
+/* the page's "watch it learn" run natively: a preset trained from scratch on the sample until --target */
+static int cmd_learn(int argc, char **argv) {
+    options o;
+    defaults(&o);
+    o.lr = 0.0f, o.batch = 0;
+    if (parse_options(&o, argc, argv, 2) != argc) die("learn takes no file arguments (see `mnist help`)");
+    const learn_preset *pr = learn_preset_find(o.preset);
+    if (!pr) die("--preset must be mlp, small-cnn or shipped");
+    const char *arch = pr->arch ? pr->arch : DEFAULT_ARCH;
+    dataset_t d;
+    load_train_set(&d, &o);
+    char err[ERR_LEN];
+    model_t m;
+    finetune_t f;
+    finetune_params p;
+    if (model_init(&m, arch, err)) die(err);
+    model_init_weights(&m, o.seed);
+    learn_params(&p, o.batch ? o.batch : pr->batch, o.lr > 0.0f ? o.lr : pr->lr, o.seed);
+    if (finetune_begin(&f, &m, d.pixels, d.labels, LEARN_TRAIN_N, NULL, NULL, 0, &p, err)) die(err);
+    printf("learn: %s (%s), batch %d, lr %g, AdamW, %d training and %d validation images, %d threads\n", pr->name, arch,
+           p.batch, (double)p.lr, LEARN_TRAIN_N, LEARN_VAL_N, par_max_threads());
+    double t_train = 0.0, t0 = now(), acc = 0.0;
+    while (f.step < o.steps && acc < o.target) {
+        double t = now();
+        for (int i = 0; i < LEARN_EVAL_EVERY; i++) finetune_step(&f);
+        t_train += now() - t;
+        model_touch(&m);
+        acc = learn_validate(&m, &d);
+        printf("step %5ld  loss %.4f  validation %.2f%%  %.2f s\n", f.step, (double)f.last_loss, 100.0 * acc, now() - t0);
+    }
+    if (acc >= o.target)
+        printf("reached %.2f%% at step %ld: %.2f s in all, %.2f s of it training\n", 100.0 * o.target, f.step, now() - t0, t_train);
+    else
+        printf("did not reach %.2f%% in %d steps: %.2f s in all, %.2f s of it training\n", 100.0 * o.target, o.steps, now() - t0,
+               t_train);
+    finetune_end(&f);
+    model_free(&m);
+    dataset_free(&d);
+    return acc >= o.target ? 0 : 1;
+}
+
 /* the page's app icons, for its web app manifest */
 static int cmd_icons(int argc, char **argv) {
     options o;
@@ -1134,7 +1230,12 @@ static void usage(void) {
            "             sheet in --dir DIR [build/log-export]; corrected ones only, or --all\n"
            "  replay     the MNIST training sample the page's teach mode mixes in: the first\n"
            "             --per-class N [50] images of each digit as IDX files in --dir DIR [dist]\n"
-           "  icons      the page's app icons, icon-192.png and icon-512.png, in --dir DIR [dist]\n\n"
+           "  icons      the page's app icons, icon-192.png and icon-512.png, in --dir DIR [dist]\n"
+           "  sample     the MNIST sample the page's \"watch it learn\" trains on: the first 10,000\n"
+           "             training images and the last 1,000 as IDX files in --dir DIR [dist]\n"
+           "  learn      that training natively: --preset mlp|small-cnn|shipped [small-cnn] from\n"
+           "             scratch, AdamW at the preset's --lr and --batch, validated every 50 steps\n"
+           "             until --target [0.97] or --steps [2000]; exit 1 if the target is not reached\n\n"
            "options (defaults in brackets):\n"
            "  --data DIR        MNIST IDX files [" DEFAULT_DATA "]\n"
            "  --model FILE      weights to write (train) or read [" DEFAULT_MODEL "]\n"
@@ -1182,6 +1283,8 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "export-log")) return cmd_export_log(argc, argv);
     if (!strcmp(argv[1], "replay")) return cmd_replay(argc, argv);
     if (!strcmp(argv[1], "icons")) return cmd_icons(argc, argv);
+    if (!strcmp(argv[1], "sample")) return cmd_sample(argc, argv);
+    if (!strcmp(argv[1], "learn")) return cmd_learn(argc, argv);
     fprintf(stderr, "mnist: unknown command '%s' (try `mnist help`)\n", argv[1]);
     return 2;
 }

@@ -39,7 +39,10 @@
     penDown = false;
     // C reads the moves still queued at the next frame and calls update(); if there were none, the
     // reading of the last move is the one to say
-    requestAnimationFrame(() => requestAnimationFrame(() => say(news)));
+    requestAnimationFrame(() => requestAnimationFrame(() => {
+      say(news);
+      if ($('#steps').open) drawSteps(); // drawn when the stroke ends, not on every move
+    }));
   }
   canvas.addEventListener('pointerdown', () => { penDown = true; });
   addEventListener('pointerup', penUp);
@@ -69,6 +72,7 @@
     Module._free(p);
     if (rc !== 0) return Module.UTF8ToString(Module._app_error());
     body.dataset.modelVersion = Module.UTF8ToString(Module._app_model_version());
+    buildInside(); // the model may have another architecture (one learned in the page)
     return null;
   }
 
@@ -78,7 +82,6 @@
     const err = useModel(shipped);
     if (err) return fail(err);
     hint.textContent = multi.getAttribute('aria-pressed') === 'true' ? 'Write a number here' : 'Draw a digit here';
-    buildInside();
     body.dataset.readyMs = String(Math.round(performance.now())); // for the benchmark: when reading becomes possible
     body.dataset.ready = 'true';
     stored.then((personal) => {
@@ -129,21 +132,16 @@
     });
     drawInput();
     if ($('#inside').open) drawFeatures();
-    if ($('#steps').open) drawSteps();
+    if ($('#steps').open && !penDown) drawSteps();
     // drawings made while teaching are not logged
     if (window.digitLog && !(body.dataset.teach && body.dataset.teach !== 'off')) window.digitLog.reading(r);
+    document.dispatchEvent(new Event('digit-reading')); // for learn.js, once loaded
   }
 
   function drawInput() {
-    const img = inputView.createImageData(28, 28);
     const p = Module._app_input();
     const f = p ? Module.HEAPF32.subarray(p >> 2, (p >> 2) + 784) : null;
-    for (let i = 0; i < 784; i++) {
-      const v = f ? 255 - Math.round(255 * Math.min(1, Math.max(0, f[i]))) : 255;
-      img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = v;
-      img.data[4 * i + 3] = 255;
-    }
-    inputView.putImageData(img, 0, 0);
+    paint(inputView, 28, 28, (x, y) => (f ? f[28 * y + x] : 0));
   }
 
   function drawFeatures() {
@@ -169,11 +167,7 @@
     'Moved to the centre: the 28×28 input'];
 
   function stepCanvas(fig, w, h, label) {
-    const c = document.createElement('canvas');
-    c.width = w, c.height = h;
-    c.setAttribute('role', 'img');
-    c.setAttribute('aria-label', label);
-    fig.appendChild(c);
+    const c = fig.appendChild(el('canvas', undefined, { width: w, height: h, role: 'img', 'aria-label': label }));
     return c.getContext('2d');
   }
 
@@ -191,23 +185,14 @@
   const mark = (ctx, x, y, color) => { ctx.fillStyle = color; ctx.fillRect(Math.floor(x), Math.floor(y), 1, 1); };
 
   function stepRow(d, k) {
-    const row = document.createElement('div');
-    row.className = 'steps-row';
-    row.setAttribute('role', 'group');
-    row.setAttribute('aria-label', 'Digit ' + (k + 1) + ', read as ' + d.digit);
-    const figs = STEPS.map((cap) => {
-      const fig = document.createElement('figure');
-      const fc = document.createElement('figcaption');
-      fc.textContent = cap;
-      row.appendChild(fig);
-      return [fig, fc];
-    });
+    const row = el('div', undefined, { class: 'steps-row', role: 'group', 'aria-label': 'Digit ' + (k + 1) + ', read as ' + d.digit });
+    const figs = STEPS.map((cap) => [row.appendChild(el('figure')), el('figcaption', cap)]);
     const p = Module._app_digit_input(k);
     const input = Module.HEAPF32.subarray(p >> 2, (p >> 2) + 784);
     const at = (x, y) => (x >= 0 && y >= 0 && x < 28 && y < 28 ? input[28 * y + x] : 0);
     const [bx, by, bw, bh] = d.place;
     // 1: the canvas's ink in the digit's box (on a number, a neighbour's ink may show at the edges)
-    const cw = Module._app_canvas_w(), ink = Module.HEAPU8.subarray(Module._app_ink(), Module._app_ink() + cw * 360);
+    const cw = Module._app_canvas_w(), at0 = Module._app_ink(), ink = Module.HEAPU8.subarray(at0, at0 + cw * 360);
     const [x0, y0, x1, y1] = d.box, iw = x1 - x0 + 1, ih = y1 - y0 + 1;
     paint(stepCanvas(figs[0][0], iw, ih, STEPS[0]), iw, ih, (x, y) => ink[(y0 + y) * cw + x0 + x] / 255);
     // 2: the scaled box, in the middle of a 20×20 frame
@@ -298,25 +283,20 @@
 
   function buildInside() {
     arch = JSON.parse(Module.UTF8ToString(Module._app_arch_json()));
+    featureLayer = 0;
     const tbody = $('#arch tbody');
+    tbody.replaceChildren();
     arch.layers.forEach((l, i) => {
-      const tr = document.createElement('tr');
-      [i + 1, l.desc, l.out.join('×'), thousands(l.params), l.mflops.toFixed(3)].forEach((v) => {
-        const td = document.createElement('td');
-        td.textContent = v;
-        tr.appendChild(td);
-      });
-      tbody.appendChild(tr);
+      const tr = tbody.appendChild(el('tr'));
+      [i + 1, l.desc, l.out.join('×'), thousands(l.params), l.mflops.toFixed(3)].forEach((v) => tr.appendChild(el('td', String(v))));
     });
     $('#arch-summary').textContent = thousands(arch.params) + ' parameters, ' + arch.mflops.toFixed(2) +
       ' million floating-point operations per reading. Softmax temperature ' + arch.temperature.toFixed(3) +
       ', calibrated on held-out training images.';
     const group = $('.layers');
+    group.replaceChildren();
     for (let k = 0; k < Module._app_conv_layers(); k++) {
-      const b = document.createElement('button');
-      b.type = 'button';
-      b.textContent = 'Convolution ' + (k + 1);
-      b.setAttribute('aria-pressed', String(k === featureLayer));
+      const b = el('button', 'Convolution ' + (k + 1), { type: 'button', 'aria-pressed': String(k === featureLayer) });
       b.addEventListener('click', () => {
         featureLayer = k;
         group.querySelectorAll('button').forEach((x, j) => x.setAttribute('aria-pressed', String(j === k)));
@@ -327,6 +307,16 @@
   }
 
   $('#inside').addEventListener('toggle', () => { if ($('#inside').open && arch) drawFeatures(); });
+
+  // watch it learn: its script (and, from there, its worker and data) only once the panel is opened
+  $('#learn').addEventListener('toggle', () => {
+    if (!$('#learn').open || $('#learn').dataset.state !== 'closed' || body.dataset.ready !== 'true') return;
+    $('#learn').dataset.state = 'opening';
+    const s = document.createElement('script');
+    s.src = 'learn.js';
+    s.onerror = () => { $('#learn-status').textContent = 'Could not load learn.js.'; $('#learn').dataset.state = 'closed'; };
+    document.body.appendChild(s);
+  });
   $('#clear').addEventListener('click', () => { if (Module._app_clear) Module._app_clear(); canvas.focus(); });
   $('#undo').addEventListener('click', () => { if (Module._app_undo) Module._app_undo(); canvas.focus(); });
   // the wide canvas for a number: C resizes the SDL window (the canvas) and clears it

@@ -1,8 +1,8 @@
 // sw.js - keeps the site's own files so the page works offline once loaded.
 'use strict';
 const CACHE = 'digit-reader-v3';
-// what a first visit loads, and what installing it as an app needs; teach mode's worker, trainer and
-// replay sample are cached when first used
+// what a first visit loads, and what installing it as an app needs; teach mode's and watch-it-learn's
+// files (learn.js, the worker, the trainer, the replay and learning samples) are cached when first used
 const FILES = ['./', 'index.html', 'style.css', 'main.js', 'log.js', 'teach.js', 'digits.js', 'digits.wasm', 'model.bin',
   'manifest.webmanifest', 'icon-192.png', 'icon-512.png'];
 

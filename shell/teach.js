@@ -49,17 +49,30 @@
   let shipped = null;  // ArrayBuffer of model.bin
   let personal = null; // the stored record in use, or null
   let useModel = null; // main.js: loads bytes into the reader, returns an error message or null
+  let trial = null;    // a model learned in the page ("watch it learn") reading for now: its description
 
   function showModel() {
-    body.dataset.model = personal ? 'personal' : 'shipped';
-    if (personal) {
+    body.dataset.model = trial ? 'learned' : personal ? 'personal' : 'shipped';
+    if (trial) {
+      modelName.textContent = 'Model: ' + trial + ' (not kept)';
+    } else if (personal) {
       const when = new Date(personal.saved).toLocaleDateString();
       modelName.textContent = 'Model: yours, taught ' + when + ' on ' + personal.drawings + ' drawings';
     } else {
       modelName.textContent = 'Model: the shipped one, trained on MNIST and real pen digits';
     }
-    $('#model-reset').hidden = !personal;
-    $('#model-export').hidden = !personal;
+    $('#model-reset').hidden = !personal && !trial;
+    $('#model-reset').textContent = trial && personal ? 'Back to my model' : 'Back to the shipped model';
+    $('#model-export').hidden = !personal || !!trial;
+  }
+
+  // learn.js: read with a model learned in the page until "Back to ..." (it is not stored)
+  function use(bytes, what) {
+    const err = useModel(bytes);
+    if (err) return err;
+    trial = what;
+    showModel();
+    return null;
   }
 
   // main.js calls this once the wasm module and the weights are ready
@@ -72,6 +85,12 @@
   }
 
   $('#model-reset').addEventListener('click', () => {
+    if (trial) { // back to the model in use before, which stays stored
+      const bad = useModel(personal ? personal.bytes : shipped);
+      if (bad) return say(bad);
+      trial = null;
+      return showModel();
+    }
     const err = useModel(shipped);
     if (err) return say(err);
     personal = null;
@@ -241,6 +260,7 @@
       steps: m.steps, ms: Math.round(m.ms) };
     const err = useModel(m.model);
     if (err) { setStep('choose'); return say('The new model did not load: ' + err); }
+    trial = null; // a model learned in the page no longer reads
     body.dataset.teachBefore = String(before);
     body.dataset.teachAfter = String(after);
     body.dataset.teachHeld = String(held.length);
@@ -269,6 +289,7 @@
     result = null;
     const err = useModel(personal ? personal.bytes : shipped);
     if (err) say(err);
+    showModel();
     setStep('off');
   });
 
@@ -281,5 +302,5 @@
   panel.querySelectorAll('.teach-cancel').forEach((b) => b.addEventListener('click', cancel));
 
   setStep('off');
-  window.digitTeach = { stored: stored, ready: ready };
+  window.digitTeach = { stored: stored, ready: ready, use: use, shipped: () => shipped };
 })();

@@ -15,7 +15,36 @@ void finetune_defaults(finetune_params *p) {
     p->weight_decay = 5e-4f;
     p->smoothing = 0.1f;
     p->seed = 1;
+    p->opt = OPT_SGD;
+    p->augment = 1;
     augment_defaults(&p->aug);
+}
+
+/* the architectures a learner can pick in the page; the shipped CNN is the one in weights/model.bin */
+const learn_preset LEARN_PRESETS[] = {
+    {"mlp", "MLP (one hidden layer of 100)", "fc100,relu,fc10", 0.002f, 32},
+    {"small-cnn", "Small CNN (two conv layers)", "conv8k5,bn,relu,pool2,conv16k5,bn,relu,pool2,fc10", 0.004f, 32},
+    {"shipped", "The shipped CNN (slow here)", NULL, 0.002f, 32},
+};
+const int LEARN_N_PRESETS = (int)(sizeof LEARN_PRESETS / sizeof LEARN_PRESETS[0]);
+
+const learn_preset *learn_preset_find(const char *name) {
+    for (int i = 0; i < LEARN_N_PRESETS; i++)
+        if (!strcmp(LEARN_PRESETS[i].name, name)) return &LEARN_PRESETS[i];
+    return NULL;
+}
+
+void learn_params(finetune_params *p, int batch, float lr, uint64_t seed) {
+    finetune_defaults(p);
+    p->steps = 0x7fffffff; /* until the learner stops */
+    p->batch = batch;
+    p->lr = lr;
+    p->constant_lr = 1;
+    p->opt = OPT_ADAMW;
+    p->weight_decay = 1e-4f;
+    p->augment = 0;
+    p->smoothing = 0.0f;
+    p->seed = seed;
 }
 
 int finetune_begin(finetune_t *f, model_t *m, const uint8_t *user_px, const uint8_t *user_lbl, int n_user,
@@ -56,7 +85,7 @@ int finetune_begin(finetune_t *f, model_t *m, const uint8_t *user_px, const uint
     for (int i = 0; i < n_user; i++) f->order[i] = i;
     for (int i = 0; i < n_replay; i++) f->order[n_user + i] = i;
     rng_seed(&f->rng, p->seed);
-    if (workspace_init(&f->ws, m, p->batch, 1, err) || optimizer_init(&f->opt, OPT_SGD, m->n_params, err)) {
+    if (workspace_init(&f->ws, m, p->batch, 1, err) || optimizer_init(&f->opt, p->opt, m->n_params, err)) {
         finetune_end(f);
         return -1;
     }
@@ -84,13 +113,15 @@ float finetune_step(finetune_t *f) {
                            : next(f->order + f->n_user, f->n_replay, &f->next_replay, &f->rng) + f->n_user;
     /* each image's augmentation stream depends on the step and its index */
     uint64_t seed = rng_mix(p->seed, (uint64_t)f->step + 1);
-    train_batch_prepare(f->x, f->targets, f->lab, f->pixels, f->labels, f->idx, B, &p->aug, p->smoothing, seed);
-    /* half a cosine from lr down to lr/100 */
+    train_batch_prepare(f->x, f->targets, f->lab, f->pixels, f->labels, f->idx, B, p->augment ? &p->aug : NULL,
+                        p->smoothing, seed);
+    /* half a cosine from lr down to lr/100, or lr throughout */
     float t = p->steps > 1 ? (float)f->step / (float)(p->steps - 1) : 1.0f;
-    float lr = p->lr * (0.01f + 0.99f * 0.5f * (1.0f + cosf(3.14159265f * t)));
+    float lr = p->constant_lr ? p->lr : p->lr * (0.01f + 0.99f * 0.5f * (1.0f + cosf(3.14159265f * t)));
     step_result s = train_step(f->m, &f->ws, &f->opt, f->grads, f->x, f->targets, f->lab, B, lr, seed);
     f->step++;
     f->last_loss = s.loss;
+    f->last_correct = s.correct;
     return s.loss;
 }
 

@@ -1,4 +1,5 @@
-/* finetune.h - teaching a trained model one person's handwriting.
+/* finetune.h - training a model in steps: teaching a trained model one
+ * person's handwriting, and the page's "watch it learn" from scratch.
  *
  * A few dozen labelled drawings (28×28 bytes, already through preprocessing)
  * are too few to train on alone: the network would forget everything else.
@@ -15,6 +16,12 @@
  *     finetune_begin(&f, &model, user_px, user_lbl, n_user, replay_px, replay_lbl, n_replay, &params, err);
  *     while (f.step < f.p.steps) finetune_step(&f);
  *     finetune_end(&f);   // the model keeps the new weights
+ *
+ * Watch it learn (emscripten/trainer.c, `mnist learn`) runs the same steps on
+ * a model fresh from model_init_weights(), with no replay sample: the
+ * drawings are an MNIST sample, the optimizer AdamW at a constant rate (the
+ * learner may pause and go on for as long as they like), without
+ * augmentation or label smoothing so that the curves show learning alone.
  */
 #ifndef FINETUNE_H
 #define FINETUNE_H
@@ -36,6 +43,9 @@ typedef struct {
     int batch;          /* images per step [16] */
     float user_frac;    /* share of each batch drawn from the person's drawings [0.5] */
     float lr;           /* learning rate at the first step, decaying to lr/100 [0.01] */
+    int constant_lr;    /* keep lr for every step instead [0] */
+    opt_kind opt;       /* [OPT_SGD] (Nesterov momentum 0.9); OPT_ADAMW */
+    int augment;        /* redraw each image through aug [1] */
     float weight_decay; /* [5e-4] */
     float smoothing;    /* label smoothing [0.1] */
     uint64_t seed;
@@ -47,6 +57,7 @@ typedef struct {
     finetune_params p;
     long step;        /* steps taken */
     float last_loss;  /* loss of the last step */
+    int last_correct; /* images of the last step's batch read right (before its update) */
     int n_user, n_replay;
     uint8_t *pixels;  /* the person's drawings, then the replay images (one allocation with labels) */
     uint8_t *labels;
@@ -59,6 +70,24 @@ typedef struct {
 } finetune_t;
 
 void finetune_defaults(finetune_params *p);
+
+/* ---- watch it learn: presets and the parameters of training from scratch ---- */
+typedef struct {
+    const char *name, *label; /* "small-cnn", "Small CNN" */
+    const char *arch;         /* model_init()'s architecture; NULL: the model the page ships */
+    float lr;                 /* AdamW's rate that suits it */
+    int batch;
+} learn_preset;
+extern const learn_preset LEARN_PRESETS[];
+/* the MNIST sample it learns from: the first LEARN_TRAIN_N training images, and the
+ * last LEARN_VAL_N of the training file to validate on (`mnist sample` writes both) */
+#define LEARN_TRAIN_N 10000
+#define LEARN_VAL_N 1000
+#define LEARN_EVAL_EVERY 50 /* steps between two validations, in the page and in `mnist learn` */
+extern const int LEARN_N_PRESETS;
+const learn_preset *learn_preset_find(const char *name); /* NULL when there is none of that name */
+/* finetune_params for training a new model: AdamW at a constant lr, no augmentation or smoothing */
+void learn_params(finetune_params *p, int batch, float lr, uint64_t seed);
 /* Copies the drawings and the replay sample; the model is changed in place by
  * the steps. n_user >= 1, n_replay >= 0; labels 0..9, and the drawings may
  * also be NOT_A_DIGIT (train.h). Returns 0 or -1 with a message. */

@@ -116,3 +116,51 @@ done:
     model_free(&m);
     dataset_free(&d);
 }
+
+/* watch it learn: each preset's architecture is valid, and a network trained from scratch by the
+ * page's steps (learn_params: AdamW, constant rate, no augmentation) learns MNIST: the MLP on the
+ * first 2,000 training images, validated on 500 of the last ones (the page's sample ranges) */
+void test_learn(void) {
+    char err[ERR_LEN];
+    for (int i = 0; i < LEARN_N_PRESETS; i++) {
+        const learn_preset *p = &LEARN_PRESETS[i];
+        model_t m;
+        CHECK(learn_preset_find(p->name) == p, "preset %s not found by name", p->name);
+        CHECK(p->lr > 0.0f && p->batch > 0, "preset %s: lr %g, batch %d", p->name, (double)p->lr, p->batch);
+        if (!p->arch) continue; /* the shipped model's: test_model covers it */
+        CHECK(model_init(&m, p->arch, err) == 0, "preset %s: %s", p->name, err);
+        model_free(&m);
+    }
+    CHECK(learn_preset_find("nope") == NULL, "an unknown preset was found");
+
+    dataset_t d;
+    if (test_load_mnist(&d, 0)) return;
+    const learn_preset *mlp = learn_preset_find("mlp");
+    model_t m;
+    finetune_t f;
+    finetune_params p;
+    if (!mlp || model_init(&m, mlp->arch, err)) {
+        CHECK(0, "mlp preset: %s", err);
+        dataset_free(&d);
+        return;
+    }
+    model_init_weights(&m, 7);
+    const uint8_t *vpx = d.pixels + (size_t)(d.n - 500) * IMG_PIXELS, *vlb = d.labels + d.n - 500;
+    double before = accuracy(&m, vpx, vlb, 500, err);
+    learn_params(&p, mlp->batch, mlp->lr, 7);
+    CHECK(p.opt == OPT_ADAMW && p.constant_lr && !p.augment && p.smoothing == 0.0f, "learn_params");
+    if (finetune_begin(&f, &m, d.pixels, d.labels, 2000, NULL, NULL, 0, &p, err) == 0) {
+        long right = 0;
+        for (int i = 0; i < 300; i++) finetune_step(&f), right += i >= 250 ? f.last_correct : 0;
+        finetune_end(&f);
+        double after = accuracy(&m, vpx, vlb, 500, err);
+        printf("  MLP from scratch, 300 steps of %d: validation %.1f%% -> %.1f%%; last 50 batches %.1f%% right\n", p.batch,
+               100 * before, 100 * after, 100.0 * right / (50.0 * p.batch));
+        CHECK(before < 0.3 && after > 0.85, "from scratch: %.1f%% -> %.1f%%", 100 * before, 100 * after);
+        CHECK(right > 0.8 * 50 * p.batch, "batches read right while training: %ld of %d", right, 50 * p.batch);
+    } else {
+        CHECK(0, "finetune_begin: %s", err);
+    }
+    model_free(&m);
+    dataset_free(&d);
+}

@@ -93,7 +93,17 @@ function states(page, context) {
       await page.waitForSelector('#training-body table');
       await page.waitForFunction(() => [...document.querySelectorAll('#training-body img')].every((i) => i.complete));
     }],
+    ['watch it learn, paused', async () => {
+      await page.click('#training summary');
+      await page.click('#learn summary');
+      await page.waitForSelector('#learn[data-state="idle"]', { timeout: 30000 });
+      await page.click('#learn-start');
+      await page.waitForFunction(() => Number(document.querySelector('#learn').dataset.evals) >= 2, null, { timeout: 60000 });
+      await page.click('#learn-pause');
+      await page.waitForSelector('#learn[data-state="paused"]');
+    }],
     ['a number on the wide canvas', async () => {
+      await page.click('#learn summary');
       await page.click('#inside summary');
       await page.click('#multi');
       await page.waitForFunction(() => document.querySelector('#canvas').width === 960);
@@ -265,6 +275,17 @@ for (const width of WIDTHS) {
     await use(page, '#steps summary', 'Space', () => !document.querySelector('#steps').open);
     await use(page, '#training summary', 'Enter', () => document.querySelector('#training').open);
     await use(page, '#training summary', 'Space', () => !document.querySelector('#training').open);
+    // watch it learn: start, pause, reset by keyboard; focus goes on from a button that is disabled by its press
+    const learnIs = (s) => document.querySelector('#learn').dataset.state === s;
+    await use(page, '#learn summary', 'Enter', learnIs, 'idle');
+    await use(page, '#learn-start', 'Space', (s) => s.includes(document.querySelector('#learn').dataset.state), ['loading', 'running']);
+    assert.ok(await page.evaluate(() => document.activeElement.closest('#learn') && !document.activeElement.disabled), 'focus stays in the panel');
+    await page.waitForSelector('#learn[data-state="running"]', { timeout: 30000 });
+    await use(page, '#learn-pause', 'Enter', learnIs, 'paused');
+    await use(page, '#learn-pause', 'Space', learnIs, 'running');
+    await use(page, '#learn-reset', 'Enter', learnIs, 'idle');
+    await focusIs(page, '#learn-start', 'after a reset');
+    await use(page, '#learn summary', 'Space', () => !document.querySelector('#learn').open);
 
     // teach mode: the digit chips, start, next, cancel at every step, discard, keep
     await use(page, '#teach', 'Enter', teachIs, 'choose');

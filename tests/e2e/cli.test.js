@@ -363,6 +363,33 @@ test('resave writes a model in the newest format it fits, and leaves a bad file 
   assert.match(run(['resave', 'extra']).stderr, /resave takes no file arguments/);
 });
 
+test('learn trains a preset from scratch as the page does; sample writes what the page fetches', () => {
+  const r = run(['learn', '--preset', 'mlp', '--target', '0.9', '--steps', '1000', '--threads', '1']);
+  assert.strictEqual(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /learn: mlp \(fc100,relu,fc10\), batch 32, lr 0.002, AdamW, 10000 training and 1000 validation/);
+  assert.match(r.stdout, /^step +50 +loss [\d.]+ +validation [\d.]+%/m);
+  assert.match(r.stdout, /reached 90.00% at step \d+: [\d.]+ s in all, [\d.]+ s of it training/);
+  // a target out of reach: it stops at --steps and says so, with exit status 1
+  const short = run(['learn', '--preset', 'mlp', '--target', '1', '--steps', '50']);
+  assert.strictEqual(short.status, 1);
+  assert.match(short.stdout, /did not reach 100.00% in 50 steps/);
+  const bad = run(['learn', '--preset', 'resnet']);
+  assert.strictEqual(bad.status, 1);
+  assert.match(bad.stderr, /--preset must be mlp, small-cnn or shipped/);
+
+  const dir = path.join(tmp, 'sample');
+  const s = run(['sample', '--dir', dir]);
+  assert.strictEqual(s.status, 0, s.stderr);
+  const count = (f) => fs.readFileSync(path.join(dir, f)).readUInt32BE(4);
+  assert.strictEqual(count('learn-train-images-idx3-ubyte'), 10000);
+  assert.strictEqual(count('learn-train-labels-idx1-ubyte'), 10000);
+  assert.strictEqual(count('learn-val-images-idx3-ubyte'), 1000);
+  assert.strictEqual(count('learn-val-labels-idx1-ubyte'), 1000);
+  // the site serves them gzipped, the same bytes
+  assert.deepStrictEqual(zlib.gunzipSync(fs.readFileSync(path.join(h.ROOT, 'dist', 'learn-val-labels-idx1-ubyte.gz'))),
+    fs.readFileSync(path.join(dir, 'learn-val-labels-idx1-ubyte')));
+});
+
 test('the wasm and native builds give the same probabilities (within 1e-5)', async () => {
   const server = await h.startServer();
   const browser = await h.launch();
