@@ -37,7 +37,7 @@
 
   // the shipped CNN's architecture is the one in model.bin: its string follows the magic, version and length
   function shippedArch() {
-    const b = window.digitTeach.shipped();
+    const b = window.digitModels.shipped();
     const len = new DataView(b).getUint32(12, true);
     return new TextDecoder().decode(new Uint8Array(b, 16, len));
   }
@@ -100,7 +100,7 @@
     const val = lastVal();
     const what = run.preset.label + ' learned here, ' + m.step + ' steps' + (val !== null ? ', validation ' + pct(val) : '');
     if (pending === 'use') {
-      const err = window.digitTeach.use(m.model, what);
+      const err = window.digitModels.use(m.model, what);
       status.textContent = err ? 'The new model did not load: ' + err : 'The canvas now reads with it: ' + what + '.';
     } else if (pending === 'download') {
       const a = document.createElement('a');

@@ -48,13 +48,17 @@
   addEventListener('pointerup', penUp);
   addEventListener('pointercancel', penUp);
 
+  // logging (log.js) only where the page names an endpoint (`make serve` does; GitHub Pages does not)
+  const logTo = document.querySelector('meta[name="digit-log-endpoint"]');
+  if (logTo && logTo.content.trim()) document.body.appendChild(Object.assign(document.createElement('script'), { src: 'log.js' }));
+
   // the weights are fetched while the wasm compiles, and handed to C once; a
   // personal model taught on this device (teach.js, IndexedDB) is used instead when there is one
   const model = fetch('model.bin').then((r) => {
     if (!r.ok) throw new Error('model.bin: HTTP ' + r.status);
     return r.arrayBuffer();
   });
-  const stored = window.digitTeach ? window.digitTeach.stored() : Promise.resolve(null);
+  const stored = window.digitModels ? window.digitModels.stored() : Promise.resolve(null);
 
   window.Module = {
     canvas: canvas,
@@ -90,7 +94,7 @@
         if (bad) console.warn('the stored personal model is unusable (' + bad + '); using the shipped one');
         if (bad) personal = null; /* the shipped model stays loaded */
       }
-      if (window.digitTeach) window.digitTeach.ready({ shipped: shipped, personal: personal, useModel: useModel });
+      if (window.digitModels) window.digitModels.ready({ shipped: shipped, personal: personal, useModel: useModel });
     });
   }
 

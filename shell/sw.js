@@ -1,10 +1,11 @@
 // sw.js - keeps the site's own files so the page works offline once loaded.
 'use strict';
-const CACHE = 'digit-reader-v3';
-// what a first visit loads, and what installing it as an app needs; teach mode's and watch-it-learn's
-// files (learn.js, the worker, the trainer, the replay and learning samples) are cached when first used
-const FILES = ['./', 'index.html', 'style.css', 'main.js', 'log.js', 'teach.js', 'digits.js', 'digits.wasm', 'model.bin',
-  'manifest.webmanifest', 'icon-192.png', 'icon-512.png'];
+const CACHE = 'digit-reader-v4';
+// what reading needs offline; the rest is cached when first used: teach mode's and watch-it-learn's files
+// (teach.js, learn.js, the worker, the trainer, the samples), log.js where logging is on, and the large icon
+// (which only installing the app fetches)
+const FILES = ['./', 'index.html', 'style.css', 'main.js', 'models.js', 'digits.js', 'digits.wasm', 'model.bin',
+  'manifest.webmanifest', 'icon-192.png'];
 
 self.addEventListener('install', (e) => {
   e.waitUntil(caches.open(CACHE).then((c) => c.addAll(FILES)).then(() => self.skipWaiting()));

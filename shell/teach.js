@@ -1,113 +1,20 @@
 // teach.js - teach mode: the page asks for each digit a few times, fine-tunes
 // the network on those drawings in a Web Worker (teach-worker.js, the C of
 // src/finetune.c), reports how it reads drawings kept back from the
-// fine-tuning before and after, and keeps the personal model in IndexedDB.
-// The model never leaves the device unless "Download my model" is pressed.
+// fine-tuning before and after, and keeps the personal model (models.js, in
+// IndexedDB). Loaded by models.js when "Teach it my writing" is first pressed.
 'use strict';
 (function () {
   const PER_DIGIT = 5;   // drawings of each digit to learn from
   const HELD = 1;        // and kept back to check the result
   const STEPS = 200;     // fine-tuning steps of 16 images, half of them the person's drawings (src/finetune.c)
-  const DB = 'digit-reader', STORE = 'models', KEY = 'personal';
   const $ = (sel) => document.querySelector(sel);
   const body = document.body;
   const panel = $('#teach-panel');
   const teachBtn = $('#teach');
   const chips = $('#teach-digits');
-  const modelName = $('#model-name');
+  const models = window.digitModels;
   const hint = $('#hint');
-
-  // ---- IndexedDB: one record, the personal model ----------------------------------------
-  function open() {
-    return new Promise((resolve, reject) => {
-      const r = indexedDB.open(DB, 1);
-      r.onupgradeneeded = () => r.result.createObjectStore(STORE);
-      r.onsuccess = () => resolve(r.result);
-      r.onerror = () => reject(r.error);
-    });
-  }
-  function op(mode, fn) {
-    return open().then((db) => new Promise((resolve, reject) => {
-      const tx = db.transaction(STORE, mode);
-      const req = fn(tx.objectStore(STORE));
-      tx.oncomplete = () => { db.close(); resolve(req.result); };
-      tx.onerror = tx.onabort = () => { db.close(); reject(tx.error || new Error('IndexedDB transaction failed')); };
-    }));
-  }
-  // whether the database was ever made here: opening one that is not there creates it, which takes a first
-  // visit 100-300 ms that the first reading would wait for
-  const exists = () => (indexedDB.databases ? indexedDB.databases().then((l) => l.some((d) => d.name === DB), () => true)
-    : Promise.resolve(true));
-  // resolves to the stored record or null (also when IndexedDB is unavailable)
-  const stored = () => ('indexedDB' in self ? exists().then((yes) => (yes ? op('readonly', (s) => s.get(KEY)) : null))
-    : Promise.resolve(null))
-    .then((r) => (r && r.bytes instanceof ArrayBuffer ? r : null), (e) => { console.log('no stored model: ' + e.message); return null; });
-  const save = (rec) => op('readwrite', (s) => s.put(rec, KEY));
-  const forget = () => op('readwrite', (s) => s.delete(KEY));
-
-  // ---- the model in use -------------------------------------------------------------------
-  let shipped = null;  // ArrayBuffer of model.bin
-  let personal = null; // the stored record in use, or null
-  let useModel = null; // main.js: loads bytes into the reader, returns an error message or null
-  let trial = null;    // a model learned in the page ("watch it learn") reading for now: its description
-
-  function showModel() {
-    body.dataset.model = trial ? 'learned' : personal ? 'personal' : 'shipped';
-    if (trial) {
-      modelName.textContent = 'Model: ' + trial + ' (not kept)';
-    } else if (personal) {
-      const when = new Date(personal.saved).toLocaleDateString();
-      modelName.textContent = 'Model: yours, taught ' + when + ' on ' + personal.drawings + ' drawings';
-    } else {
-      modelName.textContent = 'Model: the shipped one, trained on MNIST and real pen digits';
-    }
-    $('#model-reset').hidden = !personal && !trial;
-    $('#model-reset').textContent = trial && personal ? 'Back to my model' : 'Back to the shipped model';
-    $('#model-export').hidden = !personal || !!trial;
-  }
-
-  // learn.js: read with a model learned in the page until "Back to ..." (it is not stored)
-  function use(bytes, what) {
-    const err = useModel(bytes);
-    if (err) return err;
-    trial = what;
-    showModel();
-    return null;
-  }
-
-  // main.js calls this once the wasm module and the weights are ready
-  function ready(opts) {
-    shipped = opts.shipped;
-    personal = opts.personal;
-    useModel = opts.useModel;
-    showModel();
-    teachBtn.disabled = false;
-  }
-
-  $('#model-reset').addEventListener('click', () => {
-    if (trial) { // back to the model in use before, which stays stored
-      const bad = useModel(personal ? personal.bytes : shipped);
-      if (bad) return say(bad);
-      trial = null;
-      return showModel();
-    }
-    const err = useModel(shipped);
-    if (err) return say(err);
-    personal = null;
-    showModel();
-    forget().catch((e) => console.warn('could not delete the stored model: ' + e.message));
-  });
-
-  $('#model-export').addEventListener('click', () => {
-    if (!personal) return;
-    const a = document.createElement('a');
-    a.href = URL.createObjectURL(new Blob([personal.bytes], { type: 'application/octet-stream' }));
-    a.download = 'digit-model-personal.bin';
-    document.body.appendChild(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(a.href), 10000);
-  });
 
   // ---- teaching -----------------------------------------------------------------------------
   let plan = [];      // { digit, held } in the order asked
@@ -142,14 +49,15 @@
     chips.appendChild(b);
   }
 
-  teachBtn.addEventListener('click', () => {
+  // models.js calls this when "Teach it my writing" is pressed
+  function toggle() {
     if (body.dataset.teach && body.dataset.teach !== 'off') return cancel();
     if ($('#multi').getAttribute('aria-pressed') === 'true') $('#multi').click(); // one digit at a time
     say('');
     announce('');
     setStep('choose');
     $(FOCUS.choose).focus();
-  });
+  }
 
   function shuffle(a) {
     for (let i = a.length - 1; i > 0; i--) {
@@ -247,8 +155,7 @@
       setStep('choose');
       say('Teaching failed: ' + (e.message || 'the worker stopped'));
     };
-    const current = personal ? personal.bytes : shipped;
-    worker.postMessage({ cmd: 'teach', model: current.slice(0), train: pack(learn), held: pack(held), steps: STEPS,
+    worker.postMessage({ cmd: 'teach', model: models.current().slice(0), train: pack(learn), held: pack(held), steps: STEPS,
       seed: Math.floor(Math.random() * 2147483647) });
   }
 
@@ -258,9 +165,8 @@
     const misses = (pred) => held.map((d, i) => (pred[i] === d.digit ? null : d.digit + ' read as ' + pred[i])).filter(Boolean);
     result = { bytes: m.model, saved: new Date().toISOString(), drawings: learn.length, held: held.length, before, after,
       steps: m.steps, ms: Math.round(m.ms) };
-    const err = useModel(m.model);
+    const err = models.load(m.model);
     if (err) { setStep('choose'); return say('The new model did not load: ' + err); }
-    trial = null; // a model learned in the page no longer reads
     body.dataset.teachBefore = String(before);
     body.dataset.teachAfter = String(after);
     body.dataset.teachHeld = String(held.length);
@@ -276,20 +182,18 @@
 
   $('#teach-keep').addEventListener('click', () => {
     if (!result) return;
-    personal = result;
+    const rec = result;
     result = null;
-    showModel();
     setStep('off');
     body.dataset.saved = 'pending';
-    save(personal).then(() => { body.dataset.saved = 'true'; },
+    models.keep(rec).then(() => { body.dataset.saved = 'true'; },
       (e) => { body.dataset.saved = 'false'; say('Kept for this visit only: this browser would not store it (' + e.message + ').'); panel.hidden = false; });
   });
 
   $('#teach-discard').addEventListener('click', () => {
     result = null;
-    const err = useModel(personal ? personal.bytes : shipped);
+    const err = models.restore();
     if (err) say(err);
-    showModel();
     setStep('off');
   });
 
@@ -302,5 +206,5 @@
   panel.querySelectorAll('.teach-cancel').forEach((b) => b.addEventListener('click', cancel));
 
   setStep('off');
-  window.digitTeach = { stored: stored, ready: ready, use: use, shipped: () => shipped };
+  window.digitTeach = { toggle };
 })();
