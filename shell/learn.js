@@ -103,13 +103,7 @@
       const err = window.digitModels.use(m.model, what);
       status.textContent = err ? 'The new model did not load: ' + err : 'The canvas now reads with it: ' + what + '.';
     } else if (pending === 'download') {
-      const a = document.createElement('a');
-      a.href = URL.createObjectURL(new Blob([m.model], { type: 'application/octet-stream' }));
-      a.download = 'digit-model-learned.bin';
-      document.body.appendChild(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+      window.digitModels.download(m.model, 'digit-model-learned.bin');
     }
     pending = null;
   }

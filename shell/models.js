@@ -91,16 +91,17 @@
     forget().catch((e) => console.warn('could not delete the stored model: ' + e.message));
   });
 
-  $('#model-export').addEventListener('click', () => {
-    if (!personal) return;
+  // saves model bytes as a file, in the format the native tools read
+  function download(bytes, name) {
     const a = document.createElement('a');
-    a.href = URL.createObjectURL(new Blob([personal.bytes], { type: 'application/octet-stream' }));
-    a.download = 'digit-model-personal.bin';
+    a.href = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
+    a.download = name;
     document.body.appendChild(a);
     a.click();
     a.remove();
     setTimeout(() => URL.revokeObjectURL(a.href), 10000);
-  });
+  }
+  $('#model-export').addEventListener('click', () => { if (personal) download(personal.bytes, 'digit-model-personal.bin'); });
 
   // teach mode (teach.js) asks for these
   const current = () => (personal ? personal.bytes : shipped);
@@ -139,5 +140,5 @@
     teach.then(() => window.digitTeach.toggle(), () => {});
   });
 
-  window.digitModels = { stored, ready, use, shipped: () => shipped, current, load, keep, restore };
+  window.digitModels = { stored, ready, use, shipped: () => shipped, current, load, keep, restore, download };
 })();

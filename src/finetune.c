@@ -22,9 +22,9 @@ void finetune_defaults(finetune_params *p) {
 
 /* the architectures a learner can pick in the page; the shipped CNN is the one in weights/model.bin */
 const learn_preset LEARN_PRESETS[] = {
-    {"mlp", "MLP (one hidden layer of 100)", "fc100,relu,fc10", 0.002f, 32},
-    {"small-cnn", "Small CNN (two conv layers)", "conv8k5,bn,relu,pool2,conv16k5,bn,relu,pool2,fc10", 0.004f, 32},
-    {"shipped", "The shipped CNN (slow here)", NULL, 0.002f, 32},
+    {"mlp", "MLP (100 hidden units)", "fc100,relu,fc10", 0.002f, 32},
+    {"small-cnn", "Small CNN (2 conv layers)", "conv8k5,bn,relu,pool2,conv16k5,bn,relu,pool2,fc10", 0.004f, 32},
+    {"shipped", "Shipped CNN (slow here)", NULL, 0.002f, 32},
 };
 const int LEARN_N_PRESETS = (int)(sizeof LEARN_PRESETS / sizeof LEARN_PRESETS[0]);
 
