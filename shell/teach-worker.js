@@ -73,6 +73,13 @@ function predict(set) {
   }
 }
 
+// the model being trained, as a file in the project's format (an ArrayBuffer to transfer)
+function serialized() {
+  const p = Module._teach_serialize();
+  if (!p) fail('saving');
+  return Module.HEAPU8.slice(p, p + Module._teach_serialized_len()).buffer;
+}
+
 async function teach(m) {
   await ready;
   if (!replay) replay = loadReplay();
@@ -92,9 +99,7 @@ async function teach(m) {
   }
   const ms = performance.now() - t0;
   const after = predict(m.held);
-  const p = Module._teach_serialize();
-  if (!p) fail('saving');
-  const file = Module.HEAPU8.slice(p, p + Module._teach_serialized_len()).buffer;
+  const file = serialized();
   self.postMessage({ type: 'done', model: file, before, after, ms, steps: m.steps, loss }, [file]);
 }
 
@@ -122,7 +127,7 @@ function loadSample() {
   });
 }
 
-const L = { on: false, paused: false, step: 0, seen: 0, ms: 0, input: null, timer: 0, batch: 32 };
+const L = { on: false, paused: false, step: 0, ms: 0, input: null, timer: 0, batch: 32 };
 
 function firstLayer() {
   const shape = Module._malloc(12);
@@ -198,9 +203,7 @@ async function learn(m) {
 }
 
 function save() {
-  const p = Module._teach_serialize();
-  if (!p) fail('saving');
-  const file = Module.HEAPU8.slice(p, p + Module._teach_serialized_len()).buffer;
+  const file = serialized();
   self.postMessage({ type: 'model', model: file, step: L.step }, [file]);
 }
 
