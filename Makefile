@@ -127,8 +127,14 @@ eval: $(BUILD)/mnist data $(if $(filter 1,$(EXTRA)),export-log)
 
 SDL_WASM   := $(BUILD)/sdl2/sdl2-wasm
 EMCC       := emcc
-EMLIBFLAGS := $(CSTD) $(WARN) -O3 -msimd128 -flto -fopenmp-simd -Isrc
-EMFLAGS    := $(EMLIBFLAGS) $(APP_INC) -I$(SDL_WASM)/include \
+EMLIBFLAGS := $(CSTD) $(WARN) -msimd128 -flto -fopenmp-simd -Isrc
+# the page's first visit is mostly code and weights: everything is built for size (-Oz) except the
+# kernels that run per pixel or per weight, which stay at -O3 (at -Oz the wide canvas's readings
+# would pass a frame's 16 ms). The flags do not change the arithmetic: readings stay bit for bit.
+WASM_OPT   := -Oz
+WASM_HOT   := gemm winograd winograd4 layers model
+$(foreach f,$(WASM_HOT),$(eval $(BUILD)/wasm/$(f).o: WASM_OPT := -O3))
+EMFLAGS    := $(EMLIBFLAGS) -Oz $(APP_INC) -I$(SDL_WASM)/include \
               -I$(SDL_WASM)/include-config-minsizerel
 WEB_EXPORTS := main malloc free app_clear app_undo app_load_model app_features app_features_w app_features_h \
                app_conv_layers app_input app_error app_arch_json app_result_json app_classify_gray app_model_version app_forward \
@@ -151,7 +157,8 @@ LEARN_FILES := $(addprefix dist/,$(addsuffix .gz,$(LEARN_NAMES)))
 ICON_FILES  := dist/icon-192.png dist/icon-512.png
 # the training panel's data and pictures, from the run of `make eval` that wrote weights/MODEL.md
 REPORT_FILES := $(addprefix dist/report/,summary.json curves.png confusion.png misclassified.png pen-misread.png)
-DIST_FILES  := $(patsubst shell/%,dist/%,$(SHELL_FILES)) dist/digits.js dist/model.bin dist/trainer.js $(REPLAY_FILES) $(LEARN_FILES) \
+DIST_FILES  := $(patsubst shell/%,dist/%,$(SHELL_FILES)) dist/digits.js dist/digits.wasm dist/model.bin dist/trainer.js \
+               dist/trainer.wasm $(REPLAY_FILES) $(LEARN_FILES) \
                $(ICON_FILES) $(REPORT_FILES)
 
 $(BUILD)/.web-deps:
@@ -162,17 +169,21 @@ $(BUILD)/.web-deps:
 $(SDL_WASM)/libSDL2.a: .ci/sdl2-wasm.sh | $(BUILD)/.web-deps
 	bash .ci/sdl2-wasm.sh $(BUILD)/sdl2
 
-$(eval $(call LIBRARY,$(BUILD)/wasm,$(BUILD)/wasm/libdigits.a,$(EMCC) $(EMLIBFLAGS),emar,$(BUILD)/.web-deps))
+$(eval $(call LIBRARY,$(BUILD)/wasm,$(BUILD)/wasm/libdigits.a,$(EMCC) $(EMLIBFLAGS) $$(WASM_OPT),emar,$(BUILD)/.web-deps))
 
-dist/digits.js: $(APP_SRC) $(APP_HDR) $(LIB_HDR) $(BUILD)/wasm/libdigits.a $(SDL_WASM)/libSDL2.a
-	@mkdir -p dist
+# emcc writes the module and its JavaScript glue to build/web; the site gets the glue minified (below)
+$(BUILD)/web/digits.js: $(APP_SRC) $(APP_HDR) $(LIB_HDR) $(BUILD)/wasm/libdigits.a $(SDL_WASM)/libSDL2.a
+	@mkdir -p $(dir $@)
 	$(EMCC) $(EMFLAGS) $(APP_SRC) $(BUILD)/wasm/libdigits.a $(SDL_WASM)/libSDL2.a -o $@ $(EMLINK)
+$(BUILD)/web/digits.wasm: $(BUILD)/web/digits.js
 
-dist/trainer.js: emscripten/trainer.c $(LIB_HDR) $(BUILD)/wasm/libdigits.a | $(BUILD)/.web-deps
-	@mkdir -p dist
-	$(EMCC) $(EMLIBFLAGS) emscripten/trainer.c $(BUILD)/wasm/libdigits.a -o $@ \
+# the worker's trainer runs whole training steps, so it is linked for speed
+$(BUILD)/web/trainer.js: emscripten/trainer.c $(LIB_HDR) $(BUILD)/wasm/libdigits.a | $(BUILD)/.web-deps
+	@mkdir -p $(dir $@)
+	$(EMCC) $(EMLIBFLAGS) -O3 emscripten/trainer.c $(BUILD)/wasm/libdigits.a -o $@ \
 	  -sENVIRONMENT=worker -sALLOW_MEMORY_GROWTH=1 -sFILESYSTEM=0 -sTOTAL_STACK=1048576 -sEXPORTED_RUNTIME_METHODS=UTF8ToString \
 	  -sEXPORTED_FUNCTIONS=$(subst $(space),$(comma),$(addprefix _,$(TEACH_EXPORTS)))
+$(BUILD)/web/trainer.wasm: $(BUILD)/web/trainer.js
 
 # the first 50 MNIST training images of each digit (replay-labels is made with it)
 dist/replay-images-idx3-ubyte: $(BUILD)/mnist $(BUILD)/.data-ok
@@ -192,6 +203,26 @@ dist/icon-192.png: $(BUILD)/mnist
 dist/icon-512.png: dist/icon-192.png
 
 dist/%: shell/%
+	@mkdir -p dist
+	cp $< $@
+
+# the site's scripts, minified by terser (npm); the readable ones are in shell/, and sw.js stays as
+# written (the bench reads its list of files). The Emscripten glue is enclosed in a function that is
+# given the Module object the page (or the worker) set up, so its names stay its own.
+TERSER := node_modules/.bin/terser
+$(TERSER): package-lock.json
+	@.ci/deps.sh npm-data
+	@touch $@
+dist/%.js: shell/%.js $(TERSER)
+	@mkdir -p dist
+	$(TERSER) $< --compress --mangle --output $@.tmp && mv $@.tmp $@
+dist/sw.js: shell/sw.js
+	@mkdir -p dist
+	cp $< $@
+dist/%.js: $(BUILD)/web/%.js $(TERSER)
+	@mkdir -p dist
+	$(TERSER) $< --compress --mangle --enclose Module:self.Module --output $@.tmp && mv $@.tmp $@
+dist/%.wasm: $(BUILD)/web/%.wasm
 	@mkdir -p dist
 	cp $< $@
 
