@@ -128,13 +128,15 @@ eval: $(BUILD)/mnist data $(if $(filter 1,$(EXTRA)),export-log)
 SDL_WASM   := $(BUILD)/sdl2/sdl2-wasm
 EMCC       := emcc
 EMLIBFLAGS := $(CSTD) $(WARN) -msimd128 -flto -fopenmp-simd -Isrc
-# the page's first visit is mostly code and weights: everything is built for size (-Oz) except the
-# kernels that run per pixel or per weight, which stay at -O3 (at -Oz the wide canvas's readings
-# would pass a frame's 16 ms). The flags do not change the arithmetic: readings stay bit for bit.
+# the page's first visit is mostly code and weights: the library is compiled for size (-Oz) except
+# the code every reading runs (the kernels, the model's forward pass, the ink, preprocessing and the
+# reader's search), which stays -O3, and the link (LTO) is -O3 so that the -O3 code keeps its speed
+# (at -Oz the wide canvas's readings pass a frame's 16 ms); the -Oz functions stay small by their own
+# attributes. The flags do not change the arithmetic: readings stay bit for bit.
 WASM_OPT   := -Oz
-WASM_HOT   := gemm winograd winograd4 layers model
+WASM_HOT   := gemm winograd winograd4 layers model preprocess ink reader
 $(foreach f,$(WASM_HOT),$(eval $(BUILD)/wasm/$(f).o: WASM_OPT := -O3))
-EMFLAGS    := $(EMLIBFLAGS) -Oz $(APP_INC) -I$(SDL_WASM)/include \
+EMFLAGS    := $(EMLIBFLAGS) -O3 $(APP_INC) -I$(SDL_WASM)/include \
               -I$(SDL_WASM)/include-config-minsizerel
 WEB_EXPORTS := main malloc free app_clear app_undo app_load_model app_features app_features_w app_features_h \
                app_conv_layers app_input app_error app_arch_json app_result_json app_classify_gray app_model_version app_forward \
