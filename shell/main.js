@@ -52,19 +52,35 @@
   const logTo = document.querySelector('meta[name="digit-log-endpoint"]');
   if (logTo && logTo.content.trim()) document.body.appendChild(Object.assign(document.createElement('script'), { src: 'log.js' }));
 
-  // the weights are fetched while the wasm compiles, and handed to C once; a
-  // personal model taught on this device (teach.js, IndexedDB) is used instead when there is one
+  // the first reading waits on two downloads, the weights and the wasm: both are asked for here (the page's
+  // preloads have them on the way), the wasm compiles as it streams in, and C starts once both are in, so
+  // that main() loads the model before the first frame. A personal model taught on this device (teach.js,
+  // IndexedDB) replaces the shipped one a moment later, when there is one
   const model = fetch('model.bin').then((r) => {
     if (!r.ok) throw new Error('model.bin: HTTP ' + r.status);
     return r.arrayBuffer();
-  });
+  }).catch((e) => e);
   const stored = window.digitModels ? window.digitModels.stored() : Promise.resolve(null);
+  const compiled = fetch('digits.wasm').then((r) => {
+    if (!r.ok) throw new Error('digits.wasm: HTTP ' + r.status);
+    // compiled as it streams in, where the server says what it is (GitHub Pages and lighttpd do)
+    if (/^application\/wasm\b/.test(r.headers.get('Content-Type') || '')) return WebAssembly.compileStreaming(r);
+    return r.arrayBuffer().then((b) => WebAssembly.compile(b));
+  });
+  let shipped = null;
 
   window.Module = {
     canvas: canvas,
     print: (t) => console.log(t),
     printErr: (t) => console.warn(t),
-    onRuntimeInitialized: () => model.then(load, (e) => fail('Could not load the model: ' + e.message)),
+    instantiateWasm: (imports, done) => {
+      Promise.all([compiled, model]).then(([wasm, bytes]) => WebAssembly.instantiate(wasm, imports).then((inst) => {
+        shipped = bytes;
+        done(inst, wasm);
+      })).catch((e) => fail('Could not start the reader: ' + e.message));
+      return {}; // the exports come later, through done()
+    },
+    postRun: [() => shipped instanceof Error ? fail('Could not load the model: ' + shipped.message) : load(shipped)],
   };
 
   // loads model bytes into the reader; returns null, or what is wrong with them

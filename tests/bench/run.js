@@ -259,7 +259,7 @@ async function main() {
   const br = await h.launch();
   try {
     const times = [], floor = [];
-    for (let i = 0; i < 7; i++) {
+    for (let i = 0; i < 15; i++) {
       for (const which of ['page', 'static']) {
         const ctx = await br.newContext(); // a cold cache every time
         const page = await ctx.newPage();
@@ -297,7 +297,7 @@ async function main() {
     console.log(`  ${f.padEnd(26)} ${(sizes[f].gzip / 1024).toFixed(1).padStart(6)} KB gzipped`);
   console.log(`first prediction possible ${results.site.first_prediction_ms} ms after navigation; the same HTML and CSS ` +
     `without scripts load in ${results.site.static_load_ms.toFixed(0)} ms: ${results.site.first_prediction_ratio}x ` +
-    '(medians of 7 cold loads each; target <= 2x)');
+    '(medians of 15 cold loads each; target <= 2x)');
   console.log(`native inference: ${inf.ms.toFixed(3)} ms per image (batch 1, 1 thread, ${inf.kernel} kernel)`);
   fs.writeFileSync(path.join(OUT, 'results.json'), JSON.stringify(results, null, 2));
   console.log(`\nwrote ${path.relative(ROOT, path.join(OUT, 'results.json'))}`);

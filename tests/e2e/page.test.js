@@ -364,3 +364,25 @@ test('works offline once loaded', async () => {
   assert.strictEqual(r.text, '6');
   await context.close();
 });
+
+test('a corrupt or missing model.bin, or a missing digits.wasm, is said on the page, and nothing is read', async () => {
+  const good = fs.readFileSync(path.join(h.ROOT, 'dist', 'model.bin'));
+  const flipped = Buffer.from(good);
+  flipped[flipped.length >> 1] ^= 0x40; // a weight byte: the CRC no longer matches
+  const cases = [
+    ['model.bin', (route) => route.fulfill({ status: 200, contentType: 'application/octet-stream', body: flipped }), /model\.bin.*(CRC|checksum)/i],
+    ['model.bin', (route) => route.fulfill({ status: 404, body: 'gone' }), /Could not load the model: model\.bin: HTTP 404/],
+    ['digits.wasm', (route) => route.fulfill({ status: 404, body: 'gone' }), /Could not start the reader: digits\.wasm: HTTP 404/],
+  ];
+  for (const [file, answer, says] of cases) {
+    const context = await browser.newContext();
+    await context.route('**/' + file, answer);
+    const page = await context.newPage();
+    await page.goto(server.url);
+    await page.waitForSelector('#hint.error', { timeout: 20000 });
+    assert.match(await page.textContent('#hint'), says, file);
+    assert.match(await page.textContent('#status'), says, file);
+    assert.notStrictEqual(await page.getAttribute('body', 'data-ready'), 'true', file + ': not ready to read');
+    await context.close();
+  }
+});
