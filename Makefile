@@ -159,7 +159,9 @@ LEARN_FILES := $(addprefix dist/,$(addsuffix .gz,$(LEARN_NAMES)))
 ICON_FILES  := dist/icon-192.png dist/icon-512.png
 # the training panel's data and pictures, from the run of `make eval` that wrote weights/MODEL.md
 REPORT_FILES := $(addprefix dist/report/,summary.json curves.png confusion.png misclassified.png pen-misread.png)
-DIST_FILES  := $(patsubst shell/%,dist/%,$(SHELL_FILES)) dist/digits.js dist/digits.wasm dist/model.bin dist/trainer.js \
+# models.js and main.js reach the site inside app.js (below)
+PAGE_JS     := shell/models.js shell/main.js
+DIST_FILES  := $(patsubst shell/%,dist/%,$(filter-out $(PAGE_JS),$(SHELL_FILES))) dist/app.js dist/digits.wasm dist/model.bin dist/trainer.js \
                dist/trainer.wasm $(REPLAY_FILES) $(LEARN_FILES) \
                $(ICON_FILES) $(REPORT_FILES)
 
@@ -219,9 +221,17 @@ dist/%.js: shell/%.js $(BUILD)/.data-ok
 dist/sw.js: shell/sw.js
 	@mkdir -p dist
 	cp $< $@
-dist/%.js: $(BUILD)/web/%.js $(BUILD)/.data-ok
+dist/trainer.js: $(BUILD)/web/trainer.js $(BUILD)/.data-ok
 	@mkdir -p dist
 	$(TERSER) $< --compress --mangle --enclose Module:self.Module --output $@.tmp && mv $@.tmp $@
+$(BUILD)/web/digits.min.js: $(BUILD)/web/digits.js $(BUILD)/.data-ok
+	$(TERSER) $< --compress --mangle --enclose Module:self.Module --output $@.tmp && mv $@.tmp $@
+# the page's one script: models.js, main.js, then the glue. One request, and no pause between main.js, which
+# fetches and compiles the wasm, and the glue, which hands it its imports to be instantiated
+dist/app.js: $(PAGE_JS) $(BUILD)/web/digits.min.js $(BUILD)/.data-ok
+	@mkdir -p dist
+	$(TERSER) $(PAGE_JS) --compress --mangle --output $@.tmp
+	printf ';\n' >> $@.tmp && cat $(BUILD)/web/digits.min.js >> $@.tmp && mv $@.tmp $@
 dist/%.wasm: $(BUILD)/web/%.wasm
 	@mkdir -p dist
 	cp $< $@

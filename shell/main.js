@@ -1,8 +1,8 @@
 // main.js - binds the page to the WebAssembly module built from emscripten/app.c.
 // C does the drawing, the reading and the pictures; this file only moves its
 // results into the page and the page's buttons into C.
-'use strict';
 (function () {
+  'use strict'; // inside the function: app.js joins this file with others
   const $ = (sel) => document.querySelector(sel);
   const body = document.body;
   const canvas = $('#canvas');

@@ -1,8 +1,8 @@
 // models.js - the model the page reads with: the shipped one, a personal one taught on this device (kept in
 // IndexedDB, never sent anywhere) or one learned in the page by "watch it learn" (kept for the visit only).
 // It also loads teach.js, teach mode's interface, when "Teach it my writing" is first pressed.
-'use strict';
 (function () {
+  'use strict'; // inside the function: app.js joins this file with others
   const DB = 'digit-reader', STORE = 'models', KEY = 'personal';
   const $ = (sel) => document.querySelector(sel);
   const body = document.body;

@@ -1,10 +1,10 @@
 // sw.js - keeps the site's own files so the page works offline once loaded.
 'use strict';
-const CACHE = 'digit-reader-v4';
+const CACHE = 'digit-reader-v5';
 // what reading needs offline; the rest is cached when first used: teach mode's and watch-it-learn's files
 // (teach.js, learn.js, the worker, the trainer, the samples), log.js where logging is on, and the large icon
 // (which only installing the app fetches)
-const FILES = ['./', 'index.html', 'style.css', 'main.js', 'models.js', 'digits.js', 'digits.wasm', 'model.bin',
+const FILES = ['./', 'index.html', 'style.css', 'app.js', 'digits.wasm', 'model.bin',
   'manifest.webmanifest', 'icon-192.png'];
 
 self.addEventListener('install', (e) => {

@@ -52,7 +52,9 @@ async function main() {
   const site = path.join(OUT, 'site');
   fs.rmSync(site, { recursive: true, force: true });
   fs.mkdirSync(site, { recursive: true });
-  for (const f of ['digits.js', 'digits.wasm', 'model.bin']) fs.copyFileSync(path.join(ROOT, 'dist', f), path.join(site, f));
+  // the page's glue is inside dist/app.js; the bench page takes the same minified glue on its own
+  fs.copyFileSync(path.join(ROOT, 'build', 'web', 'digits.min.js'), path.join(site, 'digits.js'));
+  for (const f of ['digits.wasm', 'model.bin']) fs.copyFileSync(path.join(ROOT, 'dist', f), path.join(site, f));
   fs.copyFileSync(path.join(ROOT, 'tests', 'bench', 'bench.html'), path.join(site, 'index.html'));
   const ortDir = path.join(ROOT, 'node_modules', 'onnxruntime-web', 'dist');
   for (const f of ['ort.wasm.min.js', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm']) fs.copyFileSync(path.join(ortDir, f), path.join(site, f));

@@ -69,21 +69,21 @@ test('after a new version is served, a reload runs it, and offline it is the new
   await controlled(page);
   assert.strictEqual(await page.evaluate(() => document.body.dataset.siteVersion), undefined);
   // the next version: its script, its page and its service worker all change
-  fs.appendFileSync(path.join(root, 'main.js'), "\ndocument.body.dataset.siteVersion = 'next';\n");
+  fs.appendFileSync(path.join(root, 'app.js'), "\ndocument.body.dataset.siteVersion = 'next';\n");
   const index = path.join(root, 'index.html');
   fs.writeFileSync(index, fs.readFileSync(index, 'utf8').replace('<h1>Digit reader</h1>', '<h1>Digit reader next</h1>'));
   const sw = path.join(root, 'sw.js');
   fs.writeFileSync(sw, fs.readFileSync(sw, 'utf8').replace(/const CACHE = '([^']+)'/, "const CACHE = '$1-next'"));
   await page.reload();
   await page.waitForSelector('body[data-ready="true"]');
-  assert.strictEqual(await page.evaluate(() => document.body.dataset.siteVersion), 'next', 'the new main.js runs');
+  assert.strictEqual(await page.evaluate(() => document.body.dataset.siteVersion), 'next', 'the new app.js runs');
   assert.strictEqual(await page.textContent('h1'), 'Digit reader next', 'the new index.html');
   // offline, the cache holds the new version (and the page still reads)
   await page.waitForTimeout(500); // the responses are put in the cache after they are served
   await context.setOffline(true);
   await page.reload();
   await page.waitForSelector('body[data-ready="true"]', { timeout: 10000 });
-  assert.strictEqual(await page.evaluate(() => document.body.dataset.siteVersion), 'next', 'offline: the new main.js');
+  assert.strictEqual(await page.evaluate(() => document.body.dataset.siteVersion), 'next', 'offline: the new app.js');
   await h.drawStrokes(page, digitStrokes(3, 150, 40, 180, 280));
   assert.strictEqual((await h.settle(page)).text, '3');
   assert.deepStrictEqual(errors.filter((e) => !/ERR_INTERNET_DISCONNECTED|Failed to fetch/.test(e)), []);
