@@ -7,6 +7,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const zlib = require('node:zlib');
 const h = require('../e2e/helpers');
+const { firstReading } = require('./first-reading');
 
 const ROOT = h.ROOT;
 const OUT = path.join(ROOT, 'build', 'bench');
@@ -251,42 +252,14 @@ async function main() {
   }
   const precached = JSON.parse(fs.readFileSync(path.join(ROOT, 'dist', 'sw.js'), 'utf8').match(/const FILES = (\[[^\]]*\])/)[1].replace(/'/g, '"'));
   const firstVisit = new Set(precached.filter((f) => f in sizes).concat(['index.html', 'sw.js']));
-  // time to the first possible prediction, against the browser's own floor: the same HTML and CSS with no
-  // script (and no preloads), served from the same place; cold loads of the two, taken in turn
-  const root = h.tempDir('digit-site-');
-  for (const f of files) fs.copyFileSync(path.join(ROOT, 'dist', f), path.join(root, f));
-  const html = fs.readFileSync(path.join(root, 'index.html'), 'utf8');
-  fs.writeFileSync(path.join(root, 'static.html'), html.replace(/<script[^>]*><\/script>\n?/g, '').replace(/<link rel="preload"[^>]*>\n?/g, ''));
-  const srv = await h.startServer({ root });
-  const br = await h.launch();
-  try {
-    const times = [], floor = [];
-    for (let i = 0; i < 15; i++) {
-      for (const which of ['page', 'static']) {
-        const ctx = await br.newContext(); // a cold cache every time
-        const page = await ctx.newPage();
-        if (which === 'page') {
-          const asked = [];
-          page.on('request', (r) => asked.push(new URL(r.url()).pathname.slice(1)));
-          await page.goto(srv.url);
-          await page.waitForSelector('body[data-ready="true"]');
-          times.push(Number(await page.getAttribute('body', 'data-ready-ms')));
-          await page.waitForTimeout(500); // what the page fetches once it reads (the icon, the manifest)
-          asked.filter((f) => f in sizes).forEach((f) => firstVisit.add(f));
-        } else {
-          await page.goto(srv.url + 'static.html', { waitUntil: 'load' });
-          floor.push(await page.evaluate(() => new Promise((r) => setTimeout(() => r(performance.getEntriesByType('navigation')[0].loadEventEnd), 0))));
-        }
-        await ctx.close();
-      }
-    }
-    results.site = { first_prediction_ms: median(times) };
-    results.site.static_load_ms = median(floor);
-    results.site.first_prediction_ratio = Number((median(times) / median(floor)).toFixed(2));
-  } finally {
-    await br.close();
-    await srv.stop();
-  }
+  // time to the first possible prediction, against the browser's own floor (first-reading.js); what the
+  // page fetches once it reads (the icon, the manifest) counts in the first visit
+  const timed = await firstReading([path.join(ROOT, 'dist')], 15, async (page, when) => {
+    if (when === 'before') page.on('request', (r) => { const f = new URL(r.url()).pathname.slice(1); if (f in sizes) firstVisit.add(f); });
+    else await page.waitForTimeout(500);
+  });
+  results.site = { first_prediction_ms: timed.sites[0].ms, static_load_ms: timed.static.ms,
+    first_prediction_ratio: Number((timed.sites[0].ms / timed.static.ms).toFixed(2)) };
   const first = [...firstVisit].sort((a, b) => sizes[b].gzip - sizes[a].gzip);
   const later = files.filter((f) => !firstVisit.has(f));
   const sum = (list, k) => list.reduce((t, f) => t + sizes[f][k], 0);
