@@ -221,11 +221,12 @@ dist/%.js: shell/%.js $(BUILD)/.data-ok
 dist/sw.js: shell/sw.js
 	@mkdir -p dist
 	cp $< $@
+MINIFY_GLUE = $(TERSER) $< --compress --mangle --enclose Module:self.Module --output $@.tmp && mv $@.tmp $@
 dist/trainer.js: $(BUILD)/web/trainer.js $(BUILD)/.data-ok
 	@mkdir -p dist
-	$(TERSER) $< --compress --mangle --enclose Module:self.Module --output $@.tmp && mv $@.tmp $@
+	$(MINIFY_GLUE)
 $(BUILD)/web/digits.min.js: $(BUILD)/web/digits.js $(BUILD)/.data-ok
-	$(TERSER) $< --compress --mangle --enclose Module:self.Module --output $@.tmp && mv $@.tmp $@
+	$(MINIFY_GLUE)
 # the page's one script: models.js, main.js, then the glue. One request, and no pause between main.js, which
 # fetches and compiles the wasm, and the glue, which hands it its imports to be instantiated
 dist/app.js: $(PAGE_JS) $(BUILD)/web/digits.min.js $(BUILD)/.data-ok

@@ -11,6 +11,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const h = require('../e2e/helpers');
 
+// the median of a list of numbers (the upper one of the middle two); make bench uses it too
 const median = (a) => { const s = [...a].sort((x, y) => x - y); return s[s.length >> 1]; };
 
 // a copy of dir's files, with static.html beside index.html
@@ -23,7 +24,8 @@ function siteCopy(dir) {
 }
 
 // n cold loads of each site and of the first one's static page. onPage(page, when), if given, is called with
-// each page before it loads ('before') and once it is ready ('ready'): make bench notes what the page asks for. Returns { sites: [{ ms, loads }], static: { ms, loads } }
+// each page before it loads ('before') and once it is ready ('ready'): make bench notes what the page asks for.
+// Returns { sites: [{ ms, loads }], static: { ms, loads } }
 async function firstReading(dirs, n, onPage) {
   const servers = [];
   const browser = await h.launch();
@@ -54,7 +56,7 @@ async function firstReading(dirs, n, onPage) {
   }
 }
 
-module.exports = { firstReading };
+module.exports = { firstReading, median };
 
 if (require.main === module) {
   const n = Number(process.argv[2]);

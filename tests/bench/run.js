@@ -7,7 +7,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const zlib = require('node:zlib');
 const h = require('../e2e/helpers');
-const { firstReading } = require('./first-reading');
+const { firstReading, median } = require('./first-reading');
 
 const ROOT = h.ROOT;
 const OUT = path.join(ROOT, 'build', 'bench');
@@ -20,7 +20,6 @@ function sh(cmd, args, env) {
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
   return r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
 }
-const median = (a) => { const s = [...a].sort((x, y) => x - y); return s[s.length >> 1]; };
 function row(what, ours, peer, unit, peerName, better) {
   const ratio = better === 'higher' ? ours / peer : peer / ours;
   results.rows.push({ what, ours, peer, unit, peerName, ratio: Number(ratio.toFixed(2)) });
