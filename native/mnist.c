@@ -591,10 +591,12 @@ static int cmd_pen(int argc, char **argv) {
     const uint32_t wr = parse_writers(o.pen_writers);
     for (int touch = 0; touch < 2 && o.multi_n > 0; touch++) {
         char miss[12][40];
-        int k = pen_evaluate_numbers(&m, &ws, &set, wr, o.multi_n, touch ? COMPOSE_TOUCH_LO : COMPOSE_APART_LO,
-                                     touch ? COMPOSE_TOUCH_HI : COMPOSE_APART_HI, PEN_EVAL_SEED + 1 + touch, miss, 12, err);
+        int alone, k = pen_evaluate_numbers(&m, &ws, &set, wr, o.multi_n, touch ? COMPOSE_TOUCH_LO : COMPOSE_APART_LO,
+                                            touch ? COMPOSE_TOUCH_HI : COMPOSE_APART_HI, PEN_EVAL_SEED + 1 + touch, &alone,
+                                            miss, 12, err);
         if (k < 0) die(err);
-        printf("pen numbers %s: %.2f%%\n", touch ? "touching" : "apart", 100.0 * k / o.multi_n);
+        printf("pen numbers %s: %.2f%% (each digit's own strokes read alone: %.2f%%)\n", touch ? "touching" : "apart",
+               100.0 * k / o.multi_n, 100.0 * alone / o.multi_n);
         for (int q = 0; q < 12 && miss[q][0]; q++) printf("  %s\n", miss[q]);
     }
     if (o.report_on && report_pen_misread("build/pen-misread.png", &set, &r, err)) die(err);
@@ -711,12 +713,18 @@ static int cmd_eval(int argc, char **argv) {
         print_pen(&r.pen);
         r.pen_numbers = o.multi_n;
         for (int touch = 0; touch < 2 && o.multi_n > 0; touch++) {
+            int alone;
             const int k = pen_evaluate_numbers(&m, &ws, &pens, r.pen_writers, o.multi_n, touch ? COMPOSE_TOUCH_LO : COMPOSE_APART_LO,
-                                               touch ? COMPOSE_TOUCH_HI : COMPOSE_APART_HI, PEN_EVAL_SEED + 1 + touch, NULL, 0, err);
+                                               touch ? COMPOSE_TOUCH_HI : COMPOSE_APART_HI, PEN_EVAL_SEED + 1 + touch, &alone,
+                                               NULL, 0, err);
             if (k < 0) die(err);
             *(touch ? &r.pen_touching : &r.pen_apart) = 100.0 * k / o.multi_n;
+            *(touch ? &r.pen_touching_alone : &r.pen_apart_alone) = 100.0 * alone / o.multi_n;
         }
-        if (o.multi_n > 0) printf("pen numbers apart: %.2f%%\npen numbers touching: %.2f%%\n", r.pen_apart, r.pen_touching);
+        if (o.multi_n > 0)
+            printf("pen numbers apart: %.2f%%\npen numbers touching: %.2f%%\n"
+                   "pen numbers with each digit's own strokes read alone: apart %.2f%%, touching %.2f%%\n",
+                   r.pen_apart, r.pen_touching, r.pen_apart_alone, r.pen_touching_alone);
         workspace_free(&ws);
     }
 

@@ -335,6 +335,10 @@ static size_t card_pen(char *b, size_t cap, size_t len, const eval_result *r, co
         OUT("| Numbers of 2-8 digits of one writer, on the wide canvas, read exactly (%d each) | apart %.2f%%, "
             "touching %.2f%% |\n",
             r->pen_numbers, r->pen_apart, r->pen_touching);
+    if (r->pen_numbers)
+        OUT("| The same numbers with each digit's own strokes read alone (what a perfect grouping of strokes into "
+            "digits would read) | apart %.2f%%, touching %.2f%% |\n",
+            r->pen_apart_alone, r->pen_touching_alone);
     OUT("\n| digit |");
     for (int d = 0; d < N_CLASSES; d++) OUT(" %d |", d);
     OUT("\n|---|");

@@ -27,10 +27,11 @@ typedef struct {
     double multi_apart, multi_touching;
     int multi_n;
     /* real pen digits of writers never trained on (pen.h), pen.n == 0 when not measured; numbers of
-     * one writer's digits read exactly, apart and touching (pen_numbers each) */
+     * one writer's digits read exactly, apart and touching (pen_numbers each), and how many would be
+     * if each digit's strokes were read alone (pen_evaluate_numbers' alone) */
     pen_result pen;
     uint32_t pen_writers;
-    double pen_apart, pen_touching;
+    double pen_apart, pen_touching, pen_apart_alone, pen_touching_alone;
     int pen_numbers;
 } eval_result;
 

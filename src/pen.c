@@ -478,7 +478,7 @@ int pen_evaluate(model_t *m, workspace_t *ws, const pen_set *set, uint32_t write
 /* ---- numbers ------------------------------------------------------------------------------ */
 
 int pen_compose_number(const pen_set *set, const int *which, int len, float gap_lo, float gap_hi, rng_t *r, ink_t *out,
-                       char *err) {
+                       int *first, char *err) {
     enum { MAX_LEN = 16 };
     ink_clear(out);
     if (len < 1 || len > MAX_LEN || gap_hi < gap_lo) return set_error(err, "a number of 1..16 digits, gap_lo <= gap_hi");
@@ -510,6 +510,7 @@ int pen_compose_number(const pen_set *set, const int *which, int len, float gap_
         x += gap[i] * H;          /* between ink boxes: the brush's radius lies either side of the points */
         ink_t one;
         ink_init(&one);
+        if (first) first[i] = out->n_strokes;
         int rc = pen_place(set, which[i], 1, h, x + INK_BRUSH_RADIUS, mid + dy[i] * H - 0.5f * h, &one, err);
         for (int s = 0; !rc && s < one.n_strokes; s++) {
             int n;
@@ -520,6 +521,7 @@ int pen_compose_number(const pen_set *set, const int *which, int len, float gap_
         if (rc) return -1;
         x += w + r2;
     }
+    if (first) first[len] = out->n_strokes;
     return 0;
 }
 
@@ -553,38 +555,57 @@ static int pick_number(const pen_set *set, const writer_index *x, uint64_t seed,
     return len;
 }
 
+/* 1 when every digit of the number, its strokes (first[i] .. first[i + 1]) read alone as the one-digit
+ * canvas reads them, is read as truth[i]; 0 when not; -1 on failure */
+static int digits_alone_right(model_t *m, workspace_t *ws, const ink_t *ink, const int *first, const char *truth,
+                              int len, ink_t *one, reading *rd, char *err) {
+    for (int i = 0; i < len; i++) {
+        ink_clear(one);
+        for (int s = first[i]; s < first[i + 1]; s++) {
+            int n;
+            const ink_point *p = ink_stroke(ink, s, &n);
+            if (ink_add_stroke(one, p, n, err)) return -1;
+        }
+        if (reader_read_ink(m, ws, one, PEN_WIDE_W, PEN_CANVAS_H, 0, NULL, rd, err)) return -1;
+        if (rd->n != 1 || rd->digit[0] != truth[i] - '0') return 0;
+    }
+    return 1;
+}
+
 int pen_evaluate_numbers(model_t *m, workspace_t *ws, const pen_set *set, uint32_t writers, int n_seq, float gap_lo,
-                         float gap_hi, uint64_t seed, char (*misses)[40], int max_miss, char *err) {
+                         float gap_hi, uint64_t seed, int *alone, char (*misses)[40], int max_miss, char *err) {
     writer_index x;
     reading *rd = malloc(sizeof *rd);
-    ink_t ink;
-    ink_init(&ink);
+    ink_t ink, one;
+    ink_init(&ink), ink_init(&one);
     const int nw = index_writers(set, writers, &x);
     if (nw < 0 || !rd) {
         free(x.by), free(rd);
         return set_error(err, "out of memory");
     }
     int right = nw ? 0 : set_error(err, "no digits of those writers"), missed = 0;
+    if (alone) *alone = 0;
     for (int q = 0; q < n_seq && right >= 0; q++) {
         rng_t r;
-        int which[8];
+        int which[8], first[9];
         char truth[9];
         const int len = pick_number(set, &x, seed, q, &r, which, truth);
         const int w = set->digit[which[0]].writer;
-        if (pen_compose_number(set, which, len, gap_lo, gap_hi, &r, &ink, err)) {
+        if (pen_compose_number(set, which, len, gap_lo, gap_hi, &r, &ink, first, err) ||
+            reader_read_ink(m, ws, &ink, PEN_WIDE_W, PEN_CANVAS_H, 1, NULL, rd, err)) {
             right = -1;
             break;
         }
-        if (reader_read_ink(m, ws, &ink, PEN_WIDE_W, PEN_CANVAS_H, 1, NULL, rd, err)) {
-            right = -1;
-            break;
-        }
-        if (!strcmp(rd->number, truth)) right++;
+        const int exact = !strcmp(rd->number, truth);
+        if (exact) right++;
         else if (misses && missed < max_miss) snprintf(misses[missed++], 40, "%s>%s (writer %d)", truth, rd->number, w);
+        const int a = alone ? digits_alone_right(m, ws, &ink, first, truth, len, &one, rd, err) : 0;
+        if (a < 0) right = -1;
+        else if (alone) *alone += a;
     }
     if (misses && missed < max_miss) misses[missed][0] = 0;
     free(x.by), free(rd);
-    ink_free(&ink);
+    ink_free(&ink), ink_free(&one);
     return right;
 }
 
@@ -597,7 +618,7 @@ int pen_number(const pen_set *set, uint32_t writers, uint64_t seed, int q, float
         rng_t r;
         int which[8];
         const int len = pick_number(set, &x, seed, q, &r, which, truth);
-        rc = pen_compose_number(set, which, len, gap_lo, gap_hi, &r, out, err);
+        rc = pen_compose_number(set, which, len, gap_lo, gap_hi, &r, out, NULL, err);
     }
     free(x.by);
     return rc;

@@ -147,12 +147,14 @@ void pen_result_free(pen_result *r);
  * to H): compose.h's apart and touching ranges. H is drawn from
  * [PEN_NUMBER_H_LO, PEN_NUMBER_H_HI] canvas pixels, and lowered until the
  * number fits the wide canvas (PEN_WIDE_W × PEN_CANVAS_H). The strokes go
- * into out digit by digit, left to right, as a person writes. */
+ * into out digit by digit, left to right, as a person writes; first (len + 1
+ * ints, may be NULL) gets the index of each digit's first stroke in out, and
+ * then out's stroke count. */
 #define PEN_WIDE_W 960
 #define PEN_NUMBER_H_LO 100.0f
 #define PEN_NUMBER_H_HI 200.0f
 int pen_compose_number(const pen_set *set, const int *which, int len, float gap_lo, float gap_hi, rng_t *r, ink_t *out,
-                       char *err);
+                       int *first, char *err);
 /* Number q of the series pen_evaluate_numbers() reads (seed, writers, gaps), composed into out;
  * truth (9 bytes) gets its digits. Returns 0, or -1. */
 int pen_number(const pen_set *set, uint32_t writers, uint64_t seed, int q, float gap_lo, float gap_hi, ink_t *out,
@@ -160,8 +162,12 @@ int pen_number(const pen_set *set, uint32_t writers, uint64_t seed, int q, float
 /* Reads n_seq numbers of 2..8 digits, each from one writer of `writers`
  * (chosen at random), composed by pen_compose_number, from strokes on the wide
  * canvas as the page does. Returns how many were read exactly, or -1; when
- * misses is not NULL, up to max_miss "truth>read" strings go there. */
+ * misses is not NULL, up to max_miss "truth>read" strings go there.
+ * alone (may be NULL) gets how many numbers would be read exactly if the
+ * reader knew which strokes make each digit: every digit's own strokes, read
+ * alone as the one-digit canvas reads a drawing, read right. It bounds what
+ * grouping strokes can do; the rest is the reading of single digits. */
 int pen_evaluate_numbers(model_t *m, workspace_t *ws, const pen_set *set, uint32_t writers, int n_seq, float gap_lo,
-                         float gap_hi, uint64_t seed, char (*misses)[40], int max_miss, char *err);
+                         float gap_hi, uint64_t seed, int *alone, char (*misses)[40], int max_miss, char *err);
 
 #endif

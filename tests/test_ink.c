@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ink.h"
+#include "compose.h"
 #include "pen.h"
 #include "skeleton.h"
 #include "test.h"
@@ -216,8 +217,9 @@ void test_pen_compose(void) {
     for (int touch = 0; touch < 2; touch++) {
         const float lo = touch ? -2.0f : 1.5f, hi = touch ? 0.0f : 8.0f;
         rng_t r = rng_derive(5, (uint64_t)touch), r2 = r;
-        CHECK(pen_compose_number(&s, which, 8, lo, hi, &r, &ink, err) == 0, "compose: %s", err);
-        CHECK(pen_compose_number(&s, which, 8, lo, hi, &r2, &again, err) == 0 && again.n_pt == ink.n_pt &&
+        int first[9];
+        CHECK(pen_compose_number(&s, which, 8, lo, hi, &r, &ink, first, err) == 0, "compose: %s", err);
+        CHECK(pen_compose_number(&s, which, 8, lo, hi, &r2, &again, NULL, err) == 0 && again.n_pt == ink.n_pt &&
                   !memcmp(again.pt, ink.pt, sizeof *ink.pt * (size_t)ink.n_pt),
               "the same seed composes the same number");
         int blocks = 0;
@@ -225,6 +227,8 @@ void test_pen_compose(void) {
         CHECK(ink.n_strokes == blocks, "every stroke of every digit: %d of %d", ink.n_strokes, blocks);
         float prev_x1 = -1e9f;
         for (int k = 0, st = 0; k < 8; st += s.digit[which[k]].blocks, k++) {
+            CHECK(first[k] == st && first[k + 1] == st + s.digit[which[k]].blocks, "digit %d's strokes: %d..%d, not %d..%d",
+                  k, first[k], first[k + 1], st, st + s.digit[which[k]].blocks);
             float x0 = 1e9f, x1 = -1e9f, y0 = 1e9f, y1 = -1e9f;
             for (int q = st; q < st + s.digit[which[k]].blocks; q++) {
                 float a, b, c, d;
@@ -264,5 +268,37 @@ void test_pen_compose(void) {
     for (int d = 0; d < N_CLASSES; d++)
         if (d != 1 && d != 7) CHECK(changed[d] == 0, "no style onto a %d (%d changed)", d, changed[d]);
     ink_free(&ink), ink_free(&again);
+    pen_free(&s);
+}
+
+/* pen numbers read by the shipped model (pen_evaluate_numbers), and the same numbers with each digit's
+ * own strokes read alone: the bound is counted on the digits' strokes, so a wrong split (a stroke of
+ * the next digit, a stroke lost) would misread digits and lower it */
+void test_pen_numbers(void) {
+    char err[ERR_LEN];
+    model_t m;
+    workspace_t ws;
+    pen_set s;
+    if (pen_load(&s, PEN_DATA, err) || model_load(&m, test_model_path(), err)) {
+        CHECK(0, "%s", err);
+        return;
+    }
+    enum { N = 24 };
+    if (workspace_init(&ws, &m, 1, 0, err)) CHECK(0, "%s", err);
+    else {
+        int alone = -1;
+        const int plain = pen_evaluate_numbers(&m, &ws, &s, PEN_DEV_WRITERS, N, COMPOSE_APART_LO, COMPOSE_APART_HI, 7,
+                                               NULL, NULL, 0, err),
+                  right = pen_evaluate_numbers(&m, &ws, &s, PEN_DEV_WRITERS, N, COMPOSE_APART_LO, COMPOSE_APART_HI, 7,
+                                               &alone, NULL, 0, err);
+        CHECK(plain >= 0 && plain == right, "the bound does not change the reading: %d and %d (%s)", plain, right, err);
+        CHECK(alone >= N - 2 && alone <= N, "numbers of trained writers with each digit read alone: %d of %d", alone, N);
+        CHECK(right >= N - 3, "numbers of trained writers read exactly: %d of %d", right, N);
+        CHECK(pen_evaluate_numbers(&m, &ws, &s, 0, N, COMPOSE_APART_LO, COMPOSE_APART_HI, 7, &alone, NULL, 0, err) < 0 &&
+                  strstr(err, "no digits"),
+              "no writers: '%s'", err);
+        workspace_free(&ws);
+    }
+    model_free(&m);
     pen_free(&s);
 }
