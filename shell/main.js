@@ -124,6 +124,8 @@
     body.dataset.drawn = r.digits.length ? 'true' : 'false';
     pred.dataset.state = r.state;
     pred.textContent = r.number;
+    // a long number takes the whole width, in a size that fits a phone (style.css)
+    pred.parentElement.classList.toggle('long', r.number.length > 3);
     number.textContent = r.number;
     const d = r.digits[r.selected];
     if (r.error) {

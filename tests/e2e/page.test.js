@@ -347,6 +347,17 @@ test('the layout works from 320 px wide', async () => {
     const box = await page.locator('#canvas').boundingBox();
     assert.ok(box.width >= Math.min(width - 40, 480) - 2, `${width}px: canvas only ${box.width}px wide`);
     await page.screenshot({ path: path.join(SHOTS, `width-${width}.png`), fullPage: true });
+    if (width === 320) { // the longest number the reader gives, twelve 7s on the wide canvas, fits too
+      await page.click('#multi');
+      await page.evaluate(() => window.scrollTo(0, 0));
+      const sevens = Array.from({ length: 12 }, (_, i) => [[25 + i * 78, 100], [75 + i * 78, 100], [40 + i * 78, 280]]);
+      await h.drawStrokes(page, sevens);
+      const r = await h.settle(page);
+      assert.strictEqual(r.number, '777777777777');
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.ok(wide <= 0, `${width}px: a 12-digit number makes the page scroll sideways by ${wide}px`);
+      await page.screenshot({ path: path.join(SHOTS, `width-${width}-number.png`), fullPage: true });
+    }
     await context.close();
   }
 });
