@@ -118,9 +118,9 @@ static void publish(core_t *c) {
     const reading *r = &c->result;
     len += (size_t)snprintf(c->json, cap,
                             "{\"state\":\"%s\",\"number\":\"%s\",\"selected\":%d,\"ms\":%.3f,\"inferences\":%ld,"
-                            "\"strokes\":%d,\"truncated\":%s,\"digits\":[",
+                            "\"strokes\":%d,\"truncated\":%s,\"dots\":%s,\"digits\":[",
                             core_state(c), r->number, c->selected, c->last_ms, c->inferences, c->strokes.n_strokes,
-                            r->truncated ? "true" : "false");
+                            r->truncated ? "true" : "false", r->dots ? "true" : "false");
     for (int k = 0; k < r->n && len < cap; k++) {
         const preprocess_info *b = &r->info[k];
         len += (size_t)snprintf(c->json + len, cap - len,

@@ -796,7 +796,7 @@ static void print_probs(const float *p) {
 /* what `classify` prints for one file's reading */
 static void print_reading(const char *name, const reading *r, int multi) {
     if (r->n == 0) {
-        printf("%s: blank (no ink found)\n", name);
+        printf("%s: %s\n", name, r->dots ? "only dots (taps), no digit to read" : "blank (no ink found)");
     } else if (multi) { /* the number, and where each digit is */
         printf("%s: number %s\n", name, r->number);
         for (int k = 0; k < r->n; k++)

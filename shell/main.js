@@ -132,7 +132,7 @@
       say('Could not read the drawing: ' + r.error + '. Undo or clear.');
       timing.textContent = '';
     } else if (!d) {
-      say('Draw a digit.');
+      say(r.dots ? 'A dot is not a digit. Draw one with a stroke.' : 'Draw a digit.');
       timing.textContent = '';
     } else if (r.truncated) {
       say('So many strokes that only the first ones are read. Undo or clear.');

@@ -541,6 +541,7 @@ done:
 #define STROKE_MAX_RUN 8        /* strokes (or parts of one) in a piece */
 #define SPECK_SIZE 0.1f         /* a stroke smaller than this × the tallest ... */
 #define SPECK_AWAY 0.25f        /* ... and further than this × the tallest from all others is a speck */
+#define DOT_SPAN INK_BRUSH_RADIUS /* a stroke whose points span less than this (canvas pixels) is a dot: a tap */
 
 typedef struct {
     int s, p0, p1;          /* points p0..p1-1 of stroke s */
@@ -785,8 +786,9 @@ static int stroke_cuts(const ink_t *ink, const elem_t *e, int *cand) {
  * drawing order, except that a stroke which starts left of the stroke before
  * it and lies over an earlier stroke (the bar of a 5 added after the next
  * digit) goes right after that stroke. Strokes with no points or no ink on the
- * canvas, and specks, are left out. Returns how many, or -1. */
-static int stroke_elements(const ink_t *ink, int w, int h, elem_t *el, int *truncated, int *tallest) {
+ * canvas, and specks, are left out; a drawing of dots alone (taps: no stroke
+ * spans DOT_SPAN) has nothing to read, and *dots says so. Returns how many. */
+static int stroke_elements(const ink_t *ink, int w, int h, elem_t *el, int *truncated, int *dots, int *tallest) {
     int n = 0;
     *truncated = 0;
     for (int s = 0; s < ink->n_strokes; s++) {
@@ -814,6 +816,11 @@ static int stroke_elements(const ink_t *ink, int w, int h, elem_t *el, int *trun
         el[kept++] = el[k];
     }
     n = kept;
+    int shaped = 0; /* a filled disc would read as a confident 0 */
+    for (int k = 0; k < n; k++)
+        shaped |= fmaxf(el[k].x1 - el[k].x0, el[k].y1 - el[k].y0) - 2 * INK_BRUSH_RADIUS >= DOT_SPAN;
+    *dots = n > 0 && !shaped;
+    if (*dots) n = 0;
     /* strokes that come back to an earlier digit */
     for (int k = 2; k < n; k++) {
         const elem_t e = el[k];
@@ -874,7 +881,7 @@ int reader_read_ink(model_t *m, workspace_t *ws, const ink_t *ink, int w, int h,
     uint8_t *scratch = malloc((size_t)w * (size_t)h);
     elem_ink *tile = calloc((size_t)max_el, sizeof(elem_ink));
     int rc = -1, tallest;
-    int n = strokes && el && hash && scratch && tile ? stroke_elements(ink, w, h, strokes, &out->truncated, &tallest) : -1;
+    int n = strokes && el && hash && scratch && tile ? stroke_elements(ink, w, h, strokes, &out->truncated, &out->dots, &tallest) : -1;
     int ne = 0;
     for (int k = 0; k < n; k++) { /* each stroke, cut where it may be */
         int cand[SPLIT_MAX_CUTS], nc = cuts ? stroke_cuts(ink, &strokes[k], cand) : 0;
@@ -895,9 +902,9 @@ int reader_read_ink(model_t *m, workspace_t *ws, const ink_t *ink, int w, int h,
     if (n >= 0) {
         const stroke_ctx c = {ink, w, h, el, hash, tile, scratch, tallest, cache};
         const source_t src = {ne + 1, STROKE_MAX_RUN, stroke_piece, stroke_split, stroke_store, STROKE_PENALTY, (void *)&c};
-        const int truncated = out->truncated;
+        const int truncated = out->truncated, dots = out->dots;
         rc = ne ? search(m, ws, &src, 1, NULL, NULL, out, err) : 0;
-        out->truncated = truncated;
+        out->truncated = truncated, out->dots = dots;
     } else
         no_memory(err, w, h);
     if (tile) keep_ink(cache, tile, ne);

@@ -31,6 +31,7 @@ typedef struct {
     float input[READER_MAX_DIGITS][IMG_PIXELS]; /* the 28×28 image the model saw */
     char number[READER_MAX_DIGITS + 1];    /* the digits as text */
     int truncated;                         /* strokes past READER_MAX_STROKES were left out */
+    int dots;                              /* from strokes: only dots were drawn (taps), so n is 0 */
 } reading;
 
 /* Every reader_* function that can fail returns -1 and says why in err
@@ -78,6 +79,7 @@ int reader_read_pieces(model_t *m, workspace_t *ws, const uint8_t *gray, int w, 
  * ink off the canvas does not count - and preprocessed as a drawing is.
  * Digits come out left to right. Strokes with no points and specks far from
  * the rest are left out; strokes past READER_MAX_STROKES too (out->truncated).
+ * A drawing of dots alone (taps) reads as no digits, with out->dots set.
  *
  * cache (may be NULL) keeps the pieces read, keyed on their points and the
  * weights: a drawing that grows stroke by stroke, as on the page, is read

@@ -376,8 +376,20 @@ void test_read_strokes(void) {
     STROKE(&ink, {1e9f, 5}, {-1e9f, 7}); /* clamped; crosses the canvas near its top */
     CHECK(reader_read_ink(&m, &ws, &ink, 480, 360, 0, NULL, &rd, NULL) == 0 && rd.n >= 1, "far-away points do not break the reading");
     ink_clear(&ink);
-    CHECK(ink_begin(&ink, 240, 180, NULL) == 0 && reader_read_ink(&m, &ws, &ink, 480, 360, 0, NULL, &rd, NULL) == 0 && rd.n <= 1,
-          "a single point reads as at most one digit");
+    CHECK(ink_begin(&ink, 240, 180, NULL) == 0 && reader_read_ink(&m, &ws, &ink, 480, 360, 0, NULL, &rd, NULL) == 0 &&
+              rd.n == 0 && rd.dots,
+          "a single point (a tap) is no digit: %d digits '%s', dots %d", rd.n, rd.number, rd.dots);
+    STROKE(&ink, {270, 182}, {276, 185}); /* two more taps, one with a small slip of the finger */
+    STROKE(&ink, {300, 178});
+    CHECK(reader_read_ink(&m, &ws, &ink, 960, 360, 1, NULL, &rd, NULL) == 0 && rd.n == 0 && rd.dots,
+          "three taps are no number: '%s'", rd.number);
+    STROKE(&ink, {400, 60}, {480, 60}, {425, 300});
+    CHECK(reader_read_ink(&m, &ws, &ink, 960, 360, 1, NULL, &rd, NULL) == 0 && !rd.dots && !strcmp(rd.number, "7"),
+          "taps beside a 7: '%s'", rd.number);
+    ink_clear(&ink);
+    STROKE(&ink, {240, 160}, {240, 200});
+    CHECK(reader_read_ink(&m, &ws, &ink, 480, 360, 0, NULL, &rd, NULL) == 0 && rd.n == 1 && !rd.dots,
+          "a short stroke is read, not taken for a tap: %d digits", rd.n);
     /* thousands of strokes: the reading is made on the first READER_MAX_STROKES, and says so */
     ink_clear(&ink);
     STROKE(&ink, {100, 60}, {96, 300});

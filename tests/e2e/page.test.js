@@ -328,6 +328,12 @@ test('phone: drawing with a finger reads the digit and never scrolls or zooms', 
   const { page, context } = await fresh({ viewport: { width: 390, height: 700 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
   const cdp = await context.newCDPSession(page);
   const before = await page.evaluate(() => ({ y: window.scrollY, scale: window.visualViewport.scale }));
+  await touchStroke(page, cdp, [[240, 180]]); // a tap leaves a dot, which no digit is (it read as a sure 0)
+  const tap = await h.settle(page);
+  assert.strictEqual(tap.text, '');
+  assert.strictEqual(tap.state, 'empty');
+  assert.match(await page.textContent('#status'), /A dot is not a digit/);
+  await page.click('#clear');
   for (const s of digitStrokes(5, 140, 40, 200, 280)) await touchStroke(page, cdp, s);
   const r = await h.settle(page);
   const after = await page.evaluate(() => ({ y: window.scrollY, scale: window.visualViewport.scale }));
