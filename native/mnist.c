@@ -527,13 +527,40 @@ static int cmd_train(int argc, char **argv) {
 
 /* ---- pen digits: real writers' strokes, drawn and read as the page does ------------------------------ */
 
-static void print_pen(const pen_result *r) {
-    printf("pen digits: %.2f%% (%d digits, %d writers)\n", 100.0 * r->right / (r->n ? r->n : 1), r->n, r->writers);
-    printf("pen digits read wrong with confidence: %.2f%% (%d)\n", 100.0 * r->sure_wrong / (r->n ? r->n : 1), r->sure_wrong);
-    printf("pen digits read right and shown as sure: %.2f%% (%d)\n", 100.0 * r->sure_right / (r->n ? r->n : 1), r->sure_right);
-    printf("pen digits per digit:");
+static void print_pen(const pen_result *r, const char *what) {
+    printf("%s: %.2f%% (%d digits, %d writers)\n", what, 100.0 * r->right / (r->n ? r->n : 1), r->n, r->writers);
+    printf("%s read wrong with confidence: %.2f%% (%d)\n", what, 100.0 * r->sure_wrong / (r->n ? r->n : 1), r->sure_wrong);
+    printf("%s read right and shown as sure: %.2f%% (%d)\n", what, 100.0 * r->sure_right / (r->n ? r->n : 1), r->sure_right);
+    printf("%s per digit:", what);
     for (int d = 0; d < N_CLASSES; d++) printf(" %d:%.1f%%", d, 100.0 * r->class_right[d] / (r->class_n[d] ? r->class_n[d] : 1));
     printf("\n");
+}
+
+/* pen digits of `writers` and multi_n numbers each way (none when 0), at the sizes people write at or
+ * written small, read and printed into f; with show, up to 12 numbers missed each way are listed */
+static void measure_pen(model_t *m, workspace_t *ws, const pen_set *set, uint32_t writers, int multi_n, int small,
+                        int show, pen_figures *f) {
+    char err[ERR_LEN];
+    const char *what = small ? "pen digits written small" : "pen digits";
+    memset(f, 0, sizeof *f);
+    if (pen_evaluate(m, ws, set, writers, 1, small, PEN_EVAL_SEED, &f->digits, err)) die(err);
+    print_pen(&f->digits, what);
+    f->numbers = multi_n;
+    for (int touch = 0; touch < 2 && multi_n > 0; touch++) {
+        char miss[12][40];
+        int alone;
+        const int k = pen_evaluate_numbers(m, ws, set, writers, multi_n, touch ? COMPOSE_TOUCH_LO : COMPOSE_APART_LO,
+                                           touch ? COMPOSE_TOUCH_HI : COMPOSE_APART_HI, small, PEN_EVAL_SEED + 1 + touch,
+                                           &alone, miss, 12, err);
+        if (k < 0) die(err);
+        *(touch ? &f->touching : &f->apart) = 100.0 * k / multi_n;
+        *(touch ? &f->touching_alone : &f->apart_alone) = 100.0 * alone / multi_n;
+        printf("pen numbers%s %s: %.2f%%\n", small ? " written small," : "", touch ? "touching" : "apart", 100.0 * k / multi_n);
+        for (int q = 0; show && q < 12 && miss[q][0]; q++) printf("  %s\n", miss[q]);
+    }
+    if (multi_n > 0)
+        printf("pen numbers%s with each digit's own strokes read alone: apart %.2f%%, touching %.2f%%\n",
+               small ? " written small," : "", f->apart_alone, f->touching_alone);
 }
 
 /* the first n digits of the writers as pen_evaluate() places them, as stroke files DIR/NNNN-LABEL.tra;
@@ -549,7 +576,7 @@ static void export_pen(const pen_set *set, uint32_t writers, unsigned long long 
         char truth[9], *text;
         size_t len;
         if (pen_number(set, writers, seed + 1 + touch, q, touch ? COMPOSE_TOUCH_LO : COMPOSE_APART_LO,
-                       touch ? COMPOSE_TOUCH_HI : COMPOSE_APART_HI, &ink, truth, err) ||
+                       touch ? COMPOSE_TOUCH_HI : COMPOSE_APART_HI, 0, &ink, truth, err) ||
             pen_format(&ink, &text, &len, err))
             die(err);
         snprintf(path, sizeof path, "%s/%04d-%s.tra", dir, q, truth);
@@ -560,7 +587,7 @@ static void export_pen(const pen_set *set, uint32_t writers, unsigned long long 
         if (!pen_in(writers, set->digit[i].writer) || set->digit[i].label < 0) continue;
         char *text;
         size_t len;
-        if (pen_eval_place(set, i, 1, seed, &ink, err) || pen_format(&ink, &text, &len, err)) die(err);
+        if (pen_eval_place(set, i, 1, 0, seed, &ink, err) || pen_format(&ink, &text, &len, err)) die(err);
         snprintf(path, sizeof path, "%s/%04d-%d.tra", dir, k++, set->digit[i].label);
         if (file_write_atomic(path, text, len, err)) die(err);
         free(text);
@@ -584,28 +611,19 @@ static int cmd_pen(int argc, char **argv) {
     model_t m;
     workspace_t ws;
     pen_set set;
-    pen_result r;
+    pen_figures f, small;
     if (model_load(&m, o.model, err) || workspace_init(&ws, &m, 1, 0, err) || pen_load(&set, o.pen, err)) die(err);
-    if (pen_evaluate(&m, &ws, &set, parse_writers(o.pen_writers), 1, PEN_EVAL_SEED, &r, err)) die(err);
-    print_pen(&r);
     const uint32_t wr = parse_writers(o.pen_writers);
-    for (int touch = 0; touch < 2 && o.multi_n > 0; touch++) {
-        char miss[12][40];
-        int alone, k = pen_evaluate_numbers(&m, &ws, &set, wr, o.multi_n, touch ? COMPOSE_TOUCH_LO : COMPOSE_APART_LO,
-                                            touch ? COMPOSE_TOUCH_HI : COMPOSE_APART_HI, PEN_EVAL_SEED + 1 + touch, &alone,
-                                            miss, 12, err);
-        if (k < 0) die(err);
-        printf("pen numbers %s: %.2f%% (each digit's own strokes read alone: %.2f%%)\n", touch ? "touching" : "apart",
-               100.0 * k / o.multi_n, 100.0 * alone / o.multi_n);
-        for (int q = 0; q < 12 && miss[q][0]; q++) printf("  %s\n", miss[q]);
+    measure_pen(&m, &ws, &set, wr, o.multi_n, 0, 1, &f);
+    const pen_result *r = &f.digits;
+    if (o.report_on && report_pen_misread("build/pen-misread.png", &set, r, err)) die(err);
+    for (int k = 0; k < r->n_miss; k++) {
+        const pen_digit *d = &set.digit[r->miss[k].index];
+        printf("  miss: writer %d sample %d: %d read '%s'%s\n", d->writer, d->sample, d->label, r->miss[k].reading,
+               r->miss[k].sure ? " (sure)" : "");
     }
-    if (o.report_on && report_pen_misread("build/pen-misread.png", &set, &r, err)) die(err);
-    for (int k = 0; k < r.n_miss; k++) {
-        const pen_digit *d = &set.digit[r.miss[k].index];
-        printf("  miss: writer %d sample %d: %d read '%s'%s\n", d->writer, d->sample, d->label, r.miss[k].reading,
-               r.miss[k].sure ? " (sure)" : "");
-    }
-    pen_result_free(&r);
+    measure_pen(&m, &ws, &set, wr, o.multi_n, 1, 1, &small);
+    pen_result_free(&f.digits), pen_result_free(&small.digits);
     pen_free(&set);
     workspace_free(&ws);
     model_free(&m);
@@ -708,23 +726,9 @@ static int cmd_eval(int argc, char **argv) {
     if (r.pen_writers) {
         workspace_t ws;
         if (workspace_init(&ws, &m, 1, 0, err)) die(err);
-        if (pen_evaluate(&m, &ws, &pens, r.pen_writers, 1, PEN_EVAL_SEED, &r.pen, err)) die(err);
         printf("\n");
-        print_pen(&r.pen);
-        r.pen_numbers = o.multi_n;
-        for (int touch = 0; touch < 2 && o.multi_n > 0; touch++) {
-            int alone;
-            const int k = pen_evaluate_numbers(&m, &ws, &pens, r.pen_writers, o.multi_n, touch ? COMPOSE_TOUCH_LO : COMPOSE_APART_LO,
-                                               touch ? COMPOSE_TOUCH_HI : COMPOSE_APART_HI, PEN_EVAL_SEED + 1 + touch, &alone,
-                                               NULL, 0, err);
-            if (k < 0) die(err);
-            *(touch ? &r.pen_touching : &r.pen_apart) = 100.0 * k / o.multi_n;
-            *(touch ? &r.pen_touching_alone : &r.pen_apart_alone) = 100.0 * alone / o.multi_n;
-        }
-        if (o.multi_n > 0)
-            printf("pen numbers apart: %.2f%%\npen numbers touching: %.2f%%\n"
-                   "pen numbers with each digit's own strokes read alone: apart %.2f%%, touching %.2f%%\n",
-                   r.pen_apart, r.pen_touching, r.pen_apart_alone, r.pen_touching_alone);
+        measure_pen(&m, &ws, &pens, r.pen_writers, o.multi_n, 0, 0, &r.pen);
+        measure_pen(&m, &ws, &pens, r.pen_writers, o.multi_n, 1, 0, &r.pen_small);
         workspace_free(&ws);
     }
 
@@ -767,19 +771,19 @@ static int cmd_eval(int argc, char **argv) {
         path_join(path, sizeof path, o.report, "augmentation.png");
         if (report_augmentation(path, tr.pixels, tr.n, &aug, err)) die(err);
         dataset_free(&tr);
-        if (r.pen.n) {
+        if (r.pen.digits.n) {
             path_join(path, sizeof path, o.report, "pen-misread.png");
-            if (report_pen_misread(path, &pens, &r.pen, err)) die(err);
+            if (report_pen_misread(path, &pens, &r.pen.digits, err)) die(err);
         }
         if (report_model_card(o.card, &m, &r, log, o.model, err)) die(err);
         path_join(path, sizeof path, o.report, "summary.json");
         if (report_summary(path, &m, &r, log, err)) die(err);
         printf("report: %s/{confusion,misclassified,curves,augmentation%s}.png, %s/summary.json and %s\n", o.report,
-               r.pen.n ? ",pen-misread" : "", o.report, o.card);
+               r.pen.digits.n ? ",pen-misread" : "", o.report, o.card);
         free(log);
     }
     free(pred), free(probs);
-    pen_result_free(&r.pen);
+    pen_result_free(&r.pen.digits), pen_result_free(&r.pen_small.digits);
     pen_free(&pens);
     dataset_free(&d);
     model_free(&m);

@@ -316,8 +316,8 @@ static const char *writer_list(uint32_t mask, char *buf, size_t n) {
 /* the model card's section on real handwriting; returns the new length of b */
 static size_t card_pen(char *b, size_t cap, size_t len, const eval_result *r, const train_log *log) {
 #define OUT(...) (len += (size_t)snprintf(b + len, len < cap ? cap - len : 0, __VA_ARGS__))
-    if (!r->pen.n) return len;
-    const pen_result *p = &r->pen;
+    if (!r->pen.digits.n) return len;
+    const pen_result *p = &r->pen.digits, *q = &r->pen_small.digits;
     char w1[128], w2[128], w3[256];
     OUT("\n## Real handwriting: pen digits\n\n");
     OUT("Real pen digits of %d writers the model never trained on and nothing was tuned on (UCI pen-based digits, "
@@ -331,14 +331,22 @@ static size_t card_pen(char *b, size_t cap, size_t len, const eval_result *r, co
         p->sure_wrong);
     OUT("| Read right and shown as sure (the rest of the right ones said \"not sure\") | %.2f%% (%d) |\n",
         100.0 * p->sure_right / p->n, p->sure_right);
-    if (r->pen_numbers)
+    if (r->pen.numbers)
         OUT("| Numbers of 2-8 digits of one writer, on the wide canvas, read exactly (%d each) | apart %.2f%%, "
             "touching %.2f%% |\n",
-            r->pen_numbers, r->pen_apart, r->pen_touching);
-    if (r->pen_numbers)
+            r->pen.numbers, r->pen.apart, r->pen.touching);
+    if (r->pen.numbers)
         OUT("| The same numbers with each digit's own strokes read alone (what a perfect grouping of strokes into "
             "digits would read) | apart %.2f%%, touching %.2f%% |\n",
-            r->pen_apart_alone, r->pen_touching_alone);
+            r->pen.apart_alone, r->pen.touching_alone);
+    if (q->n)
+        OUT("| The same digits written small (%.0f-%.0f%% of the canvas height, %.0f-%.0f pixels), read right | %.2f%% "
+            "(%.2f%% read wrong with confidence) |\n",
+            100 * PEN_SMALL_LO, 100 * PEN_SMALL_HI, PEN_SMALL_LO * PEN_CANVAS_H, PEN_SMALL_HI * PEN_CANVAS_H,
+            100.0 * q->right / q->n, 100.0 * q->sure_wrong / q->n);
+    if (q->n && r->pen_small.numbers)
+        OUT("| Numbers written small (digits %.0f-%.0f pixels tall), read exactly | apart %.2f%%, touching %.2f%% |\n",
+            PEN_NUMBER_SMALL_LO, PEN_NUMBER_SMALL_HI, r->pen_small.apart, r->pen_small.touching);
     OUT("\n| digit |");
     for (int d = 0; d < N_CLASSES; d++) OUT(" %d |", d);
     OUT("\n|---|");
@@ -382,11 +390,12 @@ int report_summary(const char *path, const model_t *m, const eval_result *r, con
         OUT("%s{\"digit\":%d,\"precision\":\"%.2f\",\"recall\":\"%.2f\",\"images\":%d}", d ? "," : "", d, prec, rec, images);
     }
     OUT("],\"numbers\":{\"apart\":\"%.2f\",\"touching\":\"%.2f\",\"each\":%d},", r->multi_apart, r->multi_touching, r->multi_n);
-    const pen_result *p = &r->pen;
+    const pen_result *p = &r->pen.digits, *q = &r->pen_small.digits;
     OUT("\"pen\":{\"accuracy\":\"%.2f\",\"digits\":%d,\"writers\":%d,\"sure_wrong\":\"%.2f\",\"sure_right\":\"%.2f\","
-        "\"apart\":\"%.2f\",\"touching\":\"%.2f\"},",
+        "\"apart\":\"%.2f\",\"touching\":\"%.2f\",\"small\":\"%.2f\",\"small_apart\":\"%.2f\",\"small_touching\":\"%.2f\"},",
         p->n ? 100.0 * p->right / p->n : 0.0, p->n, p->writers, p->n ? 100.0 * p->sure_wrong / p->n : 0.0,
-        p->n ? 100.0 * p->sure_right / p->n : 0.0, r->pen_apart, r->pen_touching);
+        p->n ? 100.0 * p->sure_right / p->n : 0.0, r->pen.apart, r->pen.touching, q->n ? 100.0 * q->right / q->n : 0.0,
+        r->pen_small.apart, r->pen_small.touching);
     OUT("\"epochs\":[");
     for (int e = 0; e < log->n; e++)
         OUT("%s[%.4f,%.4f,%.4f,%.4f]", e ? "," : "", log->row[e].train_loss, log->row[e].train_acc, log->row[e].val_loss,
@@ -492,7 +501,7 @@ int report_model_card(const char *path, const model_t *m, const eval_result *r, 
     OUT("- `report/misclassified.png`: every test image the model gets wrong, with its true and predicted "
         "label.\n");
     OUT("- `report/augmentation.png`: what the augmentation does to training digits.\n");
-    if (r->pen.n)
+    if (r->pen.digits.n)
         OUT("- `report/pen-misread.png`: every pen digit of the test writers read wrong, with its label and what was "
             "read.\n");
     OUT("\n## Limits\n\n");

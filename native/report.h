@@ -18,6 +18,15 @@ int report_save_png(const raster_t *c, const char *path, char *err); /* atomic *
  * the middle 60% so that a launcher may crop it to a circle ("maskable") */
 int report_icon(const char *path, int size, char *err);
 
+/* pen digits of some writers at one range of sizes (pen.h's `small`), and numbers of one writer's
+ * digits read exactly, apart and touching (numbers each, 0 when not measured), and as they would be
+ * if each digit's strokes were read alone (pen_evaluate_numbers' alone), in % */
+typedef struct {
+    pen_result digits;
+    int numbers;
+    double apart, touching, apart_alone, touching_alone;
+} pen_figures;
+
 typedef struct {
     int n, correct;
     int confusion[N_CLASSES][N_CLASSES]; /* [true][predicted] */
@@ -26,13 +35,10 @@ typedef struct {
     /* numbers composed from the test digits and read exactly (compose.h), -1 when not measured */
     double multi_apart, multi_touching;
     int multi_n;
-    /* real pen digits of writers never trained on (pen.h), pen.n == 0 when not measured; numbers of
-     * one writer's digits read exactly, apart and touching (pen_numbers each), and how many would be
-     * if each digit's strokes were read alone (pen_evaluate_numbers' alone) */
-    pen_result pen;
+    /* real pen digits of writers never trained on (pen.h), at the sizes people write at and written
+     * small; pen.digits.n == 0 when not measured */
+    pen_figures pen, pen_small;
     uint32_t pen_writers;
-    double pen_apart, pen_touching, pen_apart_alone, pen_touching_alone;
-    int pen_numbers;
 } eval_result;
 
 int report_confusion(const char *path, const eval_result *r, char *err);

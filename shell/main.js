@@ -275,6 +275,7 @@
       ['Pen digits read right and shown as sure', s.pen.sure_right + '%'],
       ['Numbers of 2-8 MNIST digits read exactly', 'apart ' + s.numbers.apart + '%, touching ' + s.numbers.touching + '%'],
       ['Numbers of 2-8 pen digits of one writer', 'apart ' + s.pen.apart + '%, touching ' + s.pen.touching + '%'],
+      ['The same pen digits written small (43-90 pixels tall)', s.pen.small + '%'],
       ['Training', s.epochs.length + ' epochs; last validation accuracy ' + (100 * last[3]).toFixed(2) + '%']];
     const body = $('#training-body');
     body.replaceChildren(table('The test, in figures', ['measure', 'result'], figures),

@@ -252,11 +252,11 @@ int pen_place(const pen_set *set, int i, int flip_y, float height, float x, floa
     return 0;
 }
 
-int pen_place_random(const pen_set *set, int i, int flip_y, int w, int h, rng_t *r, ink_t *out, char *err) {
+int pen_place_random(const pen_set *set, int i, int flip_y, int w, int h, int small, rng_t *r, ink_t *out, char *err) {
     float x0, y0, x1, y1;
     if (i < 0 || i >= set->n_digits || pen_box(set, i, &x0, &y0, &x1, &y1)) return set_error(err, "digit %d has no points", i);
     const float margin = INK_BRUSH_RADIUS + 2, dw = fmaxf(x1 - x0, 1.0f), dh = fmaxf(y1 - y0, 1.0f);
-    float height = rng_range(r, PEN_HEIGHT_LO, PEN_HEIGHT_HI) * (float)h;
+    float height = (small ? rng_range(r, PEN_SMALL_LO, PEN_SMALL_HI) : rng_range(r, PEN_HEIGHT_LO, PEN_HEIGHT_HI)) * (float)h;
     /* within the canvas, a brush's width to spare on every side */
     height = fminf(height, (float)h - 2 * margin);
     height = fminf(height, ((float)w - 2 * margin) * dh / dw);
@@ -424,12 +424,12 @@ static int sure(const reading *rd) {
     return rd->n > 0;
 }
 
-int pen_eval_place(const pen_set *set, int i, int flip_y, uint64_t seed, ink_t *out, char *err) {
+int pen_eval_place(const pen_set *set, int i, int flip_y, int small, uint64_t seed, ink_t *out, char *err) {
     rng_t r = rng_derive(seed, (uint64_t)i);
-    return pen_place_random(set, i, flip_y, PEN_CANVAS_W, PEN_CANVAS_H, &r, out, err);
+    return pen_place_random(set, i, flip_y, PEN_CANVAS_W, PEN_CANVAS_H, small, &r, out, err);
 }
 
-int pen_evaluate(model_t *m, workspace_t *ws, const pen_set *set, uint32_t writers, int flip_y, uint64_t seed,
+int pen_evaluate(model_t *m, workspace_t *ws, const pen_set *set, uint32_t writers, int flip_y, int small, uint64_t seed,
                  pen_result *out, char *err) {
     memset(out, 0, sizeof *out);
     uint8_t *canvas = malloc((size_t)PEN_CANVAS_W * PEN_CANVAS_H);
@@ -441,7 +441,7 @@ int pen_evaluate(model_t *m, workspace_t *ws, const pen_set *set, uint32_t write
     for (int i = 0; !rc && i < set->n_digits; i++) {
         const pen_digit *d = &set->digit[i];
         if (!pen_in(writers, d->writer) || d->label < 0) continue;
-        if (pen_eval_place(set, i, flip_y, seed, &ink, err)) {
+        if (pen_eval_place(set, i, flip_y, small, seed, &ink, err)) {
             rc = -1;
             break;
         }
@@ -477,8 +477,8 @@ int pen_evaluate(model_t *m, workspace_t *ws, const pen_set *set, uint32_t write
 
 /* ---- numbers ------------------------------------------------------------------------------ */
 
-int pen_compose_number(const pen_set *set, const int *which, int len, float gap_lo, float gap_hi, rng_t *r, ink_t *out,
-                       int *first, char *err) {
+int pen_compose_number(const pen_set *set, const int *which, int len, float gap_lo, float gap_hi, int small, rng_t *r,
+                       ink_t *out, int *first, char *err) {
     enum { MAX_LEN = 16 };
     ink_clear(out);
     if (len < 1 || len > MAX_LEN || gap_hi < gap_lo) return set_error(err, "a number of 1..16 digits, gap_lo <= gap_hi");
@@ -494,7 +494,7 @@ int pen_compose_number(const pen_set *set, const int *which, int len, float gap_
         dy[i] = rng_range(r, -0.168f, 0.168f);
     }
     /* the height H: drawn, then lowered until the ink fits; widths and gaps scale with it, the brush does not */
-    float H = rng_range(r, PEN_NUMBER_H_LO, PEN_NUMBER_H_HI);
+    float H = small ? rng_range(r, PEN_NUMBER_SMALL_LO, PEN_NUMBER_SMALL_HI) : rng_range(r, PEN_NUMBER_H_LO, PEN_NUMBER_H_HI);
     for (int tries = 0; tries < 64; tries++, H *= 0.95f) {
         float wsum = 0.0f, top = 0.0f, bottom = 0.0f;
         for (int i = 0; i < len; i++) {
@@ -573,7 +573,7 @@ static int digits_alone_right(model_t *m, workspace_t *ws, const ink_t *ink, con
 }
 
 int pen_evaluate_numbers(model_t *m, workspace_t *ws, const pen_set *set, uint32_t writers, int n_seq, float gap_lo,
-                         float gap_hi, uint64_t seed, int *alone, char (*misses)[40], int max_miss, char *err) {
+                         float gap_hi, int small, uint64_t seed, int *alone, char (*misses)[40], int max_miss, char *err) {
     writer_index x;
     reading *rd = malloc(sizeof *rd);
     ink_t ink, one;
@@ -591,7 +591,7 @@ int pen_evaluate_numbers(model_t *m, workspace_t *ws, const pen_set *set, uint32
         char truth[9];
         const int len = pick_number(set, &x, seed, q, &r, which, truth);
         const int w = set->digit[which[0]].writer;
-        if (pen_compose_number(set, which, len, gap_lo, gap_hi, &r, &ink, first, err) ||
+        if (pen_compose_number(set, which, len, gap_lo, gap_hi, small, &r, &ink, first, err) ||
             reader_read_ink(m, ws, &ink, PEN_WIDE_W, PEN_CANVAS_H, 1, NULL, rd, err)) {
             right = -1;
             break;
@@ -609,8 +609,8 @@ int pen_evaluate_numbers(model_t *m, workspace_t *ws, const pen_set *set, uint32
     return right;
 }
 
-int pen_number(const pen_set *set, uint32_t writers, uint64_t seed, int q, float gap_lo, float gap_hi, ink_t *out,
-               char *truth, char *err) {
+int pen_number(const pen_set *set, uint32_t writers, uint64_t seed, int q, float gap_lo, float gap_hi, int small,
+               ink_t *out, char *truth, char *err) {
     writer_index x;
     const int nw = index_writers(set, writers, &x);
     int rc = nw > 0 ? 0 : set_error(err, nw < 0 ? "out of memory" : "no digits of those writers");
@@ -618,7 +618,7 @@ int pen_number(const pen_set *set, uint32_t writers, uint64_t seed, int q, float
         rng_t r;
         int which[8];
         const int len = pick_number(set, &x, seed, q, &r, which, truth);
-        rc = pen_compose_number(set, which, len, gap_lo, gap_hi, &r, out, NULL, err);
+        rc = pen_compose_number(set, which, len, gap_lo, gap_hi, small, &r, out, NULL, err);
     }
     free(x.by);
     return rc;

@@ -80,10 +80,14 @@ int pen_box(const pen_set *set, int i, float *x0, float *y0, float *x1, float *y
 
 /* Where a person puts a digit on the one-digit canvas (w×h): a height drawn
  * from [PEN_HEIGHT_LO, PEN_HEIGHT_HI] of the canvas height, anywhere it fits
- * with a brush's width to spare. */
+ * with a brush's width to spare; when small, from [PEN_SMALL_LO, PEN_SMALL_HI]
+ * (a digit written small, as on a phone: 43-90 pixels of the 360, where the
+ * 24-pixel brush is a quarter to a half of the digit's height). */
 #define PEN_HEIGHT_LO 0.3f
 #define PEN_HEIGHT_HI 0.85f
-int pen_place_random(const pen_set *set, int i, int flip_y, int w, int h, rng_t *r, ink_t *out, char *err);
+#define PEN_SMALL_LO 0.12f
+#define PEN_SMALL_HI 0.25f
+int pen_place_random(const pen_set *set, int i, int flip_y, int w, int h, int small, rng_t *r, ink_t *out, char *err);
 
 /* ---- training images from pen digits ----
  * Digit i redrawn as the page would draw it, through a random affine map of
@@ -134,8 +138,8 @@ typedef struct {
 #define PEN_CANVAS_W 480
 #define PEN_CANVAS_H 360
 /* digit i where pen_evaluate() draws it: pen_place_random() with the stream rng_derive(seed, i) */
-int pen_eval_place(const pen_set *set, int i, int flip_y, uint64_t seed, ink_t *out, char *err);
-int pen_evaluate(model_t *m, workspace_t *ws, const pen_set *set, uint32_t writers, int flip_y, uint64_t seed,
+int pen_eval_place(const pen_set *set, int i, int flip_y, int small, uint64_t seed, ink_t *out, char *err);
+int pen_evaluate(model_t *m, workspace_t *ws, const pen_set *set, uint32_t writers, int flip_y, int small, uint64_t seed,
                  pen_result *out, char *err);
 void pen_result_free(pen_result *r);
 
@@ -145,7 +149,8 @@ void pen_result_free(pen_result *r);
  * or down by up to 0.168 H (0.12 of MNIST's 28-pixel frame), with gaps
  * between their ink boxes drawn from [gap_lo, gap_hi] MNIST pixels (of 20
  * to H): compose.h's apart and touching ranges. H is drawn from
- * [PEN_NUMBER_H_LO, PEN_NUMBER_H_HI] canvas pixels, and lowered until the
+ * [PEN_NUMBER_H_LO, PEN_NUMBER_H_HI] canvas pixels (when small, from
+ * [PEN_NUMBER_SMALL_LO, PEN_NUMBER_SMALL_HI]), and lowered until the
  * number fits the wide canvas (PEN_WIDE_W × PEN_CANVAS_H). The strokes go
  * into out digit by digit, left to right, as a person writes; first (len + 1
  * ints, may be NULL) gets the index of each digit's first stroke in out, and
@@ -153,12 +158,14 @@ void pen_result_free(pen_result *r);
 #define PEN_WIDE_W 960
 #define PEN_NUMBER_H_LO 100.0f
 #define PEN_NUMBER_H_HI 200.0f
-int pen_compose_number(const pen_set *set, const int *which, int len, float gap_lo, float gap_hi, rng_t *r, ink_t *out,
-                       int *first, char *err);
+#define PEN_NUMBER_SMALL_LO 50.0f /* when small: a number written small */
+#define PEN_NUMBER_SMALL_HI 90.0f
+int pen_compose_number(const pen_set *set, const int *which, int len, float gap_lo, float gap_hi, int small, rng_t *r,
+                       ink_t *out, int *first, char *err);
 /* Number q of the series pen_evaluate_numbers() reads (seed, writers, gaps), composed into out;
  * truth (9 bytes) gets its digits. Returns 0, or -1. */
-int pen_number(const pen_set *set, uint32_t writers, uint64_t seed, int q, float gap_lo, float gap_hi, ink_t *out,
-               char *truth, char *err);
+int pen_number(const pen_set *set, uint32_t writers, uint64_t seed, int q, float gap_lo, float gap_hi, int small,
+               ink_t *out, char *truth, char *err);
 /* Reads n_seq numbers of 2..8 digits, each from one writer of `writers`
  * (chosen at random), composed by pen_compose_number, from strokes on the wide
  * canvas as the page does. Returns how many were read exactly, or -1; when
@@ -168,6 +175,6 @@ int pen_number(const pen_set *set, uint32_t writers, uint64_t seed, int q, float
  * alone as the one-digit canvas reads a drawing, read right. It bounds what
  * grouping strokes can do; the rest is the reading of single digits. */
 int pen_evaluate_numbers(model_t *m, workspace_t *ws, const pen_set *set, uint32_t writers, int n_seq, float gap_lo,
-                         float gap_hi, uint64_t seed, int *alone, char (*misses)[40], int max_miss, char *err);
+                         float gap_hi, int small, uint64_t seed, int *alone, char (*misses)[40], int max_miss, char *err);
 
 #endif

@@ -539,6 +539,11 @@ done:
 #define STROKE_CUT_OVERLAP 0.35f /* a stroke may be cut where its parts' columns overlap by less than this × its height */
 #endif
 #define STROKE_MAX_RUN 8        /* strokes (or parts of one) in a piece */
+#ifdef READER_TUNE
+#define PIECE_MIN_SPAN tune("PMS", 150.0f)
+#else
+#define PIECE_MIN_SPAN 150.0f   /* a piece whose points span less is read as if drawn this large (canvas pixels) */
+#endif
 #define SPECK_SIZE 0.1f         /* a stroke smaller than this × the tallest ... */
 #define SPECK_AWAY 0.25f        /* ... and further than this × the tallest from all others is a speck */
 #define DOT_SPAN INK_BRUSH_RADIUS /* a stroke whose points span less than this (canvas pixels) is a dot: a tap */
@@ -675,6 +680,47 @@ static int draw_piece(const stroke_ctx *c, int i, int n, float x0, float y0, flo
     return pr;
 }
 
+/* The piece of elements i..i+n drawn again from its points, scaled by s about its points' box, with
+ * the page's brush: the ink a digit s times larger leaves. The box is that of its ink on the canvas
+ * (x0..x1, y0..y1, inside it), so that boxes and costs are those of the drawing. */
+static int draw_piece_scaled(const stroke_ctx *c, int i, int n, float x0, float y0, float x1, float y1, float s,
+                             piece_t *p) {
+    const float R = INK_BRUSH_RADIUS, px0 = x0 + R, py0 = y0 + R;
+    const int sw = (int)ceilf(s * (x1 - x0 - 2 * R) + 2 * R) + 1, sh = (int)ceilf(s * (y1 - y0 - 2 * R) + 2 * R) + 1;
+    memset(c->scratch, 0, (size_t)sw * sh);
+    for (int k = 0; k < n; k++) {
+        const elem_t *e = &c->el[i + k];
+        int len;
+        const ink_point *pt = ink_stroke(c->ink, e->s, &len);
+        ink_point buf[256]; /* in runs that share their end points, so the capsules join as in one stroke */
+        for (int a = e->p0; a < e->p1; a += 255) {
+            const int m = e->p1 - a < 256 ? e->p1 - a : 256;
+            if (m == 1 && a > e->p0) break;
+            for (int q = 0; q < m; q++) buf[q] = (ink_point){(pt[a + q].x - px0) * s + R, (pt[a + q].y - py0) * s + R};
+            ink_draw_stroke(c->scratch, sw, sh, sw, 0, 0, buf, m, R);
+        }
+    }
+    const int pr = preprocess_region(p->input, c->scratch, sw, NULL, 0, 0, 0, sw - 1, sh - 1, 0, 0, &p->info);
+    if (pr == PREPROCESS_OK) {
+        p->info.x0 = (int)lroundf(x0), p->info.y0 = (int)lroundf(y0), p->info.x1 = (int)lroundf(x1);
+        p->info.y1 = (int)lroundf(y1), p->info.scale *= s;
+    }
+    return pr;
+}
+
+/* how much larger to draw a piece whose points span (pw, ph) in its box x0..x1, y0..y1: so that its
+ * longer side spans PIECE_MIN_SPAN, as far as the scratch canvas allows; 1 when it is large enough
+ * already, or its ink is not all on the canvas */
+static float piece_scale(const stroke_ctx *c, float x0, float y0, float x1, float y1) {
+    const float R = INK_BRUSH_RADIUS, pw = x1 - x0 - 2 * R, ph = y1 - y0 - 2 * R, span = fmaxf(pw, ph);
+    if (span >= PIECE_MIN_SPAN || span < 1.0f || x0 < 0 || y0 < 0 || x1 > (float)(c->w - 1) || y1 > (float)(c->h - 1))
+        return 1.0f;
+    float s = PIECE_MIN_SPAN / span;
+    if (pw > 0) s = fminf(s, ((float)c->w - 2 * R - 2) / pw);
+    if (ph > 0) s = fminf(s, ((float)c->h - 2 * R - 2) / ph);
+    return fmaxf(s, 1.0f);
+}
+
 static int stroke_piece(void *ctx, int i, int j, piece_t *p, float *cost) {
     const stroke_ctx *c = ctx;
     const elem_t *el = c->el + i;
@@ -701,7 +747,8 @@ static int stroke_piece(void *ctx, int i, int j, piece_t *p, float *cost) {
         if (hit->key == p->key) *p = *hit, p->known = 1;
     }
     if (!p->known) {
-        const int pr = draw_piece(c, i, n, x0, y0, x1, y1, p);
+        const float sc = piece_scale(c, x0, y0, x1, y1);
+        const int pr = sc > 1.0f ? draw_piece_scaled(c, i, n, x0, y0, x1, y1, sc, p) : draw_piece(c, i, n, x0, y0, x1, y1, p);
         if (pr != PREPROCESS_OK) return pr;
     }
     *cost = STROKE_JOIN_COST * gaps / fmaxf(hh, 1.0f) +

@@ -218,8 +218,8 @@ void test_pen_compose(void) {
         const float lo = touch ? -2.0f : 1.5f, hi = touch ? 0.0f : 8.0f;
         rng_t r = rng_derive(5, (uint64_t)touch), r2 = r;
         int first[9];
-        CHECK(pen_compose_number(&s, which, 8, lo, hi, &r, &ink, first, err) == 0, "compose: %s", err);
-        CHECK(pen_compose_number(&s, which, 8, lo, hi, &r2, &again, NULL, err) == 0 && again.n_pt == ink.n_pt &&
+        CHECK(pen_compose_number(&s, which, 8, lo, hi, 0, &r, &ink, first, err) == 0, "compose: %s", err);
+        CHECK(pen_compose_number(&s, which, 8, lo, hi, 0, &r2, &again, NULL, err) == 0 && again.n_pt == ink.n_pt &&
                   !memcmp(again.pt, ink.pt, sizeof *ink.pt * (size_t)ink.n_pt),
               "the same seed composes the same number");
         int blocks = 0;
@@ -287,18 +287,76 @@ void test_pen_numbers(void) {
     if (workspace_init(&ws, &m, 1, 0, err)) CHECK(0, "%s", err);
     else {
         int alone = -1;
-        const int plain = pen_evaluate_numbers(&m, &ws, &s, PEN_DEV_WRITERS, N, COMPOSE_APART_LO, COMPOSE_APART_HI, 7,
+        const int plain = pen_evaluate_numbers(&m, &ws, &s, PEN_DEV_WRITERS, N, COMPOSE_APART_LO, COMPOSE_APART_HI, 0, 7,
                                                NULL, NULL, 0, err),
-                  right = pen_evaluate_numbers(&m, &ws, &s, PEN_DEV_WRITERS, N, COMPOSE_APART_LO, COMPOSE_APART_HI, 7,
+                  right = pen_evaluate_numbers(&m, &ws, &s, PEN_DEV_WRITERS, N, COMPOSE_APART_LO, COMPOSE_APART_HI, 0, 7,
                                                &alone, NULL, 0, err);
         CHECK(plain >= 0 && plain == right, "the bound does not change the reading: %d and %d (%s)", plain, right, err);
         CHECK(alone >= N - 2 && alone <= N, "numbers of trained writers with each digit read alone: %d of %d", alone, N);
         CHECK(right >= N - 3, "numbers of trained writers read exactly: %d of %d", right, N);
-        CHECK(pen_evaluate_numbers(&m, &ws, &s, 0, N, COMPOSE_APART_LO, COMPOSE_APART_HI, 7, &alone, NULL, 0, err) < 0 &&
+        CHECK(pen_evaluate_numbers(&m, &ws, &s, 0, N, COMPOSE_APART_LO, COMPOSE_APART_HI, 0, 7, &alone, NULL, 0, err) < 0 &&
                   strstr(err, "no digits"),
               "no writers: '%s'", err);
         workspace_free(&ws);
     }
+    model_free(&m);
+    pen_free(&s);
+}
+
+/* digits written small: a pen digit 45 canvas pixels tall leaves strokes half as wide as itself
+ * (the brush is 24 pixels), which fill its loops; the reader draws such a piece again from its
+ * points as a larger digit would be, so it reads them about as well as large ones. Its box on
+ * the canvas stays that of the ink drawn */
+void test_pen_small(void) {
+    char err[ERR_LEN];
+    model_t m;
+    workspace_t ws;
+    pen_set s;
+    if (pen_load(&s, PEN_DATA, err) || model_load(&m, test_model_path(), err)) {
+        CHECK(0, "%s", err);
+        return;
+    }
+    if (workspace_init(&ws, &m, 1, 0, err)) {
+        CHECK(0, "%s", err);
+        model_free(&m), pen_free(&s);
+        return;
+    }
+    static reading rd;
+    ink_t ink;
+    ink_init(&ink);
+    int n = 0, small = 0, large = 0, boxed = 0;
+    for (int i = 0; i < s.n_digits && n < 400; i += 5) {
+        const pen_digit *d = &s.digit[i];
+        if (!pen_in(PEN_DEV_WRITERS, d->writer) || d->label < 0) continue;
+        n++;
+        if (pen_place(&s, i, 1, 45.0f, 200.0f, 150.0f, &ink, err) ||
+            reader_read_ink(&m, &ws, &ink, 480, 360, 0, NULL, &rd, err)) {
+            CHECK(0, "%s", err);
+            break;
+        }
+        small += rd.n == 1 && rd.digit[0] == d->label;
+        float x0 = 1e9f, y0 = 1e9f, x1 = -1e9f, y1 = -1e9f;
+        for (int k = 0; k < ink.n_strokes; k++) {
+            float a, b, c, e;
+            if (ink_stroke_box(&ink, k, &a, &b, &c, &e)) continue;
+            x0 = fminf(x0, a), y0 = fminf(y0, b), x1 = fmaxf(x1, c), y1 = fmaxf(y1, e);
+        }
+        const float R = INK_BRUSH_RADIUS + 1;
+        boxed += rd.n == 1 && rd.info[0].x0 >= x0 - R && rd.info[0].x1 <= x1 + R && rd.info[0].y0 >= y0 - R &&
+                 rd.info[0].y1 <= y1 + R && rd.info[0].y1 - rd.info[0].y0 >= 45 && rd.info[0].y1 - rd.info[0].y0 <= 45 + 2 * R;
+        if (pen_place(&s, i, 1, 220.0f, 120.0f, 60.0f, &ink, err) ||
+            reader_read_ink(&m, &ws, &ink, 480, 360, 0, NULL, &rd, err)) {
+            CHECK(0, "%s", err);
+            break;
+        }
+        large += rd.n == 1 && rd.digit[0] == d->label;
+    }
+    printf("  dev writers' digits 45 pixels tall: %d of %d right; 220 pixels tall: %d\n", small, n, large);
+    CHECK(n == 400 && small >= large - 4, "small digits read as well as large ones, within 1%%: %d and %d of %d", small,
+          large, n);
+    CHECK(boxed == n, "a small digit's box is that of its ink on the canvas: %d of %d", boxed, n);
+    ink_free(&ink);
+    workspace_free(&ws);
     model_free(&m);
     pen_free(&s);
 }

@@ -42,7 +42,7 @@ int test_load_shipped(dataset_t *d, model_t *m) {
 #define TESTS(X) \
     X(gemm) X(conv) X(winograd) X(winograd4) X(fc) X(fused) X(gradients) X(model_gradient) X(batch_consistency) X(arch) X(quantize) X(model_file) X(model_int8) \
     X(model_corrupt) X(idx) X(preprocess) X(augment) X(optimizer) X(temperature) X(segment) X(compose) \
-    X(read_numbers) X(mine) X(finetune) X(learn) X(train_smoke) X(shipped) X(ink) X(pen) X(read_strokes) X(model_cache) X(skeleton) X(pen_compose) X(pen_numbers) X(checkpoint)
+    X(read_numbers) X(mine) X(finetune) X(learn) X(train_smoke) X(shipped) X(ink) X(pen) X(read_strokes) X(model_cache) X(skeleton) X(pen_compose) X(pen_numbers) X(pen_small) X(checkpoint)
 
 #define DECLARE(name) void test_##name(void);
 TESTS(DECLARE)
