@@ -271,6 +271,24 @@ void test_pen_compose(void) {
     pen_free(&s);
 }
 
+/* the pen digits, the shipped model and a workspace of batch 1 for the tests that read pen digits;
+ * -1 (a failed check, nothing left to free) when one of them cannot be had */
+static int pen_and_model(pen_set *s, model_t *m, workspace_t *ws) {
+    char err[ERR_LEN];
+    if (pen_load(s, PEN_DATA, err)) {
+        CHECK(0, "%s", err);
+        return -1;
+    }
+    const int loaded = model_load(m, test_model_path(), err) == 0;
+    if (!loaded || workspace_init(ws, m, 1, 0, err)) {
+        CHECK(0, "%s", err);
+        if (loaded) model_free(m);
+        pen_free(s);
+        return -1;
+    }
+    return 0;
+}
+
 /* pen numbers read by the shipped model (pen_evaluate_numbers), and the same numbers with each digit's
  * own strokes read alone: the bound is counted on the digits' strokes, so a wrong split (a stroke of
  * the next digit, a stroke lost) would misread digits and lower it */
@@ -279,26 +297,20 @@ void test_pen_numbers(void) {
     model_t m;
     workspace_t ws;
     pen_set s;
-    if (pen_load(&s, PEN_DATA, err) || model_load(&m, test_model_path(), err)) {
-        CHECK(0, "%s", err);
-        return;
-    }
+    if (pen_and_model(&s, &m, &ws)) return;
     enum { N = 24 };
-    if (workspace_init(&ws, &m, 1, 0, err)) CHECK(0, "%s", err);
-    else {
-        int alone = -1;
-        const int plain = pen_evaluate_numbers(&m, &ws, &s, PEN_DEV_WRITERS, N, COMPOSE_APART_LO, COMPOSE_APART_HI, 0, 7,
-                                               NULL, NULL, 0, err),
-                  right = pen_evaluate_numbers(&m, &ws, &s, PEN_DEV_WRITERS, N, COMPOSE_APART_LO, COMPOSE_APART_HI, 0, 7,
-                                               &alone, NULL, 0, err);
-        CHECK(plain >= 0 && plain == right, "the bound does not change the reading: %d and %d (%s)", plain, right, err);
-        CHECK(alone >= N - 2 && alone <= N, "numbers of trained writers with each digit read alone: %d of %d", alone, N);
-        CHECK(right >= N - 3, "numbers of trained writers read exactly: %d of %d", right, N);
-        CHECK(pen_evaluate_numbers(&m, &ws, &s, 0, N, COMPOSE_APART_LO, COMPOSE_APART_HI, 0, 7, &alone, NULL, 0, err) < 0 &&
-                  strstr(err, "no digits"),
-              "no writers: '%s'", err);
-        workspace_free(&ws);
-    }
+    int alone = -1;
+    const int plain = pen_evaluate_numbers(&m, &ws, &s, PEN_DEV_WRITERS, N, COMPOSE_APART_LO, COMPOSE_APART_HI, 0, 7,
+                                           NULL, NULL, 0, err),
+              right = pen_evaluate_numbers(&m, &ws, &s, PEN_DEV_WRITERS, N, COMPOSE_APART_LO, COMPOSE_APART_HI, 0, 7,
+                                           &alone, NULL, 0, err);
+    CHECK(plain >= 0 && plain == right, "the bound does not change the reading: %d and %d (%s)", plain, right, err);
+    CHECK(alone >= N - 2 && alone <= N, "numbers of trained writers with each digit read alone: %d of %d", alone, N);
+    CHECK(right >= N - 3, "numbers of trained writers read exactly: %d of %d", right, N);
+    CHECK(pen_evaluate_numbers(&m, &ws, &s, 0, N, COMPOSE_APART_LO, COMPOSE_APART_HI, 0, 7, &alone, NULL, 0, err) < 0 &&
+              strstr(err, "no digits"),
+          "no writers: '%s'", err);
+    workspace_free(&ws);
     model_free(&m);
     pen_free(&s);
 }
@@ -312,15 +324,7 @@ void test_pen_small(void) {
     model_t m;
     workspace_t ws;
     pen_set s;
-    if (pen_load(&s, PEN_DATA, err) || model_load(&m, test_model_path(), err)) {
-        CHECK(0, "%s", err);
-        return;
-    }
-    if (workspace_init(&ws, &m, 1, 0, err)) {
-        CHECK(0, "%s", err);
-        model_free(&m), pen_free(&s);
-        return;
-    }
+    if (pen_and_model(&s, &m, &ws)) return;
     static reading rd;
     ink_t ink;
     ink_init(&ink);
