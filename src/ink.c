@@ -100,7 +100,9 @@ void ink_segment(uint8_t *canvas, int w, int h, int stride, int ox, int oy, ink_
     }
 }
 
-void ink_draw_stroke(uint8_t *canvas, int w, int h, int stride, int ox, int oy, const ink_point *pts, int n, float r) {
+/* not inlined: the reader draws strokes from two places, and the page loads the code once (a call per stroke costs nothing) */
+__attribute__((noinline)) void ink_draw_stroke(uint8_t *canvas, int w, int h, int stride, int ox, int oy, const ink_point *pts, int n,
+                                              float r) {
     for (int i = 0; i < n; i++) ink_segment(canvas, w, h, stride, ox, oy, pts[i > 0 ? i - 1 : 0], pts[i], r);
 }
 
