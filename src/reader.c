@@ -853,7 +853,7 @@ static int stroke_elements(const ink_t *ink, int w, int h, elem_t *el, int *trun
     }
     float tall = 0.0f;
     for (int k = 0; k < n; k++) tall = fmaxf(tall, el[k].y1 - el[k].y0);
-    int kept = 0;
+    int kept = 0, shaped = 0; /* shaped: a kept stroke is more than a dot (a dot alone reads as a sure 0) */
     for (int k = 0; k < n; k++) { /* specks: small, and far from every other stroke */
         const float size = fmaxf(el[k].x1 - el[k].x0, el[k].y1 - el[k].y0) - 2 * INK_BRUSH_RADIUS;
         float near = INFINITY;
@@ -861,11 +861,9 @@ static int stroke_elements(const ink_t *ink, int w, int h, elem_t *el, int *trun
             if (q != k) near = fminf(near, box_gap(&el[k], &el[q]));
         if (n > 1 && size < SPECK_SIZE * (tall - 2 * INK_BRUSH_RADIUS) && near > SPECK_AWAY * tall) continue;
         el[kept++] = el[k];
+        shaped |= size >= DOT_SPAN;
     }
     n = kept;
-    int shaped = 0; /* a filled disc would read as a confident 0 */
-    for (int k = 0; k < n; k++)
-        shaped |= fmaxf(el[k].x1 - el[k].x0, el[k].y1 - el[k].y0) - 2 * INK_BRUSH_RADIUS >= DOT_SPAN;
     *dots = n > 0 && !shaped;
     if (*dots) n = 0;
     /* strokes that come back to an earlier digit */
